@@ -1,0 +1,6 @@
+// Command groups of the CLI, in help order. Add one line per new group.
+import type { Command } from 'commander';
+import { register as doctor } from './doctor.ts';
+import { register as weights } from './weights.ts';
+
+export const commands: ((program: Command) => void)[] = [doctor, weights];
