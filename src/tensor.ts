@@ -61,7 +61,7 @@ export function viewBytes<D extends DType>(dtype: D, bytes: Uint8Array): DTypeAr
   const size = BYTES[dtype];
   if (bytes.byteLength % size !== 0) throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype}`);
   const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
-  return new CTORS[dtype](aligned.buffer, aligned.byteOffset, aligned.byteLength / size) as DTypeArrays[D];
+  return new CTORS[dtype](aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / size) as DTypeArrays[D];
 }
 
 export function tensor<D extends DType>(dtype: D, shape: number[], data?: DTypeArrays[D] | ArrayLike<number>): HostTensor<D> {
