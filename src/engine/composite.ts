@@ -16,7 +16,10 @@ export interface CompositeDef<O> {
 
 const registry = new Map<string, CompositeDef<any>>();
 
-export function defineComposite<O>(kind: string, def: CompositeDef<O>): (
+export function defineComposite<O>(
+  kind: string,
+  def: CompositeDef<O>,
+): (
   g: Graph,
   inputs: (Tensor | null)[],
   outputs: { dtype: DType; shape: readonly Dim[] }[],
@@ -25,7 +28,13 @@ export function defineComposite<O>(kind: string, def: CompositeDef<O>): (
   if (registry.has(kind)) throw new Error(`composite ${kind} defined twice`);
   registry.set(kind, def);
   return (g, inputs, outputs, options) =>
-    g.node(kind, inputs, outputs, {}, { domain: 'composite', composite: { kind, options: options as Record<string, unknown> } });
+    g.node(
+      kind,
+      inputs,
+      outputs,
+      {},
+      { domain: 'composite', composite: { kind, options: options as Record<string, unknown> } },
+    );
 }
 
 export function compositeDef(kind: string): CompositeDef<any> {

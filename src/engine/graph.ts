@@ -2,9 +2,16 @@
 // composite op (attention, RMS norm, rotary, 4-bit matmul) that is expanded into primitive ops or a fused
 // ONNX Runtime contrib op when the graph is lowered. Parameters carry their checkpoint names.
 import type { DType, HostTensor } from '../tensor.ts';
-import { type Dim, type Shape, ShapeError, fmt } from './shape.ts';
+import { type Dim, fmt, type Shape, ShapeError } from './shape.ts';
 
-export type AttrValue = number | string | number[] | string[] | HostTensor | { float: number } | { floats: number[] };
+export type AttrValue =
+  | number
+  | string
+  | number[]
+  | string[]
+  | HostTensor
+  | { float: number }
+  | { floats: number[] };
 
 export interface Tensor {
   readonly graph: Graph;
@@ -74,7 +81,9 @@ export class Graph {
     const existing = this.params.get(name);
     if (existing) {
       if (fmt(existing.shape) !== fmt(shape) || existing.dtype !== dtype)
-        throw new ShapeError(`param ${name} declared twice: ${existing.dtype}${fmt(existing.shape)} vs ${dtype}${fmt(shape)}`);
+        throw new ShapeError(
+          `param ${name} declared twice: ${existing.dtype}${fmt(existing.shape)} vs ${dtype}${fmt(shape)}`,
+        );
       return existing;
     }
     const t = this.value(dtype, shape, { kind: 'param', name });
@@ -88,7 +97,8 @@ export class Graph {
 
   output(name: string, t: Tensor): void {
     if (t.graph !== this) throw new Error(`output ${name}: tensor belongs to graph ${t.graph.name}`);
-    if (this.outputs.some((o) => o.name === name)) throw new Error(`graph ${this.name}: duplicate output '${name}'`);
+    if (this.outputs.some((o) => o.name === name))
+      throw new Error(`graph ${this.name}: duplicate output '${name}'`);
     this.outputs.push({ name, tensor: t });
   }
 
@@ -100,8 +110,16 @@ export class Graph {
     attrs: Record<string, AttrValue> = {},
     extra: { domain?: string; composite?: CompositeNode } = {},
   ): Tensor[] {
-    for (const t of inputs) if (t && t.graph !== this) throw new Error(`${op}: input from another graph (${t.graph.name})`);
-    const node: Node = { op, domain: extra.domain ?? '', inputs, outputs: [], attrs, composite: extra.composite };
+    for (const t of inputs)
+      if (t && t.graph !== this) throw new Error(`${op}: input from another graph (${t.graph.name})`);
+    const node: Node = {
+      op,
+      domain: extra.domain ?? '',
+      inputs,
+      outputs: [],
+      attrs,
+      composite: extra.composite,
+    };
     for (const o of outputs) node.outputs.push(this.value(o.dtype, o.shape, { kind: 'node', node }));
     this.nodes.push(node);
     return node.outputs;

@@ -1,7 +1,7 @@
 // Lowering pass: replays a graph into a fresh one in which every composite node is expanded with the chosen
 // lowering and only nodes that reach an output remain. The result holds standard ONNX ops (and, for 'fused',
 // ONNX Runtime contrib ops) only; it is what serialization and autodiff consume.
-import { type Lowering, compositeDef } from './composite.ts';
+import { compositeDef, type Lowering } from './composite.ts';
 import { Graph, type Node, type Tensor } from './graph.ts';
 
 /** Nodes needed to compute the outputs, in build order. */
@@ -43,10 +43,14 @@ export function lower(graph: Graph, lowering: Lowering): Graph {
       const opts = node.composite.options;
       results = (lowering === 'fused' && def.fused?.(out, inputs, opts)) || def.primitive(out, inputs, opts);
       if (results.length !== node.outputs.length)
-        throw new Error(`composite ${node.composite.kind} returned ${results.length} outputs, declared ${node.outputs.length}`);
+        throw new Error(
+          `composite ${node.composite.kind} returned ${results.length} outputs, declared ${node.outputs.length}`,
+        );
       results.forEach((r, i) => {
         if (r.dtype !== node.outputs[i].dtype)
-          throw new Error(`composite ${node.composite!.kind}: output ${i} is ${r.dtype}, declared ${node.outputs[i].dtype}`);
+          throw new Error(
+            `composite ${node.composite!.kind}: output ${i} is ${r.dtype}, declared ${node.outputs[i].dtype}`,
+          );
       });
     } else {
       results = out.node(

@@ -7,7 +7,8 @@ import { basename } from 'node:path';
 import onnxProto, { type onnx as P } from 'onnx-proto';
 
 const { onnx } = onnxProto;
-import { type DType, type HostTensor, f32ToBf16, f32ToF16, toFloat32 } from '../tensor.ts';
+
+import { type DType, f32ToBf16, f32ToF16, type HostTensor, toFloat32 } from '../tensor.ts';
 import type { Lowering } from './composite.ts';
 import type { AttrValue, Graph, Tensor } from './graph.ts';
 import { liveNodes, lower } from './lower.ts';
@@ -82,7 +83,8 @@ function attribute(name: string, v: AttrValue): P.IAttributeProto {
     return { name, type: A.STRING, s: new TextEncoder().encode(v) };
   }
   if (Array.isArray(v)) {
-    if (v.every((x) => typeof x === 'string')) return { name, type: A.STRINGS, strings: (v as string[]).map((x) => new TextEncoder().encode(x)) };
+    if (v.every((x) => typeof x === 'string'))
+      return { name, type: A.STRINGS, strings: (v as string[]).map((x) => new TextEncoder().encode(x)) };
     return { name, type: A.INTS, ints: v as number[] };
   }
   if ('float' in v) return { name, type: A.FLOAT, f: v.float };
@@ -164,10 +166,12 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): OnnxModel {
         paramInputs.push(name);
         continue;
       }
-      if (!options.weights) throw new Error(`graph ${g.name} has parameters (e.g. ${name}) but no weights were given`);
+      if (!options.weights)
+        throw new Error(`graph ${g.name} has parameters (e.g. ${name}) but no weights were given`);
       addInitializer(name, castWeight(name, readWeight(options.weights, name), t.dtype, t.shape as number[]));
     }
-    for (const [id, src] of g.sources) if (src.kind === 'const' && used.has(id)) addInitializer(`t${id}`, src.value);
+    for (const [id, src] of g.sources)
+      if (src.kind === 'const' && used.has(id)) addInitializer(`t${id}`, src.value);
   } finally {
     if (ext) closeSync(ext.fd);
   }
@@ -184,7 +188,12 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): OnnxModel {
   }));
   // Graph outputs get their own names through Identity nodes (a tensor may be both an input and an output).
   const outputs = g.outputs.map((o) => {
-    nodeProtos.push({ name: `output_${o.name}`, opType: 'Identity', input: [g.nameOf(o.tensor)], output: [o.name] });
+    nodeProtos.push({
+      name: `output_${o.name}`,
+      opType: 'Identity',
+      input: [g.nameOf(o.tensor)],
+      output: [o.name],
+    });
     return valueInfo(o.name, o.tensor);
   });
 
@@ -210,6 +219,8 @@ export function graphHash(graph: Graph, options: Pick<ToOnnxOptions, 'lowering' 
   const structure = toOnnx(graph, { lowering: options.lowering, params: 'inputs' }).bytes;
   return createHash('sha256')
     .update(structure)
-    .update(JSON.stringify({ lowering: options.lowering ?? 'fused', params: options.params ?? 'initializers' }))
+    .update(
+      JSON.stringify({ lowering: options.lowering ?? 'fused', params: options.params ?? 'initializers' }),
+    )
     .digest('hex');
 }

@@ -1,19 +1,19 @@
 // Primitive ops: each checks dtypes and shapes at build time (errors name the op and the shapes) and appends one
 // standard ONNX node (default domain, opset 21). Numbers are accepted where a scalar operand makes sense.
 import { type DType, type HostTensor, numel, tensor } from '../tensor.ts';
-import { type Graph, type Tensor, describe, graphOf } from './graph.ts';
+import { describe, type Graph, graphOf, type Tensor } from './graph.ts';
 import {
-  type Dim,
-  ShapeError,
   addDims,
   axisOf,
   broadcast,
   compatibleDim,
+  type Dim,
   divDims,
   expectRank,
   fmt,
   isStatic,
   mulDims,
+  ShapeError,
 } from './shape.ts';
 
 export type Operand = Tensor | number;
@@ -57,7 +57,8 @@ function operands(op: string, a: Operand, b: Operand): [Tensor, Tensor] {
   const ref = typeof a === 'number' ? (b as Tensor) : a;
   const ta = typeof a === 'number' ? scalar(g, a, ref.dtype) : a;
   const tb = typeof b === 'number' ? scalar(g, b, ref.dtype) : b;
-  if (ta.dtype !== tb.dtype) throw new ShapeError(`${op}: dtypes differ (${describe(ta)} vs ${describe(tb)})`);
+  if (ta.dtype !== tb.dtype)
+    throw new ShapeError(`${op}: dtypes differ (${describe(ta)} vs ${describe(tb)})`);
   return [ta, tb];
 }
 
@@ -109,6 +110,16 @@ export const lessOrEqual = (a: Operand, b: Operand) => binary('LessOrEqual', a, 
 export const greaterOrEqual = (a: Operand, b: Operand) => binary('GreaterOrEqual', a, b, 'bool');
 export const and = (a: Tensor, b: Tensor) => binary('And', a, b, 'bool');
 export const or = (a: Tensor, b: Tensor) => binary('Or', a, b, 'bool');
+
+/** Bitwise ops on unsigned integers (used to unpack quantized weights). */
+export const bitwiseAnd = (a: Operand, b: Operand) => binary('BitwiseAnd', a, b);
+export function bitShift(x: Tensor, bits: number, direction: 'LEFT' | 'RIGHT'): Tensor {
+  if (!x.dtype.startsWith('uint'))
+    throw new ShapeError(`BitShift: needs an unsigned integer tensor, got ${describe(x)}`);
+  return x.graph.node('BitShift', [x, scalar(x.graph, bits, x.dtype)], [{ dtype: x.dtype, shape: x.shape }], {
+    direction,
+  })[0];
+}
 
 export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   if (cond.dtype !== 'bool') throw new ShapeError(`Where: condition must be bool, got ${describe(cond)}`);
@@ -176,11 +187,18 @@ export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor | null, eps = 1
   const a = axisOf('LayerNormalization', axis, x.shape.length);
   const normShape = x.shape.slice(a);
   if (scale.shape.length !== normShape.length || !scale.shape.every((d, i) => compatibleDim(d, normShape[i])))
-    throw new ShapeError(`LayerNormalization: scale ${fmt(scale.shape)} must match normalized dims ${fmt(normShape)}`);
-  return x.graph.node('LayerNormalization', bias ? [x, scale, bias] : [x, scale], [{ dtype: x.dtype, shape: x.shape }], {
-    axis: a,
-    epsilon: { float: eps },
-  })[0];
+    throw new ShapeError(
+      `LayerNormalization: scale ${fmt(scale.shape)} must match normalized dims ${fmt(normShape)}`,
+    );
+  return x.graph.node(
+    'LayerNormalization',
+    bias ? [x, scale, bias] : [x, scale],
+    [{ dtype: x.dtype, shape: x.shape }],
+    {
+      axis: a,
+      epsilon: { float: eps },
+    },
+  )[0];
 }
 
 export function argmax(x: Tensor, axis = -1, keepdims = false): Tensor {
@@ -192,7 +210,8 @@ export function argmax(x: Tensor, axis = -1, keepdims = false): Tensor {
 export function topk(x: Tensor, k: number, axis = -1, largest = true): [values: Tensor, indices: Tensor] {
   const a = axisOf('TopK', axis, x.shape.length);
   const d = x.shape[a];
-  if (typeof d === 'number' && k > d) throw new ShapeError(`TopK: k=${k} exceeds axis size ${d} of ${fmt(x.shape)}`);
+  if (typeof d === 'number' && k > d)
+    throw new ShapeError(`TopK: k=${k} exceeds axis size ${d} of ${fmt(x.shape)}`);
   const shape = x.shape.map((v, i) => (i === a ? k : v));
   const [v, i] = x.graph.node(
     'TopK',
@@ -206,7 +225,11 @@ export function topk(x: Tensor, k: number, axis = -1, largest = true): [values: 
   return [v, i];
 }
 
-export function cumsum(x: Tensor, axis: number, opts: { exclusive?: boolean; reverse?: boolean } = {}): Tensor {
+export function cumsum(
+  x: Tensor,
+  axis: number,
+  opts: { exclusive?: boolean; reverse?: boolean } = {},
+): Tensor {
   const a = axisOf('CumSum', axis, x.shape.length);
   return x.graph.node('CumSum', [x, constInt64(x.graph, [a])], [{ dtype: x.dtype, shape: x.shape }], {
     exclusive: opts.exclusive ? 1 : 0,
@@ -232,7 +255,9 @@ export function reshape(x: Tensor, dims: readonly Dim[]): Tensor {
   } else {
     const prod = mulDims(dims);
     if (typeof prod === 'number' && typeof total === 'number' && prod !== total)
-      throw new ShapeError(`Reshape: cannot reshape ${fmt(x.shape)} (${total} elements) to ${fmt(dims)} (${prod})`);
+      throw new ShapeError(
+        `Reshape: cannot reshape ${fmt(x.shape)} (${total} elements) to ${fmt(dims)} (${prod})`,
+      );
   }
   if (typeof total === 'number' && isStatic(out) && numel(out) !== total)
     throw new ShapeError(`Reshape: cannot reshape ${fmt(x.shape)} to ${fmt(dims)}`);
@@ -247,7 +272,9 @@ export function reshape(x: Tensor, dims: readonly Dim[]): Tensor {
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
   if (perm.length !== x.shape.length || [...perm].sort((a, b) => a - b).some((p, i) => p !== i))
     throw new ShapeError(`Transpose: perm [${perm}] is not a permutation of the axes of ${fmt(x.shape)}`);
-  return x.graph.node('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], { perm: [...perm] })[0];
+  return x.graph.node('Transpose', [x], [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]) }], {
+    perm: [...perm],
+  })[0];
 }
 
 export function unsqueeze(x: Tensor, axes: number[]): Tensor {
@@ -275,7 +302,11 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   const a = axisOf('Concat', axis, rank);
   let along: Dim = 0;
   for (const x of xs) {
-    if (x.dtype !== xs[0].dtype || x.shape.length !== rank || x.shape.some((d, i) => i !== a && !compatibleDim(d, xs[0].shape[i])))
+    if (
+      x.dtype !== xs[0].dtype ||
+      x.shape.length !== rank ||
+      x.shape.some((d, i) => i !== a && !compatibleDim(d, xs[0].shape[i]))
+    )
       throw new ShapeError(`Concat: inputs ${xs.map(describe).join(', ')} differ off axis ${a}`);
     along = addDims(along, x.shape[a]);
   }
@@ -287,7 +318,8 @@ export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
   const a = axisOf('Split', axis, x.shape.length);
   const d = x.shape[a];
   const total = sizes.reduce((p, q) => p + q, 0);
-  if (typeof d === 'number' && total !== d) throw new ShapeError(`Split: sizes [${sizes}] do not sum to ${d} in ${fmt(x.shape)}`);
+  if (typeof d === 'number' && total !== d)
+    throw new ShapeError(`Split: sizes [${sizes}] do not sum to ${d} in ${fmt(x.shape)}`);
   return x.graph.node(
     'Split',
     [x, constInt64(x.graph, sizes)],
@@ -308,7 +340,10 @@ export function slice(x: Tensor, axes: number[], starts: number[], ends: number[
     if (st[i] === 0) throw new ShapeError('Slice: step 0');
     if (typeof d === 'number') {
       const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
-      const [s, e] = st[i] > 0 ? [clamp(starts[i], 0, d), clamp(ends[i], 0, d)] : [clamp(starts[i], -1, d - 1), clamp(ends[i], -1, d - 1)];
+      const [s, e] =
+        st[i] > 0
+          ? [clamp(starts[i], 0, d), clamp(ends[i], 0, d)]
+          : [clamp(starts[i], -1, d - 1), clamp(ends[i], -1, d - 1)];
       shape[a] = Math.max(0, Math.ceil((e - s) / st[i]));
     } else if (starts[i] === 0 && ends[i] >= INT64_MAX && st[i] === 1) shape[a] = d;
     else shape[a] = fresh('slice');
@@ -340,14 +375,26 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 export function gatherElements(x: Tensor, indices: Tensor, axis: number): Tensor {
   const a = axisOf('GatherElements', axis, x.shape.length);
   if (indices.shape.length !== x.shape.length)
-    throw new ShapeError(`GatherElements: indices ${fmt(indices.shape)} must have the rank of ${fmt(x.shape)}`);
-  return x.graph.node('GatherElements', [x, indices], [{ dtype: x.dtype, shape: indices.shape }], { axis: a })[0];
+    throw new ShapeError(
+      `GatherElements: indices ${fmt(indices.shape)} must have the rank of ${fmt(x.shape)}`,
+    );
+  return x.graph.node('GatherElements', [x, indices], [{ dtype: x.dtype, shape: indices.shape }], {
+    axis: a,
+  })[0];
 }
 
-export function scatterElements(x: Tensor, indices: Tensor, updates: Tensor, axis: number, reduction: 'none' | 'add' = 'none'): Tensor {
+export function scatterElements(
+  x: Tensor,
+  indices: Tensor,
+  updates: Tensor,
+  axis: number,
+  reduction: 'none' | 'add' = 'none',
+): Tensor {
   const a = axisOf('ScatterElements', axis, x.shape.length);
   if (fmt(indices.shape) !== fmt(updates.shape))
-    throw new ShapeError(`ScatterElements: indices ${fmt(indices.shape)} and updates ${fmt(updates.shape)} differ`);
+    throw new ShapeError(
+      `ScatterElements: indices ${fmt(indices.shape)} and updates ${fmt(updates.shape)} differ`,
+    );
   return x.graph.node('ScatterElements', [x, indices, updates], [{ dtype: x.dtype, shape: x.shape }], {
     axis: a,
     reduction,
@@ -358,7 +405,9 @@ export function scatterElements(x: Tensor, indices: Tensor, updates: Tensor, axi
 export function scatterND(x: Tensor, indices: Tensor, updates: Tensor): Tensor {
   const k = indices.shape[indices.shape.length - 1];
   if (typeof k !== 'number' || k > x.shape.length)
-    throw new ShapeError(`ScatterND: last dim of indices ${fmt(indices.shape)} must be a number ≤ rank of ${fmt(x.shape)}`);
+    throw new ShapeError(
+      `ScatterND: last dim of indices ${fmt(indices.shape)} must be a number ≤ rank of ${fmt(x.shape)}`,
+    );
   const want = [...indices.shape.slice(0, -1), ...x.shape.slice(k)];
   if (want.length !== updates.shape.length || !want.every((d, i) => compatibleDim(d, updates.shape[i])))
     throw new ShapeError(`ScatterND: updates ${fmt(updates.shape)} must be ${fmt(want)}`);
@@ -371,7 +420,8 @@ export function expand(x: Tensor, dims: readonly Dim[]): Tensor {
 }
 
 export function tile(x: Tensor, repeats: number[]): Tensor {
-  if (repeats.length !== x.shape.length) throw new ShapeError(`Tile: repeats [${repeats}] must match rank of ${fmt(x.shape)}`);
+  if (repeats.length !== x.shape.length)
+    throw new ShapeError(`Tile: repeats [${repeats}] must match rank of ${fmt(x.shape)}`);
   const shape = x.shape.map((d, i) => mulDims([d, repeats[i]]));
   return x.graph.node('Tile', [x, constInt64(x.graph, repeats)], [{ dtype: x.dtype, shape }])[0];
 }
@@ -385,7 +435,13 @@ export function shape(x: Tensor, start = 0, end = x.shape.length): Tensor {
 }
 
 /** arange(start, limit, delta) with numbers (static length) or scalar tensors (dynamic length). */
-export function range(g: Graph, start: Operand, limit: Operand, delta: Operand = 1, dtype: DType = 'int64'): Tensor {
+export function range(
+  g: Graph,
+  start: Operand,
+  limit: Operand,
+  delta: Operand = 1,
+  dtype: DType = 'int64',
+): Tensor {
   const s = (v: Operand) => (typeof v === 'number' ? scalar(g, v, dtype) : v);
   const n =
     typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number'
@@ -402,13 +458,24 @@ export function full(g: Graph, dims: readonly Dim[], value: number, dtype: DType
   })[0];
 }
 
-export function pad(x: Tensor, pads: number[], mode: 'constant' | 'reflect' | 'edge' = 'constant', value = 0): Tensor {
+export function pad(
+  x: Tensor,
+  pads: number[],
+  mode: 'constant' | 'reflect' | 'edge' = 'constant',
+  value = 0,
+): Tensor {
   const r = x.shape.length;
-  if (pads.length !== 2 * r) throw new ShapeError(`Pad: pads [${pads}] must have 2×rank = ${2 * r} entries for ${fmt(x.shape)}`);
+  if (pads.length !== 2 * r)
+    throw new ShapeError(`Pad: pads [${pads}] must have 2×rank = ${2 * r} entries for ${fmt(x.shape)}`);
   const shape = x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : fresh('pad')));
-  return x.graph.node('Pad', [x, constInt64(x.graph, pads), scalar(x.graph, value, x.dtype)], [{ dtype: x.dtype, shape }], {
-    mode,
-  })[0];
+  return x.graph.node(
+    'Pad',
+    [x, constInt64(x.graph, pads), scalar(x.graph, value, x.dtype)],
+    [{ dtype: x.dtype, shape }],
+    {
+      mode,
+    },
+  )[0];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -427,11 +494,23 @@ export interface ConvOptions {
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, o: ConvOptions = {}): Tensor {
   expectRank('Conv', 'input', x.shape, 4);
   expectRank('Conv', 'weight', w.shape, 4);
-  const [s, p, dl, group] = [o.strides ?? [1, 1], o.pads ?? [0, 0, 0, 0], o.dilations ?? [1, 1], o.group ?? 1];
+  const [s, p, dl, group] = [
+    o.strides ?? [1, 1],
+    o.pads ?? [0, 0, 0, 0],
+    o.dilations ?? [1, 1],
+    o.group ?? 1,
+  ];
   const [oc, icg, kh, kw] = w.shape as number[];
   if (!compatibleDim(x.shape[1], icg * group))
-    throw new ShapeError(`Conv: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${icg * group}`);
-  const shape = [x.shape[0], oc, convOut(x.shape[2], kh, s[0], p[0], p[2], dl[0]), convOut(x.shape[3], kw, s[1], p[1], p[3], dl[1])];
+    throw new ShapeError(
+      `Conv: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${icg * group}`,
+    );
+  const shape = [
+    x.shape[0],
+    oc,
+    convOut(x.shape[2], kh, s[0], p[0], p[2], dl[0]),
+    convOut(x.shape[3], kw, s[1], p[1], p[3], dl[1]),
+  ];
   return x.graph.node('Conv', b ? [x, w, b] : [x, w], [{ dtype: x.dtype, shape }], {
     strides: s,
     pads: p,
@@ -445,17 +524,28 @@ export function convTranspose2d(
   x: Tensor,
   w: Tensor,
   b: Tensor | null,
-  o: { strides?: [number, number]; pads?: [number, number, number, number]; outputPadding?: [number, number] } = {},
+  o: {
+    strides?: [number, number];
+    pads?: [number, number, number, number];
+    outputPadding?: [number, number];
+  } = {},
 ): Tensor {
   expectRank('ConvTranspose', 'input', x.shape, 4);
   expectRank('ConvTranspose', 'weight', w.shape, 4);
   const [s, p, op] = [o.strides ?? [1, 1], o.pads ?? [0, 0, 0, 0], o.outputPadding ?? [0, 0]];
   const [ic, oc, kh, kw] = w.shape as number[];
   if (!compatibleDim(x.shape[1], ic))
-    throw new ShapeError(`ConvTranspose: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${ic}`);
+    throw new ShapeError(
+      `ConvTranspose: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${ic}`,
+    );
   const out = (d: Dim, k: number, st: number, p0: number, p1: number, opad: number): Dim =>
     typeof d === 'number' ? st * (d - 1) + opad + k - p0 - p1 : fresh('convT');
-  const shape = [x.shape[0], oc, out(x.shape[2], kh, s[0], p[0], p[2], op[0]), out(x.shape[3], kw, s[1], p[1], p[3], op[1])];
+  const shape = [
+    x.shape[0],
+    oc,
+    out(x.shape[2], kh, s[0], p[0], p[2], op[0]),
+    out(x.shape[3], kw, s[1], p[1], p[3], op[1]),
+  ];
   return x.graph.node('ConvTranspose', b ? [x, w, b] : [x, w], [{ dtype: x.dtype, shape }], {
     strides: s,
     pads: p,
@@ -507,5 +597,5 @@ export function gelu(x: Tensor): Tensor {
   return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 }
 
+export type { Dim, Graph, Tensor };
 export { ShapeError };
-export type { Dim, Tensor, Graph };

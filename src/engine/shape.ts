@@ -17,7 +17,8 @@ export const isStatic = (s: Shape): s is readonly number[] => s.every((d) => typ
 export const sameDim = (a: Dim, b: Dim): boolean => a === b;
 
 /** Could be equal at run time. */
-export const compatibleDim = (a: Dim, b: Dim): boolean => typeof a === 'string' || typeof b === 'string' || a === b;
+export const compatibleDim = (a: Dim, b: Dim): boolean =>
+  typeof a === 'string' || typeof b === 'string' || a === b;
 
 function factors(d: Dim): { n: number; syms: string[] } {
   if (typeof d === 'number') return { n: d, syms: [] };
@@ -80,7 +81,9 @@ export function broadcast(op: string, ...shapes: Shape[]): Dim[] {
       if (e === 1) continue;
       if (d === 1) d = e;
       else if (typeof d === 'number' && typeof e === 'number' && d !== e)
-        throw new ShapeError(`${op}: shapes ${shapes.map(fmt).join(' and ')} do not broadcast (axis ${i}: ${d} vs ${e})`);
+        throw new ShapeError(
+          `${op}: shapes ${shapes.map(fmt).join(' and ')} do not broadcast (axis ${i}: ${d} vs ${e})`,
+        );
       else if (typeof d === 'string' && typeof e === 'number') d = e;
     }
     out.push(d);
@@ -91,12 +94,14 @@ export function broadcast(op: string, ...shapes: Shape[]): Dim[] {
 /** Normalizes a possibly negative axis against a rank, naming the op on failure. */
 export function axisOf(op: string, axis: number, rank: number): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(a) || a < 0 || a >= rank) throw new ShapeError(`${op}: axis ${axis} out of range for rank ${rank}`);
+  if (!Number.isInteger(a) || a < 0 || a >= rank)
+    throw new ShapeError(`${op}: axis ${axis} out of range for rank ${rank}`);
   return a;
 }
 
 export function expectRank(op: string, what: string, s: Shape, ...ranks: number[]): void {
-  if (!ranks.includes(s.length)) throw new ShapeError(`${op}: ${what} must have rank ${ranks.join(' or ')}, got ${fmt(s)}`);
+  if (!ranks.includes(s.length))
+    throw new ShapeError(`${op}: ${what} must have rank ${ranks.join(' or ')}, got ${fmt(s)}`);
 }
 
 export function expectDim(op: string, what: string, a: Dim, b: Dim): void {

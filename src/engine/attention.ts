@@ -1,0 +1,193 @@
+// Scaled dot-product attention on packed heads: q [B, S, Hq·D], k/v [B, S, Hkv·D] (Hq a multiple of Hkv: grouped
+// KV heads), an optional KV cache (past [B, Hkv, P, D] → present [B, Hkv, P+S, D]), a causal mask and/or an
+// additive bias [1|B, 1|Hq, S, P+S] (padding or block-diagonal masks). Output [B, S, Hq·D].
+// Fused lowerings: causal without bias → com.microsoft.GroupQueryAttention; non-causal with Hq = Hkv →
+// com.microsoft.MultiHeadAttention. Anything else expands to primitive ops.
+import { defineComposite } from './composite.ts';
+import type { Graph, Tensor } from './graph.ts';
+import {
+  add,
+  cast,
+  concat,
+  equal,
+  expand,
+  greater,
+  matmul,
+  mul,
+  range,
+  reshape,
+  scalar,
+  shape,
+  softmax,
+  squeeze,
+  sub,
+  transpose,
+  unsqueeze,
+  where,
+} from './ops.ts';
+import { addDims, compatibleDim, type Dim, fmt, ShapeError } from './shape.ts';
+
+export interface AttentionOptions {
+  numHeads: number;
+  kvHeads?: number;
+  /** Default 1/sqrt(D). */
+  scale?: number;
+  causal?: boolean;
+  bias?: Tensor;
+  past?: { key: Tensor; value: Tensor };
+}
+
+export interface AttentionResult {
+  out: Tensor;
+  present?: { key: Tensor; value: Tensor };
+}
+
+interface Options {
+  numHeads: number;
+  kvHeads: number;
+  headDim: number;
+  scale: number;
+  causal: boolean;
+  hasBias: boolean;
+  hasPast: boolean;
+}
+
+/** The most negative float32, as HF uses for masked logits (keeps fully masked rows finite). */
+const MASKED = -3.4028234663852886e38;
+
+const scalarDim = (t: Tensor, axis: number) => squeeze(shape(t, axis, axis + 1), [0]);
+
+/** [B, S, H·D] → [B, H, S, D]. */
+const heads = (x: Tensor, h: number, d: number) =>
+  transpose(reshape(x, [x.shape[0], x.shape[1], h, d]), [0, 2, 1, 3]);
+
+function primitive(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] {
+  const [q, k, v, bias, pastK, pastV] = inputs;
+  const [b, s] = q!.shape;
+  const qh = heads(q!, o.numHeads, o.headDim);
+  let kh = heads(k!, o.kvHeads, o.headDim);
+  let vh = heads(v!, o.kvHeads, o.headDim);
+  if (pastK) {
+    kh = concat([pastK, kh], 2);
+    vh = concat([pastV!, vh], 2);
+  }
+  const present = pastK ? [kh, vh] : [];
+  const rep = o.numHeads / o.kvHeads;
+  const repeat = (t: Tensor) => {
+    if (rep === 1) return t;
+    const [bb, hk, tt, dd] = t.shape;
+    return reshape(expand(unsqueeze(t, [2]), [bb, hk, rep, tt, dd]), [bb, o.numHeads, tt, dd]);
+  };
+  let scores = mul(matmul(qh, transpose(repeat(kh), [0, 1, 3, 2])), o.scale);
+  if (o.causal) {
+    // query i (absolute position P + i) sees keys j ≤ P + i.
+    const total = scalarDim(kh, 2);
+    const past = sub(total, scalarDim(qh, 2));
+    const qpos = unsqueeze(add(range(g, 0, scalarDim(qh, 2), 1), past), [1]);
+    const kpos = unsqueeze(range(g, 0, total, 1), [0]);
+    scores = where(greater(kpos, qpos), MASKED, scores);
+  }
+  if (bias) scores = add(scores, cast(bias, scores.dtype));
+  const ctx = matmul(softmax(scores, -1), repeat(vh));
+  return [reshape(transpose(ctx, [0, 2, 1, 3]), [b, s, o.numHeads * o.headDim]), ...present];
+}
+
+function fused(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] | undefined {
+  const [q, k, v, bias, pastK, pastV] = inputs;
+  const outShape = q!.shape;
+  if (o.causal && !bias) {
+    // GroupQueryAttention: seqlens_k = total length − 1 per batch row (no padding), total_sequence_length scalar.
+    const total = pastK ? add(shape(pastK, 2, 3), shape(q!, 1, 2)) : shape(q!, 1, 2);
+    const totalI32 = cast(squeeze(total, [0]), 'int32');
+    const seqlens = cast(expand(sub(total, 1), [q!.shape[0]]), 'int32');
+    const presentShape = (p: Tensor | null): Dim[] => [
+      q!.shape[0],
+      o.kvHeads,
+      p ? addDims(p.shape[2], q!.shape[1]) : q!.shape[1],
+      o.headDim,
+    ];
+    const outs = g.node(
+      'GroupQueryAttention',
+      [q, k, v, pastK, pastV, seqlens, totalI32],
+      [
+        { dtype: q!.dtype, shape: outShape },
+        { dtype: q!.dtype, shape: presentShape(pastK) },
+        { dtype: q!.dtype, shape: presentShape(pastK) },
+      ],
+      { num_heads: o.numHeads, kv_num_heads: o.kvHeads, scale: { float: o.scale } },
+      { domain: 'com.microsoft' },
+    );
+    return pastK ? outs : [outs[0]];
+  }
+  if (!o.causal && o.numHeads === o.kvHeads && !pastK) {
+    return g.node(
+      'MultiHeadAttention',
+      [q, k, v, null, null, bias ? cast(bias, q!.dtype) : null],
+      [{ dtype: q!.dtype, shape: outShape }],
+      { num_heads: o.numHeads, scale: { float: o.scale } },
+      { domain: 'com.microsoft' },
+    );
+  }
+  return undefined;
+}
+
+const node = defineComposite<Options>('Attention', { primitive, fused });
+
+export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions): AttentionResult {
+  const numHeads = opts.numHeads;
+  const kvHeads = opts.kvHeads ?? numHeads;
+  const hidden = q.shape[2];
+  if (q.shape.length !== 3 || k.shape.length !== 3 || v.shape.length !== 3)
+    throw new ShapeError(
+      `Attention: q, k, v must be [B, S, H·D], got ${fmt(q.shape)}, ${fmt(k.shape)}, ${fmt(v.shape)}`,
+    );
+  if (typeof hidden !== 'number' || hidden % numHeads !== 0 || numHeads % kvHeads !== 0)
+    throw new ShapeError(
+      `Attention: q ${fmt(q.shape)} does not split into ${numHeads} heads grouped over ${kvHeads} KV heads`,
+    );
+  const headDim = hidden / numHeads;
+  if (!compatibleDim(k.shape[2], kvHeads * headDim) || fmt(k.shape) !== fmt(v.shape))
+    throw new ShapeError(
+      `Attention: k ${fmt(k.shape)} / v ${fmt(v.shape)} must be [B, S, ${kvHeads}·${headDim}]`,
+    );
+  const past = opts.past;
+  if (
+    past &&
+    (past.key.shape.length !== 4 ||
+      !compatibleDim(past.key.shape[1], kvHeads) ||
+      past.key.shape[3] !== headDim)
+  )
+    throw new ShapeError(`Attention: past key ${fmt(past.key.shape)} must be [B, ${kvHeads}, P, ${headDim}]`);
+  const o: Options = {
+    numHeads,
+    kvHeads,
+    headDim,
+    scale: opts.scale ?? 1 / Math.sqrt(headDim),
+    causal: !!opts.causal,
+    hasBias: !!opts.bias,
+    hasPast: !!past,
+  };
+  const total = past ? addDims(past.key.shape[2], k.shape[1]) : k.shape[1];
+  const presentShape = [k.shape[0], kvHeads, total, headDim];
+  const outs = node(
+    q.graph,
+    [q, k, v, opts.bias ?? null, past?.key ?? null, past?.value ?? null],
+    [
+      { dtype: q.dtype, shape: q.shape },
+      ...(past
+        ? [
+            { dtype: q.dtype, shape: presentShape },
+            { dtype: q.dtype, shape: presentShape },
+          ]
+        : []),
+    ],
+    o,
+  );
+  return { out: outs[0], present: past ? { key: outs[1], value: outs[2] } : undefined };
+}
+
+/** Additive mask [1, 1, S, S] that lets tokens attend only within their own segment (cu_seqlens boundaries). */
+export function segmentBias(g: Graph, segmentIds: Tensor): Tensor {
+  const same = equal(unsqueeze(segmentIds, [1]), unsqueeze(segmentIds, [0]));
+  return unsqueeze(where(same, scalar(g, 0), scalar(g, MASKED)), [0, 1]);
+}
