@@ -31,15 +31,18 @@ const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
 
 export function toOrt(t: HostTensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
-  if (!type) throw new Error(`ONNX Runtime's JS API has no ${t.dtype} tensors: cast to float32 or float16 first`);
+  if (!type)
+    throw new Error(`ONNX Runtime's JS API has no ${t.dtype} tensors: cast to float32 or float16 first`);
   return new ort.Tensor(type, t.data as any, t.shape);
 }
 
 export function fromOrt(t: ort.Tensor): HostTensor {
   const dtype = (t.type === 'float16' ? 'float16' : t.type) as DType;
   let data = t.data as any;
-  if (dtype === 'bool' && !(data instanceof Uint8Array)) data = Uint8Array.from(data as ArrayLike<number>, Number);
-  if (dtype === 'float16' && !(data instanceof Uint16Array)) data = new Uint16Array(data.buffer, data.byteOffset, data.length);
+  if (dtype === 'bool' && !(data instanceof Uint8Array))
+    data = Uint8Array.from(data as ArrayLike<number>, Number);
+  if (dtype === 'float16' && !(data instanceof Uint16Array))
+    data = new Uint16Array(data.buffer, data.byteOffset, data.length);
   return tensor(dtype, [...t.dims], data);
 }
 
@@ -49,10 +52,20 @@ function providers(device: Device): ort.InferenceSession.ExecutionProviderConfig
 
 const HINT: Record<Device, string> = {
   cpu: '',
-  webgpu: 'WebGPU needs a GPU with a Vulkan driver (Linux x64 builds bundle Dawn); use --device cpu otherwise.',
-  cuda:
-    'CUDA needs the provider binaries: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, with CUDA 12 and cuDNN 9 installed; use --device cpu otherwise.',
+  webgpu:
+    'WebGPU needs a GPU with a Vulkan driver (Linux x64 builds bundle Dawn); use --device cpu otherwise.',
+  cuda: 'CUDA needs the provider binaries: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node --foreground-scripts, with CUDA 12 and cuDNN 9 installed; use --device cpu otherwise.',
 };
+
+/** ONNX Runtime's messages carry source paths and lambdas; keep the readable tail of the first line. */
+export function conciseOrtError(message: string): string {
+  const first = message.split('\n')[0];
+  const tail = first.match(
+    /(?:was false\.|\] : \d+ : \w+ : |: )\s*([^:]*(?:Failed|failed|not|No |cannot)[^]*)$/,
+  );
+  const text = (tail?.[1] ?? first).trim();
+  return /[.!]$/.test(text) ? text : `${text}.`;
+}
 
 export class Session {
   private constructor(
@@ -62,7 +75,8 @@ export class Session {
 
   static async create(model: Uint8Array | string, options: SessionOptions = {}): Promise<Session> {
     const device = options.device ?? 'cpu';
-    if (!DEVICES.includes(device)) throw new InputError(`unknown device '${device}': use one of ${DEVICES.join(', ')}`);
+    if (!DEVICES.includes(device))
+      throw new InputError(`unknown device '${device}': use one of ${DEVICES.join(', ')}`);
     const opts: ort.InferenceSession.SessionOptions = {
       executionProviders: providers(device),
       graphOptimizationLevel: options.optimization ?? 'all',
@@ -71,12 +85,14 @@ export class Session {
     if (options.threads) opts.intraOpNumThreads = options.threads;
     try {
       const inner =
-        typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+        typeof model === 'string'
+          ? await ort.InferenceSession.create(model, opts)
+          : await ort.InferenceSession.create(model, opts);
       return new Session(inner, device);
     } catch (e) {
-      const msg = (e as Error).message;
-      if (device !== 'cpu' && /provider|EP|cuda|webgpu|dawn|vulkan/i.test(msg))
-        throw new InputError(`the ${device} execution provider could not start: ${msg.split('\n')[0]}. ${HINT[device]}`);
+      const msg = conciseOrtError((e as Error).message);
+      if (device !== 'cpu' && /provider|EP|cuda|webgpu|dawn|vulkan|adapter|library/i.test(msg))
+        throw new InputError(`the ${device} execution provider could not start: ${msg} ${HINT[device]}`);
       throw e;
     }
   }
@@ -106,7 +122,10 @@ export class Session {
 }
 
 /** Whether a provider can actually start a session (runs a one-node model). */
-export async function probeDevice(device: Device, model: Uint8Array): Promise<{ ok: boolean; error?: string }> {
+export async function probeDevice(
+  device: Device,
+  model: Uint8Array,
+): Promise<{ ok: boolean; error?: string }> {
   try {
     const s = await Session.create(model, { device });
     await s.release();
