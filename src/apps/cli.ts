@@ -1,8 +1,8 @@
 // The `spatial-mllm` command line. Each command group lives in src/apps/commands/<name>.ts and exports
 // `register(program)`; this file only wires them together.
 import { Command, CommanderError } from 'commander';
-import { commands } from './commands/index.ts';
 import { InputError } from '../errors.ts';
+import { commands } from './commands/index.ts';
 
 export function buildProgram(): Command {
   const program = new Command('spatial-mllm')
