@@ -150,10 +150,12 @@ export function unprojectDepthMaps(depth: Float32Array, cameras: Cameras, dims: 
       (i) => -f(f(f(Rt[i * 3] * E[3]) + f(Rt[i * 3 + 1] * E[7])) + f(Rt[i * 3 + 2] * E[11])),
     );
     const base = s * hw * 3;
-    for (let n = 0; n < hw; n++) {
-      const [x, y, z] = [cam[n * 3], cam[n * 3 + 1], cam[n * 3 + 2]];
+    for (let n = 0; n < hw * 3; n += 3) {
+      const x = cam[n];
+      const y = cam[n + 1];
+      const z = cam[n + 2];
       for (let i = 0; i < 3; i++)
-        out[base + n * 3 + i] = x * Rt[i * 3] + y * Rt[i * 3 + 1] + z * Rt[i * 3 + 2] + t[i];
+        out[base + n + i] = x * Rt[i * 3] + y * Rt[i * 3 + 1] + z * Rt[i * 3 + 2] + t[i];
     }
   }
   return out;
