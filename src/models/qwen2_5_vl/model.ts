@@ -1,0 +1,158 @@
+// Qwen2.5-VL loaded from a checkpoint folder: the vision tower (one session per grid) and the text decoder
+// (one session for prefill and decode, KV cache carried between calls). Sessions come from a cache keyed by
+// graph hash, so the same grid or model is never compiled twice in a process.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from '../../engine/index.ts';
+import { InputError } from '../../errors.ts';
+import { SessionCache } from '../../runtime/cache.ts';
+import { type Device, Session } from '../../runtime/session.ts';
+import { type HostTensor, tensor } from '../../tensor.ts';
+import { openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
+import type { LinearFormat } from '../layers.ts';
+import { qwenWeightSource } from './checkpoint.ts';
+import { type Qwen25VLConfig, readQwen25VLConfig } from './config.ts';
+import type { GridThw } from './rope_index.ts';
+import { buildTextDecoder } from './text_decoder.ts';
+import { buildVisionEncoder } from './vision_encoder.ts';
+
+export interface LoadOptions {
+  device?: Device;
+  lowering?: E.Lowering;
+  format?: LinearFormat;
+  threads?: number;
+  /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
+  weights?: E.WeightSource;
+}
+
+/** Per-layer key/value tensors [1, KV heads, P, head dim]. */
+export interface KvCache {
+  keys: HostTensor[];
+  values: HostTensor[];
+  length: number;
+}
+
+export interface ForwardInput {
+  inputIds: readonly number[];
+  /** [3, 1, S] int64 M-RoPE positions (rope_index.ts). */
+  positionIds: HostTensor;
+  /** Features for the image/video pad tokens, in prompt order, [V, hidden]. */
+  visualEmbeds?: HostTensor;
+  cache?: KvCache;
+  allLogits?: boolean;
+  hiddenStates?: boolean;
+}
+
+export interface ForwardOutput {
+  /** [1, S, vocab] with allLogits, else [1, 1, vocab]. */
+  logits: HostTensor;
+  cache: KvCache;
+  hiddenStates?: HostTensor;
+}
+
+export class Qwen25VLModel {
+  private sessions = new SessionCache((m, o) => Session.create(m, o));
+  /** Graph key → session, so a decode step neither rebuilds nor re-hashes its graph. */
+  private memo = new Map<string, Promise<Session>>();
+
+  private constructor(
+    readonly dir: string,
+    readonly config: Qwen25VLConfig,
+    private readonly weights: E.WeightSource,
+    readonly options: LoadOptions,
+  ) {}
+
+  static load(dir: string, options: LoadOptions = {}): Qwen25VLModel {
+    const configPath = join(dir, 'config.json');
+    if (!existsSync(configPath))
+      throw new InputError(`${dir} has no config.json: pass a Qwen2.5-VL checkpoint folder`);
+    const config = readQwen25VLConfig(configPath);
+    let weights = options.weights;
+    let source: TensorSource | undefined;
+    if (!weights) {
+      source = openCheckpoint(dir);
+      weights = qwenWeightSource(source);
+    }
+    return new Qwen25VLModel(dir, config, weights, options);
+  }
+
+  private session(key: string, build: () => E.Graph): Promise<Session> {
+    let s = this.memo.get(key);
+    if (!s) {
+      const graph = build();
+      const lowering = this.options.lowering ?? 'fused';
+      const opts = { device: this.options.device, threads: this.options.threads };
+      s = this.sessions.get(
+        E.graphHash(graph, { lowering }),
+        opts,
+        () => E.toOnnx(graph, { weights: this.weights, lowering }).bytes,
+      );
+      this.memo.set(key, s);
+    }
+    return s;
+  }
+
+  /** Vision tower on processor output `pixel_values(_videos)` [t·h·w, 1176] → merged features [t·h·w/4, hidden]. */
+  async encodeVision(pixelValues: HostTensor, grid: GridThw): Promise<HostTensor> {
+    const s = await this.session(`vision:${grid}`, () =>
+      buildVisionEncoder(this.config.vision, grid, { format: this.options.format }),
+    );
+    return (await s.run({ pixel_values: pixelValues })).visual_embeds;
+  }
+
+  emptyCache(): KvCache {
+    const t = this.config.text;
+    const empty = () => tensor(this.options.format?.dtype ?? 'float32', [1, t.numKvHeads, 0, t.headDim]);
+    return {
+      keys: Array.from({ length: t.numLayers }, empty),
+      values: Array.from({ length: t.numLayers }, empty),
+      length: 0,
+    };
+  }
+
+  async forward(input: ForwardInput): Promise<ForwardOutput> {
+    const t = this.config.text;
+    const dtype = this.options.format?.dtype ?? 'float32';
+    const s = await this.session(`text:${!!input.allLogits}:${!!input.hiddenStates}`, () =>
+      buildTextDecoder(t, {
+        allLogits: input.allLogits,
+        hiddenStates: input.hiddenStates,
+        format: this.options.format,
+      }),
+    );
+    const ids = input.inputIds;
+    const padIds = new Set([this.config.imageTokenId, this.config.videoTokenId]);
+    const positions = ids.flatMap((id, i) => (padIds.has(id) ? [i] : []));
+    const visual = input.visualEmbeds ?? tensor(dtype, [0, t.hiddenSize]);
+    if (visual.shape[0] !== positions.length)
+      throw new InputError(
+        `the prompt has ${positions.length} image/video pad tokens but ${visual.shape[0]} visual features were given`,
+      );
+    const cache = input.cache ?? this.emptyCache();
+    const feeds: Record<string, HostTensor> = {
+      input_ids: tensor('int64', [1, ids.length], ids),
+      position_ids: input.positionIds,
+      visual_embeds: visual,
+      visual_index: tensor('int64', [positions.length, 1], positions),
+    };
+    for (let i = 0; i < t.numLayers; i++) {
+      feeds[`past_key.${i}`] = cache.keys[i];
+      feeds[`past_value.${i}`] = cache.values[i];
+    }
+    const out = await s.run(feeds);
+    return {
+      logits: out.logits,
+      hiddenStates: out.hidden_states,
+      cache: {
+        keys: Array.from({ length: t.numLayers }, (_, i) => out[`present_key.${i}`]),
+        values: Array.from({ length: t.numLayers }, (_, i) => out[`present_value.${i}`]),
+        length: cache.length + ids.length,
+      },
+    };
+  }
+
+  async release(): Promise<void> {
+    this.memo.clear();
+    await this.sessions.clear();
+  }
+}

@@ -1,0 +1,112 @@
+// Qwen2.5-VL parity with every `qwen2_5_vl` fixture, loaded through the same loader as real checkpoints:
+// vision tower output, prompt logits and hidden states (positions from our rope index), and greedy generation
+// with the KV cache (tokens exact, per-step logits). Tolerances (fixture README: fp32 vs fp64 spread
+// ~1e-5 logits, ~5e-5 features): logits 1e-4 abs, hidden states and vision features 2e-4 abs.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { Lowering } from '../../src/engine/index.ts';
+import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
+import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
+import { generateQwen } from '../../src/pipeline/generate.ts';
+import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
+import { openSafetensors } from '../../src/weights/safetensors.ts';
+import { findFixtures } from '../support/fixtures.ts';
+
+function maxAbs(got: HostTensor | Float32Array, want: HostTensor): number {
+  const a = got instanceof Float32Array ? got : toFloat32(got);
+  const b = toFloat32(want);
+  assert.equal(a.length, b.length, 'sizes differ');
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
+const errors: string[] = [];
+after(() => {
+  if (errors.length) console.log(`qwen2.5-vl max abs errors:\n  ${errors.join('\n  ')}`);
+});
+
+for (const fixture of findFixtures('qwen2_5_vl')) {
+  describe(fixture.name, () => {
+    const io = openSafetensors(`${fixture.dir}/io.safetensors`);
+    const cases = [
+      ...new Set(
+        io
+          .names()
+          .filter((n) => n.endsWith('.input_ids'))
+          .map((n) => n.split('.')[0]),
+      ),
+    ];
+    for (const lowering of ['fused', 'primitive'] as Lowering[]) {
+      const model = Qwen25VLModel.load(fixture.dir, { lowering });
+      after(() => model.release());
+      for (const c of cases) {
+        test(`${c} case (${lowering} lowering)`, async () => {
+          const has = (n: string) => io.names().includes(`${c}.${n}`);
+          const kind = has('pixel_values_videos') ? 'video' : has('pixel_values') ? 'image' : 'text';
+          let visualEmbeds: HostTensor | undefined;
+          let grid: GridThw | undefined;
+          if (kind !== 'text') {
+            grid = ints(io.read(`${c}.${kind}_grid_thw`)) as unknown as GridThw;
+            const pixels = io.read(`${c}.${kind === 'video' ? 'pixel_values_videos' : 'pixel_values'}`);
+            visualEmbeds = await model.encodeVision(pixels, grid);
+            const e = maxAbs(visualEmbeds, io.read(`${c}.visual.output`));
+            errors.push(`${fixture.name} ${c} ${lowering} visual.output ${e.toExponential(2)}`);
+            assert.ok(e <= 2e-4, `visual output off by ${e}`);
+          }
+          const ids = ints(io.read(`${c}.input_ids`));
+          const cfg = model.config;
+          const rope = ropeIndex(
+            {
+              inputIds: [ids],
+              imageGridThw: kind === 'image' ? [grid!] : [],
+              videoGridThw: kind === 'video' ? [grid!] : [],
+              secondPerGridTs: has('second_per_grid_ts')
+                ? [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]]
+                : undefined,
+            },
+            {
+              imageTokenId: cfg.imageTokenId,
+              videoTokenId: cfg.videoTokenId,
+              visionStartTokenId: cfg.visionStartTokenId,
+              spatialMergeSize: cfg.vision.spatialMergeSize,
+              tokensPerSecond: cfg.vision.tokensPerSecond,
+            },
+          );
+          assert.deepEqual(ints(rope.positionIds), ints(io.read(`${c}.position_ids`)));
+          const full = await model.forward({
+            inputIds: ids,
+            positionIds: rope.positionIds,
+            visualEmbeds,
+            allLogits: true,
+            hiddenStates: true,
+          });
+          const eLogits = maxAbs(full.logits, io.read(`${c}.logits`));
+          const eHidden = maxAbs(full.hiddenStates!, io.read(`${c}.hidden_states`));
+          errors.push(
+            `${fixture.name} ${c} ${lowering} logits ${eLogits.toExponential(2)} hidden ${eHidden.toExponential(2)}`,
+          );
+          assert.ok(eLogits <= 1e-4, `logits off by ${eLogits}`);
+          assert.ok(eHidden <= 2e-4, `hidden states off by ${eHidden}`);
+
+          const want = ints(io.read(`${c}.generate.new_tokens`));
+          const res = await generateQwen(
+            model,
+            { inputIds: ids, positionIds: rope.positionIds, ropeDelta: rope.ropeDeltas[0], visualEmbeds },
+            { maxNewTokens: want.length, keepLogits: true, stopTokens: [982, 980] },
+          );
+          assert.deepEqual(res.tokens, want);
+          const stepWant = toFloat32(io.read(`${c}.generate.step_logits`));
+          const vocab = cfg.text.vocabSize;
+          let eStep = 0;
+          res.stepLogits!.forEach((l, s) => {
+            for (let i = 0; i < vocab; i++) eStep = Math.max(eStep, Math.abs(l[i] - stepWant[s * vocab + i]));
+          });
+          errors.push(`${fixture.name} ${c} ${lowering} step logits ${eStep.toExponential(2)}`);
+          assert.ok(eStep <= 1e-4, `step logits off by ${eStep}`);
+        });
+      }
+    }
+  });
+}
