@@ -178,7 +178,9 @@ function readHeader(
     throw fail(`header length ${n} is absurd (limit ${MAX_HEADER_BYTES} bytes): not a safetensors file`);
   const headerBytes = Number(n);
   if (8 + headerBytes > size)
-    throw fail(`header length ${headerBytes} exceeds the file size ${size} (truncated or not safetensors)`);
+    throw fail(
+      `header length ${headerBytes} runs past the end of the ${size}-byte file (truncated or not safetensors)`,
+    );
 
   const raw = new Uint8Array(headerBytes);
   readFully(fd, raw, 8, path);
@@ -346,6 +348,8 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 export interface Checkpoint extends TensorSource {
   /** The safetensors files it reads. */
   readonly files: string[];
+  /** `__metadata__` of the file (of all shards, merged). */
+  readonly metadata: Record<string, string>;
 }
 
 const PICKLE_EXTENSIONS = ['.bin', '.pt', '.pth', '.ckpt', '.pkl'];
@@ -400,6 +404,7 @@ function singleFile(path: string): Checkpoint {
   return {
     path,
     files: [path],
+    metadata: file.metadata,
     names: () => file.names(),
     info: (name) => file.info(name),
     read: (name) => file.read(name),
@@ -454,6 +459,7 @@ function openIndex(indexPath: string): Checkpoint {
   return {
     path: indexPath,
     files: shardNames.map((s) => join(dir, s)),
+    metadata: Object.assign({}, ...[...shards.values()].map((f) => f.metadata)),
     names: () => [...names],
     info: (name) => fileOf(name).info(name),
     read: (name) => fileOf(name).read(name),

@@ -185,7 +185,7 @@ describe('corrupt files are InputErrors naming the file', () => {
   });
   test('header length beyond the file (truncated)', () => {
     const path = rawFile(good, eight, 5000n);
-    assertInputError(() => openSafetensors(path), path, 'exceeds the file size');
+    assertInputError(() => openSafetensors(path), path, 'runs past the end');
   });
   test('header not UTF-8, not JSON, not an object', () => {
     const bad = tmp();
