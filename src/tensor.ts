@@ -1,7 +1,17 @@
 // Host tensors: a dtype, a shape and a typed array. Shared by the engine (constants), the runtime (session I/O),
 // weights (safetensors) and the pure-JS parts of models and pipeline. Row-major (C order) always.
 
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'int16' | 'int8' | 'uint8' | 'bool';
+export type DType =
+  | 'float32'
+  | 'float16'
+  | 'bfloat16'
+  | 'float64'
+  | 'int64'
+  | 'int32'
+  | 'int16'
+  | 'int8'
+  | 'uint8'
+  | 'bool';
 
 /** The typed array that holds each dtype. float16 and bfloat16 are stored as raw 16-bit patterns. */
 export interface DTypeArrays {
@@ -59,17 +69,27 @@ export function allocate<D extends DType>(dtype: D, length: number): DTypeArrays
 /** A typed-array view over bytes (copied when the offset is not aligned to the element size). */
 export function viewBytes<D extends DType>(dtype: D, bytes: Uint8Array): DTypeArrays[D] {
   const size = BYTES[dtype];
-  if (bytes.byteLength % size !== 0) throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype}`);
+  if (bytes.byteLength % size !== 0)
+    throw new Error(`${bytes.byteLength} bytes is not a whole number of ${dtype}`);
   const aligned = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
-  return new CTORS[dtype](aligned.buffer as ArrayBuffer, aligned.byteOffset, aligned.byteLength / size) as DTypeArrays[D];
+  return new CTORS[dtype](
+    aligned.buffer as ArrayBuffer,
+    aligned.byteOffset,
+    aligned.byteLength / size,
+  ) as DTypeArrays[D];
 }
 
-export function tensor<D extends DType>(dtype: D, shape: number[], data?: DTypeArrays[D] | ArrayLike<number>): HostTensor<D> {
+export function tensor<D extends DType>(
+  dtype: D,
+  shape: number[],
+  data?: DTypeArrays[D] | ArrayLike<number>,
+): HostTensor<D> {
   const n = numel(shape);
   let arr: DTypeArrays[D];
   if (data === undefined) arr = allocate(dtype, n);
   else if (ArrayBuffer.isView(data) && data.constructor === CTORS[dtype]) arr = data as DTypeArrays[D];
-  else if (dtype === 'int64') arr = BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)) as DTypeArrays[D];
+  else if (dtype === 'int64')
+    arr = BigInt64Array.from(data as ArrayLike<number>, (v) => BigInt(v)) as DTypeArrays[D];
   else arr = (CTORS[dtype] as any).from(data) as DTypeArrays[D];
   if (arr.length !== n) throw new Error(`tensor: shape [${shape}] needs ${n} values, got ${arr.length}`);
   return { dtype, shape: [...shape], data: arr };
@@ -118,7 +138,14 @@ const f16Table = (() => {
     const s = h & 0x8000 ? -1 : 1;
     const e = (h >> 10) & 0x1f;
     const m = h & 0x3ff;
-    t[h] = e === 0 ? s * m * 2 ** -24 : e === 31 ? (m ? Number.NaN : s * Number.POSITIVE_INFINITY) : s * (1 + m / 1024) * 2 ** (e - 15);
+    t[h] =
+      e === 0
+        ? s * m * 2 ** -24
+        : e === 31
+          ? m
+            ? Number.NaN
+            : s * Number.POSITIVE_INFINITY
+          : s * (1 + m / 1024) * 2 ** (e - 15);
   }
   return t;
 })();

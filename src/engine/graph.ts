@@ -2,7 +2,7 @@
 // composite op (attention, RMS norm, rotary, 4-bit matmul) that is expanded into primitive ops or a fused
 // ONNX Runtime contrib op when the graph is lowered. Parameters carry their checkpoint names.
 import type { DType, HostTensor } from '../tensor.ts';
-import { type Dim, fmt, type Shape, ShapeError } from './shape.ts';
+import { type Dim, fmt, ShapeError } from './shape.ts';
 
 export type AttrValue =
   | number

@@ -61,7 +61,9 @@ export function lower(graph: Graph, lowering: Lowering): Graph {
         { domain: node.domain },
       );
     }
-    node.outputs.forEach((o, i) => map.set(o.id, results[i]));
+    node.outputs.forEach((o, i) => {
+      map.set(o.id, results[i]);
+    });
   }
   for (const o of graph.outputs) out.output(o.name, get(o.tensor));
   return out;

@@ -61,7 +61,7 @@ const HINT: Record<Device, string> = {
 export function conciseOrtError(message: string): string {
   const first = message.split('\n')[0];
   const tail = first.match(
-    /(?:was false\.|\] : \d+ : \w+ : |: )\s*([^:]*(?:Failed|failed|not|No |cannot)[^]*)$/,
+    /(?:was false\.|\] : \d+ : \w+ : |: )\s*([^:]*(?:Failed|failed|not|No |cannot).*)$/,
   );
   const text = (tail?.[1] ?? first).trim();
   return /[.!]$/.test(text) ? text : `${text}.`;

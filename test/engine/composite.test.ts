@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { Session } from '../../src/runtime/session.ts';
-import { type HostTensor, f32, tensor } from '../../src/tensor.ts';
+import { f32, type HostTensor, tensor } from '../../src/tensor.ts';
 import { randn, rng } from '../support/random.ts';
 import { attentionRef, maxErrors, rmsNormRef, rotaryRef } from './nn_reference.ts';
 
@@ -17,7 +17,12 @@ const FUSED_OP: Record<string, string> = {
   Attention: 'GroupQueryAttention|MultiHeadAttention',
 };
 
-async function run(g: E.Graph, lowering: E.Lowering, feeds: Record<string, HostTensor>, weights?: Map<string, HostTensor>) {
+async function run(
+  g: E.Graph,
+  lowering: E.Lowering,
+  feeds: Record<string, HostTensor>,
+  weights?: Map<string, HostTensor>,
+) {
   const composites = g.nodes.filter((n) => n.composite).map((n) => n.composite!.kind);
   const ops = E.lower(g, lowering).nodes.map((n) => n.op);
   for (const kind of composites)
@@ -37,7 +42,10 @@ async function run(g: E.Graph, lowering: E.Lowering, feeds: Record<string, HostT
 
 function check(name: string, got: HostTensor, want: ArrayLike<number>, tol = 1e-5) {
   const e = maxErrors(got.data as Float32Array, want);
-  assert.ok(e.rel <= tol, `${name}: max abs ${e.abs.toExponential(2)}, rel ${e.rel.toExponential(2)} > ${tol}`);
+  assert.ok(
+    e.rel <= tol,
+    `${name}: max abs ${e.abs.toExponential(2)}, rel ${e.rel.toExponential(2)} > ${tol}`,
+  );
 }
 
 function ropeTables(r: () => number, s: number, d: number) {
@@ -62,7 +70,12 @@ describe('composite ops', () => {
       const g = new E.Graph();
       const xi = g.input('x', 'float32', [1, 'seq', d]);
       g.output('y', E.rmsNorm(xi, g.param('norm.weight', 'float32', [d]), 1e-6));
-      const out = await run(g, lowering, { x: f32([1, rows, d], x) }, new Map([['norm.weight', f32([d], w)]]));
+      const out = await run(
+        g,
+        lowering,
+        { x: f32([1, rows, d], x) },
+        new Map([['norm.weight', f32([d], w)]]),
+      );
       check('rmsNorm', out.y, rmsNormRef(x, w, rows, d, 1e-6));
     });
 
@@ -76,7 +89,11 @@ describe('composite ops', () => {
       const c = g.input('cos', 'float32', [1, 'seq', d]);
       const sn = g.input('sin', 'float32', [1, 'seq', d]);
       g.output('y', E.rotary(xi, c, sn, h));
-      const out = await run(g, lowering, { x: f32([1, s, h * d], x), cos: f32([1, s, d], cos), sin: f32([1, s, d], sin) });
+      const out = await run(g, lowering, {
+        x: f32([1, s, h * d], x),
+        cos: f32([1, s, d], cos),
+        sin: f32([1, s, d], sin),
+      });
       check('rotary', out.y, rotaryRef(x, cos, sin, s, h, d));
     });
 
@@ -101,7 +118,10 @@ describe('composite ops', () => {
         };
         let pastIn: { key: E.Tensor; value: E.Tensor } | undefined;
         if (past) {
-          pastIn = { key: g.input('pk', 'float32', [1, hkv, 'past', d]), value: g.input('pv', 'float32', [1, hkv, 'past', d]) };
+          pastIn = {
+            key: g.input('pk', 'float32', [1, hkv, 'past', d]),
+            value: g.input('pv', 'float32', [1, hkv, 'past', d]),
+          };
           feeds.pk = f32([1, hkv, past, d], pk);
           feeds.pv = f32([1, hkv, past, d], pv);
         }
@@ -119,7 +139,11 @@ describe('composite ops', () => {
           return all;
         };
         const kAll = rows(pk, kNew);
-        check('attention', out.out, attentionRef(q, kAll, rows(pv, vNew), { s, t, hq, hkv, d, causal: true }));
+        check(
+          'attention',
+          out.out,
+          attentionRef(q, kAll, rows(pv, vNew), { s, t, hq, hkv, d, causal: true }),
+        );
         if (past) {
           assert.deepEqual(out.present_key.shape, [1, hkv, t, d]);
           const want = new Float64Array(hkv * t * d);
@@ -141,10 +165,21 @@ describe('composite ops', () => {
       const vi = g.input('v', 'float32', [1, 'seq', h * d]);
       const segIn = g.input('seg', 'int64', ['seq']);
       g.output('out', E.attention(qi, ki, vi, { numHeads: h, bias: E.segmentBias(g, segIn) }).out);
-      const feeds = { q: f32([1, s, h * d], q), k: f32([1, s, h * d], k), v: f32([1, s, h * d], v), seg: tensor('int64', [s], seg) };
+      const feeds = {
+        q: f32([1, s, h * d], q),
+        k: f32([1, s, h * d], k),
+        v: f32([1, s, h * d], v),
+        seg: tensor('int64', [s], seg),
+      };
       const out = await run(g, lowering, feeds);
-      const bias = new Float64Array(s * s).map((_, i) => (seg[Math.floor(i / s)] === seg[i % s] ? 0 : -Infinity));
-      check('segment attention', out.out, attentionRef(q, k, v, { s, t: s, hq: h, hkv: h, d, causal: false, bias }));
+      const bias = new Float64Array(s * s).map((_, i) =>
+        seg[Math.floor(i / s)] === seg[i % s] ? 0 : -Infinity,
+      );
+      check(
+        'segment attention',
+        out.out,
+        attentionRef(q, k, v, { s, t: s, hq: h, hkv: h, d, causal: false, bias }),
+      );
     });
   }
 });

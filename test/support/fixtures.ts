@@ -16,7 +16,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function fixtureRoots(): string[] {
   const roots = [resolve(repoRoot, '..', 'shared', 'fixtures')];
-  for (const extra of (process.env.SPATIAL_MLLM_FIXTURES ?? '').split(':')) if (extra) roots.push(resolve(extra));
+  for (const extra of (process.env.SPATIAL_MLLM_FIXTURES ?? '').split(':'))
+    if (extra) roots.push(resolve(extra));
   return roots.filter((r) => existsSync(r));
 }
 

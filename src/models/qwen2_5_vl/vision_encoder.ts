@@ -89,9 +89,10 @@ export function buildVisionEncoder(c: VisionConfig, grid: GridThw, opts: VisionO
   // Rotary tables in window order: cos/sin of cat(angles, angles).
   const angles = rotaryAngles([grid], headDim, c.spatialMergeSize);
   const ordered = new Float32Array(n * (headDim / 2));
-  layout.patchOrder.forEach((src, dst) =>
-    ordered.set(angles.subarray(src * (headDim / 2), (src + 1) * (headDim / 2)), dst * (headDim / 2)),
-  );
+  const half = headDim / 2;
+  layout.patchOrder.forEach((src, dst) => {
+    ordered.set(angles.subarray(src * half, (src + 1) * half), dst * half);
+  });
   const a = E.constant(g, tensor('float32', [1, n, headDim / 2], ordered));
   const full = E.concat([a, a], -1);
   const cos = E.cast(E.cos(full), f.dtype);
