@@ -52,6 +52,7 @@ export class Graph {
   /** For each symbolic dim, a tensor and axis that carry it at run time (used to build shapes dynamically). */
   readonly dimSources = new Map<string, { tensor: Tensor; axis: number }>();
   private nextId = 0;
+  private nextFresh = 0;
 
   constructor(readonly name = 'graph') {}
 
@@ -66,6 +67,11 @@ export class Graph {
       if (typeof d === 'string' && !this.dimSources.has(d)) this.dimSources.set(d, { tensor: t, axis });
     });
     return t;
+  }
+
+  /** A new symbolic dim for a size only known at run time; numbered per graph so rebuilt graphs serialize alike. */
+  freshDim(op: string): string {
+    return `${op}_${this.nextFresh++}`;
   }
 
   input(name: string, dtype: DType, shape: readonly Dim[]): Tensor {

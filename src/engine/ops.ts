@@ -21,10 +21,6 @@ export type Operand = Tensor | number;
 const FLOATS: DType[] = ['float32', 'float16', 'bfloat16', 'float64'];
 export const isFloat = (d: DType): boolean => FLOATS.includes(d);
 
-let freshDim = 0;
-/** A new symbolic dim for a size only known at run time. */
-const fresh = (op: string): string => `${op}_${freshDim++}`;
-
 // ---------------------------------------------------------------------------------------------------------------
 // constants
 
@@ -41,12 +37,15 @@ export function constInt64(g: Graph, values: readonly number[]): Tensor {
 }
 
 /** A 1-D int64 tensor holding the run-time values of dims (numbers as constants, symbols read with Shape). */
-export function dimsTensor(g: Graph, dims: readonly Dim[]): Tensor {
+export function dimsTensor(g: Graph, dims: readonly Dim[], op = 'shape'): Tensor {
   if (isStatic(dims)) return constInt64(g, dims);
   const parts = dims.map((d) => {
     if (typeof d === 'number') return constInt64(g, [d]);
     const src = g.dimSources.get(d);
-    if (!src) throw new ShapeError(`unknown dynamic dimension '${d}': no tensor of this graph carries it`);
+    if (!src)
+      throw new ShapeError(
+        `${op}: unknown dynamic dimension '${d}' in ${fmt(dims)}: no tensor of this graph carries it`,
+      );
     return shape(src.tensor, src.axis, src.axis + 1);
   });
   return concat(parts, 0);
@@ -145,7 +144,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const k2 = b.shape[b.shape.length - 2];
   if (!compatibleDim(k1, k2))
     throw new ShapeError(`MatMul: inner dims differ: ${fmt(a.shape)} @ ${fmt(b.shape)} (${k1} vs ${k2})`);
-  const batch = broadcast('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  let batch: Dim[];
+  try {
+    batch = broadcast('MatMul', a.shape.slice(0, -2), b.shape.slice(0, -2));
+  } catch {
+    throw new ShapeError(`MatMul: batch dims of ${fmt(a.shape)} and ${fmt(b.shape)} do not broadcast`);
+  }
   const shape = [...batch, a.shape[a.shape.length - 2], b.shape[b.shape.length - 1]];
   return a.graph.node('MatMul', [a, b], [{ dtype: a.dtype, shape }])[0];
 }
@@ -161,7 +165,9 @@ const REDUCE: Record<ReduceOp, string> = {
 
 export function reduce(op: ReduceOp, x: Tensor, axes: number[], keepdims = false): Tensor {
   const name = REDUCE[op];
-  const ax = [...new Set(axes.map((a) => axisOf(name, a, x.shape.length)))].sort((p, q) => p - q);
+  // ONNX reduces every axis when none are given.
+  const all = axes.length === 0 ? x.shape.map((_, i) => i) : axes;
+  const ax = [...new Set(all.map((a) => axisOf(name, a, x.shape)))].sort((p, q) => p - q);
   const shape = x.shape.flatMap((d, i) => (ax.includes(i) ? (keepdims ? [1] : []) : [d]));
   return x.graph.node(name, [x, constInt64(x.graph, ax)], [{ dtype: x.dtype, shape }], {
     keepdims: keepdims ? 1 : 0,
@@ -173,18 +179,18 @@ export const mean = (x: Tensor, axes: number[], keepdims = false) => reduce('mea
 export const max = (x: Tensor, axes: number[], keepdims = false) => reduce('max', x, axes, keepdims);
 
 export function softmax(x: Tensor, axis = -1): Tensor {
-  axisOf('Softmax', axis, x.shape.length);
+  axisOf('Softmax', axis, x.shape);
   return x.graph.node('Softmax', [x], [{ dtype: x.dtype, shape: x.shape }], { axis })[0];
 }
 
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  axisOf('LogSoftmax', axis, x.shape.length);
+  axisOf('LogSoftmax', axis, x.shape);
   return x.graph.node('LogSoftmax', [x], [{ dtype: x.dtype, shape: x.shape }], { axis })[0];
 }
 
 /** LayerNormalization over the trailing axes from `axis` (ONNX opset 17 op; computes in float32). */
 export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor | null, eps = 1e-5, axis = -1): Tensor {
-  const a = axisOf('LayerNormalization', axis, x.shape.length);
+  const a = axisOf('LayerNormalization', axis, x.shape);
   const normShape = x.shape.slice(a);
   if (scale.shape.length !== normShape.length || !scale.shape.every((d, i) => compatibleDim(d, normShape[i])))
     throw new ShapeError(
@@ -202,13 +208,13 @@ export function layerNorm(x: Tensor, scale: Tensor, bias: Tensor | null, eps = 1
 }
 
 export function argmax(x: Tensor, axis = -1, keepdims = false): Tensor {
-  const a = axisOf('ArgMax', axis, x.shape.length);
+  const a = axisOf('ArgMax', axis, x.shape);
   const shape = x.shape.flatMap((d, i) => (i === a ? (keepdims ? [1] : []) : [d]));
   return x.graph.node('ArgMax', [x], [{ dtype: 'int64', shape }], { axis: a, keepdims: keepdims ? 1 : 0 })[0];
 }
 
 export function topk(x: Tensor, k: number, axis = -1, largest = true): [values: Tensor, indices: Tensor] {
-  const a = axisOf('TopK', axis, x.shape.length);
+  const a = axisOf('TopK', axis, x.shape);
   const d = x.shape[a];
   if (typeof d === 'number' && k > d)
     throw new ShapeError(`TopK: k=${k} exceeds axis size ${d} of ${fmt(x.shape)}`);
@@ -230,7 +236,7 @@ export function cumsum(
   axis: number,
   opts: { exclusive?: boolean; reverse?: boolean } = {},
 ): Tensor {
-  const a = axisOf('CumSum', axis, x.shape.length);
+  const a = axisOf('CumSum', axis, x.shape);
   return x.graph.node('CumSum', [x, constInt64(x.graph, [a])], [{ dtype: x.dtype, shape: x.shape }], {
     exclusive: opts.exclusive ? 1 : 0,
     reverse: opts.reverse ? 1 : 0,
@@ -250,8 +256,12 @@ export function reshape(x: Tensor, dims: readonly Dim[]): Tensor {
   if (minus === 1) {
     const known = mulDims(dims.filter((d) => d !== -1));
     const inferred = divDims(total, known);
+    if (inferred === undefined && typeof total === 'number' && typeof known === 'number')
+      throw new ShapeError(
+        `Reshape: cannot reshape ${fmt(x.shape)} (${total} elements) to ${fmt(dims)}: ${known} does not divide it`,
+      );
     const i = dims.indexOf(-1);
-    out[i] = inferred ?? fresh('reshape');
+    out[i] = inferred ?? g.freshDim('reshape');
   } else {
     const prod = mulDims(dims);
     if (typeof prod === 'number' && typeof total === 'number' && prod !== total)
@@ -266,7 +276,7 @@ export function reshape(x: Tensor, dims: readonly Dim[]): Tensor {
   if (target.filter((d) => d === -1).length > 1)
     throw new ShapeError(`Reshape: ${fmt(dims)} has more than one dimension unknown at run time`);
   out = out.map((d, i) => (dims[i] === -1 ? d : dims[i]));
-  return g.node('Reshape', [x, dimsTensor(g, target)], [{ dtype: x.dtype, shape: out }])[0];
+  return g.node('Reshape', [x, dimsTensor(g, target, 'Reshape')], [{ dtype: x.dtype, shape: out }])[0];
 }
 
 export function transpose(x: Tensor, perm: readonly number[]): Tensor {
@@ -279,7 +289,7 @@ export function transpose(x: Tensor, perm: readonly number[]): Tensor {
 
 export function unsqueeze(x: Tensor, axes: number[]): Tensor {
   const rank = x.shape.length + axes.length;
-  const ax = axes.map((a) => axisOf('Unsqueeze', a, rank)).sort((a, b) => a - b);
+  const ax = axes.map((a) => axisOf('Unsqueeze', a, x.shape, rank)).sort((a, b) => a - b);
   const shape: Dim[] = [];
   let j = 0;
   for (let i = 0; i < rank; i++) shape.push(ax.includes(i) ? 1 : x.shape[j++]);
@@ -287,7 +297,7 @@ export function unsqueeze(x: Tensor, axes: number[]): Tensor {
 }
 
 export function squeeze(x: Tensor, axes: number[]): Tensor {
-  const ax = axes.map((a) => axisOf('Squeeze', a, x.shape.length));
+  const ax = axes.map((a) => axisOf('Squeeze', a, x.shape));
   for (const a of ax)
     if (x.shape[a] !== 1 && typeof x.shape[a] === 'number')
       throw new ShapeError(`Squeeze: axis ${a} of ${fmt(x.shape)} is not 1`);
@@ -299,7 +309,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   if (xs.length === 0) throw new ShapeError('Concat: no inputs');
   const g = graphOf('Concat', ...xs);
   const rank = xs[0].shape.length;
-  const a = axisOf('Concat', axis, rank);
+  const a = axisOf('Concat', axis, xs[0].shape);
   let along: Dim = 0;
   for (const x of xs) {
     if (
@@ -315,7 +325,7 @@ export function concat(xs: Tensor[], axis: number): Tensor {
 }
 
 export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
-  const a = axisOf('Split', axis, x.shape.length);
+  const a = axisOf('Split', axis, x.shape);
   const d = x.shape[a];
   const total = sizes.reduce((p, q) => p + q, 0);
   if (typeof d === 'number' && total !== d)
@@ -332,21 +342,22 @@ const INT64_MAX = Number.MAX_SAFE_INTEGER;
 
 /** Python-style slice x[start:end:step] along each given axis (end may exceed the size; negatives count from the end). */
 export function slice(x: Tensor, axes: number[], starts: number[], ends: number[], steps?: number[]): Tensor {
-  const ax = axes.map((a) => axisOf('Slice', a, x.shape.length));
+  const ax = axes.map((a) => axisOf('Slice', a, x.shape));
   const st = steps ?? ax.map(() => 1);
   const shape = [...x.shape];
   ax.forEach((a, i) => {
     const d = x.shape[a];
-    if (st[i] === 0) throw new ShapeError('Slice: step 0');
+    if (st[i] === 0) throw new ShapeError(`Slice: step 0 on axis ${a} of ${fmt(x.shape)}`);
     if (typeof d === 'number') {
       const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
+      // ONNX: positive steps clamp to [0, d]; negative steps clamp starts to [0, d-1] and ends to [-1, d-1].
       const [s, e] =
         st[i] > 0
           ? [clamp(starts[i], 0, d), clamp(ends[i], 0, d)]
-          : [clamp(starts[i], -1, d - 1), clamp(ends[i], -1, d - 1)];
+          : [clamp(starts[i], 0, d - 1), clamp(ends[i], -1, d - 1)];
       shape[a] = Math.max(0, Math.ceil((e - s) / st[i]));
     } else if (starts[i] === 0 && ends[i] >= INT64_MAX && st[i] === 1) shape[a] = d;
-    else shape[a] = fresh('slice');
+    else shape[a] = x.graph.freshDim('slice');
   });
   const g = x.graph;
   const clampEnd = (e: number) => Math.min(e, INT64_MAX);
@@ -359,13 +370,13 @@ export function slice(x: Tensor, axes: number[], starts: number[], ends: number[
 
 /** Slice with run-time bounds (int64 1-D tensors), e.g. the new tokens of a KV cache. */
 export function sliceDynamic(x: Tensor, axes: number[], starts: Tensor, ends: Tensor): Tensor {
-  const ax = axes.map((a) => axisOf('Slice', a, x.shape.length));
-  const shape = x.shape.map((d, i) => (ax.includes(i) ? fresh('slice') : d));
+  const ax = axes.map((a) => axisOf('Slice', a, x.shape));
+  const shape = x.shape.map((d, i) => (ax.includes(i) ? x.graph.freshDim('slice') : d));
   return x.graph.node('Slice', [x, starts, ends, constInt64(x.graph, ax)], [{ dtype: x.dtype, shape }])[0];
 }
 
 export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
-  const a = axisOf('Gather', axis, x.shape.length);
+  const a = axisOf('Gather', axis, x.shape);
   if (indices.dtype !== 'int64' && indices.dtype !== 'int32')
     throw new ShapeError(`Gather: indices must be int64 or int32, got ${describe(indices)}`);
   const shape = [...x.shape.slice(0, a), ...indices.shape, ...x.shape.slice(a + 1)];
@@ -373,7 +384,7 @@ export function gather(x: Tensor, indices: Tensor, axis = 0): Tensor {
 }
 
 export function gatherElements(x: Tensor, indices: Tensor, axis: number): Tensor {
-  const a = axisOf('GatherElements', axis, x.shape.length);
+  const a = axisOf('GatherElements', axis, x.shape);
   if (indices.shape.length !== x.shape.length)
     throw new ShapeError(
       `GatherElements: indices ${fmt(indices.shape)} must have the rank of ${fmt(x.shape)}`,
@@ -390,7 +401,7 @@ export function scatterElements(
   axis: number,
   reduction: 'none' | 'add' = 'none',
 ): Tensor {
-  const a = axisOf('ScatterElements', axis, x.shape.length);
+  const a = axisOf('ScatterElements', axis, x.shape);
   if (fmt(indices.shape) !== fmt(updates.shape))
     throw new ShapeError(
       `ScatterElements: indices ${fmt(indices.shape)} and updates ${fmt(updates.shape)} differ`,
@@ -416,7 +427,7 @@ export function scatterND(x: Tensor, indices: Tensor, updates: Tensor): Tensor {
 
 export function expand(x: Tensor, dims: readonly Dim[]): Tensor {
   const shape = broadcast('Expand', x.shape, dims);
-  return x.graph.node('Expand', [x, dimsTensor(x.graph, dims)], [{ dtype: x.dtype, shape }])[0];
+  return x.graph.node('Expand', [x, dimsTensor(x.graph, dims, 'Expand')], [{ dtype: x.dtype, shape }])[0];
 }
 
 export function tile(x: Tensor, repeats: number[]): Tensor {
@@ -446,14 +457,14 @@ export function range(
   const n =
     typeof start === 'number' && typeof limit === 'number' && typeof delta === 'number'
       ? Math.max(0, Math.ceil((limit - start) / delta))
-      : fresh('range');
+      : g.freshDim('range');
   return g.node('Range', [s(start), s(limit), s(delta)], [{ dtype, shape: [n] }])[0];
 }
 
 /** A tensor of dims filled with value (ConstantOfShape when dims are dynamic). */
 export function full(g: Graph, dims: readonly Dim[], value: number, dtype: DType = 'float32'): Tensor {
   if (isStatic(dims)) return g.constant(tensor(dtype, [...dims], new Array(numel(dims)).fill(value)));
-  return g.node('ConstantOfShape', [dimsTensor(g, dims)], [{ dtype, shape: dims }], {
+  return g.node('ConstantOfShape', [dimsTensor(g, dims, 'ConstantOfShape')], [{ dtype, shape: dims }], {
     value: tensor(dtype, [1], [value]),
   })[0];
 }
@@ -467,7 +478,9 @@ export function pad(
   const r = x.shape.length;
   if (pads.length !== 2 * r)
     throw new ShapeError(`Pad: pads [${pads}] must have 2×rank = ${2 * r} entries for ${fmt(x.shape)}`);
-  const shape = x.shape.map((d, i) => (typeof d === 'number' ? d + pads[i] + pads[i + r] : fresh('pad')));
+  const shape = x.shape.map((d, i) =>
+    typeof d === 'number' ? d + pads[i] + pads[i + r] : x.graph.freshDim('pad'),
+  );
   return x.graph.node(
     'Pad',
     [x, constInt64(x.graph, pads), scalar(x.graph, value, x.dtype)],
@@ -481,8 +494,8 @@ export function pad(
 // ---------------------------------------------------------------------------------------------------------------
 // convolution and resampling (NCHW)
 
-const convOut = (d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim =>
-  typeof d === 'number' ? Math.floor((d + p0 + p1 - dil * (k - 1) - 1) / s) + 1 : fresh('conv');
+const convOut = (g: Graph, d: Dim, k: number, s: number, p0: number, p1: number, dil: number): Dim =>
+  typeof d === 'number' ? Math.floor((d + p0 + p1 - dil * (k - 1) - 1) / s) + 1 : g.freshDim('conv');
 
 export interface ConvOptions {
   strides?: [number, number];
@@ -508,8 +521,8 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null, o: ConvOptions = 
   const shape = [
     x.shape[0],
     oc,
-    convOut(x.shape[2], kh, s[0], p[0], p[2], dl[0]),
-    convOut(x.shape[3], kw, s[1], p[1], p[3], dl[1]),
+    convOut(x.graph, x.shape[2], kh, s[0], p[0], p[2], dl[0]),
+    convOut(x.graph, x.shape[3], kw, s[1], p[1], p[3], dl[1]),
   ];
   return x.graph.node('Conv', b ? [x, w, b] : [x, w], [{ dtype: x.dtype, shape }], {
     strides: s,
@@ -539,7 +552,7 @@ export function convTranspose2d(
       `ConvTranspose: input ${fmt(x.shape)} has ${x.shape[1]} channels, weight ${fmt(w.shape)} expects ${ic}`,
     );
   const out = (d: Dim, k: number, st: number, p0: number, p1: number, opad: number): Dim =>
-    typeof d === 'number' ? st * (d - 1) + opad + k - p0 - p1 : fresh('convT');
+    typeof d === 'number' ? st * (d - 1) + opad + k - p0 - p1 : x.graph.freshDim('convT');
   const shape = [
     x.shape[0],
     oc,

@@ -20,19 +20,42 @@ export const sameDim = (a: Dim, b: Dim): boolean => a === b;
 export const compatibleDim = (a: Dim, b: Dim): boolean =>
   typeof a === 'string' || typeof b === 'string' || a === b;
 
+/** Splits s at top-level occurrences of sep (not inside parentheses). */
+function splitTop(s: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === '(') depth++;
+    else if (s[i] === ')') depth--;
+    else if (s[i] === sep && depth === 0) {
+      parts.push(s.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(s.slice(start));
+  return parts;
+}
+
+/** A dim as numeric factor × symbolic factors; a sum ('seq+2') is one factor, kept in parentheses. */
 function factors(d: Dim): { n: number; syms: string[] } {
   if (typeof d === 'number') return { n: d, syms: [] };
+  if (splitTop(d, '+').length > 1) return { n: 1, syms: [`(${d})`] };
   const syms: string[] = [];
   let n = 1;
-  for (const f of d.split('*')) {
+  for (const f of splitTop(d, '*')) {
     if (/^\d+$/.test(f)) n *= Number(f);
     else syms.push(f);
   }
   return { n, syms };
 }
 
+const unwrap = (s: string) =>
+  s.startsWith('(') && s.endsWith(')') && splitTop(s.slice(1, -1), '+').length > 1 ? s.slice(1, -1) : s;
+
 function fromFactors(n: number, syms: string[]): Dim {
   if (syms.length === 0) return n;
+  if (n === 1 && syms.length === 1) return unwrap(syms[0]);
   const s = [...syms].sort();
   return n === 1 ? s.join('*') : `${n}*${s.join('*')}`;
 }
@@ -91,11 +114,13 @@ export function broadcast(op: string, ...shapes: Shape[]): Dim[] {
   return out;
 }
 
-/** Normalizes a possibly negative axis against a rank, naming the op on failure. */
-export function axisOf(op: string, axis: number, rank: number): number {
+/** Normalizes a possibly negative axis of a shape (or of a rank-`rank` result), naming the op and shape on failure. */
+export function axisOf(op: string, axis: number, shape: Shape, rank = shape.length): number {
   const a = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(a) || a < 0 || a >= rank)
-    throw new ShapeError(`${op}: axis ${axis} out of range for rank ${rank}`);
+    throw new ShapeError(
+      `${op}: axis ${axis} out of range for ${fmt(shape)}${rank !== shape.length ? ` (result rank ${rank})` : ''}`,
+    );
   return a;
 }
 

@@ -3,7 +3,13 @@
 
 export type Mat = Float64Array; // row-major
 
-export function rmsNormRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, d: number, eps: number): Mat {
+export function rmsNormRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  rows: number,
+  d: number,
+  eps: number,
+): Mat {
   const y = new Float64Array(rows * d);
   for (let r = 0; r < rows; r++) {
     let ss = 0;
@@ -15,7 +21,14 @@ export function rmsNormRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: num
 }
 
 /** x [S, H·D] with per-token tables cos/sin [S, D] (rotate_half convention). */
-export function rotaryRef(x: ArrayLike<number>, cos: ArrayLike<number>, sin: ArrayLike<number>, s: number, h: number, d: number): Mat {
+export function rotaryRef(
+  x: ArrayLike<number>,
+  cos: ArrayLike<number>,
+  sin: ArrayLike<number>,
+  s: number,
+  h: number,
+  d: number,
+): Mat {
   const y = new Float64Array(s * h * d);
   const half = d / 2;
   for (let i = 0; i < s; i++)
@@ -36,7 +49,16 @@ export function attentionRef(
   q: ArrayLike<number>,
   k: ArrayLike<number>,
   v: ArrayLike<number>,
-  o: { s: number; t: number; hq: number; hkv: number; d: number; causal: boolean; bias?: ArrayLike<number>; scale?: number },
+  o: {
+    s: number;
+    t: number;
+    hq: number;
+    hkv: number;
+    d: number;
+    causal: boolean;
+    bias?: ArrayLike<number>;
+    scale?: number;
+  },
 ): Mat {
   const { s, t, hq, hkv, d } = o;
   const scale = o.scale ?? 1 / Math.sqrt(d);
@@ -56,7 +78,7 @@ export function attentionRef(
         m = Math.max(m, l);
       }
       let z = 0;
-      for (let j = 0; j < t; j++) z += (logits[j] = Math.exp(logits[j] - m));
+      for (let j = 0; j < t; j++) z += logits[j] = Math.exp(logits[j] - m);
       for (let j = 0; j < t; j++) {
         const p = logits[j] / z;
         for (let c = 0; c < d; c++) out[i * hq * d + h * d + c] += p * v[j * hkv * d + kh * d + c];
@@ -67,7 +89,14 @@ export function attentionRef(
 }
 
 /** y [rows, n] = x [rows, k] · Wᵀ (W [n, k]) + b. */
-export function linearRef(x: ArrayLike<number>, w: ArrayLike<number>, rows: number, k: number, n: number, b?: ArrayLike<number>): Mat {
+export function linearRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  rows: number,
+  k: number,
+  n: number,
+  b?: ArrayLike<number>,
+): Mat {
   const y = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++)
     for (let c = 0; c < n; c++) {

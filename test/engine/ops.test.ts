@@ -524,7 +524,7 @@ test('the same graph built twice serializes to identical bytes', () => {
   assert.deepEqual(Buffer.from(a), Buffer.from(b));
 });
 
-// Fails on the engine as of cbe12bb: ops.ts names run-time-only dims with a module-global counter
+// Regression test (engine bug fixed after cbe12bb): ops.ts names run-time-only dims with a module-global counter
 // (`fresh`: 'slice_0', 'slice_1', …), and those names reach the ONNX output value_info, so a rebuild differs.
 test('graphs whose outputs have run-time-only dims also serialize identically when rebuilt', () => {
   const build = () => {
@@ -537,7 +537,7 @@ test('graphs whose outputs have run-time-only dims also serialize identically wh
   assert.deepEqual(Buffer.from(toOnnx(build()).bytes), Buffer.from(toOnnx(build()).bytes));
 });
 
-// Fails on the engine as of cbe12bb: ops.ts `slice` clamps a start below -size to -1 for negative steps, where
+// Regression test (engine bug fixed after cbe12bb): ops.ts `slice` clamps a start below -size to -1 for negative steps, where
 // ONNX clamps it to 0 (start ∈ [0, d-1], end ∈ [-1, d-1]); the declared length is then one short of ORT's.
 test('slice with a negative step clamps a start before the beginning to 0, as ONNX does', async () => {
   const c = new OpTest('slice-clamp', 7);
@@ -551,7 +551,7 @@ test('slice with a negative step clamps a start before the beginning to 0, as ON
   await c.run();
 });
 
-// Fails on the engine as of cbe12bb: ops.ts `reduce` with axes [] declares the input shape (nothing reduced), but
+// Regression test (engine bug fixed after cbe12bb): ops.ts `reduce` with axes [] declares the input shape (nothing reduced), but
 // ONNX Reduce* (noop_with_empty_axes = 0, the default it emits) reduces every axis.
 test('reduce with empty axes reduces every axis, as ONNX does', async () => {
   const c = new OpTest('reduce-all', 8);
@@ -560,7 +560,7 @@ test('reduce with empty axes reduces every axis, as ONNX does', async () => {
   await c.run();
 });
 
-// Fails on the engine as of cbe12bb: shape.ts `mulDims` treats a sum dim as an opaque factor without parentheses,
+// Regression test (engine bug fixed after cbe12bb): shape.ts `mulDims` treats a sum dim as an opaque factor without parentheses,
 // so tile(concat([x, 2 rows]), 2) is named '2*seq+2', the very name concat([tile(x, 2), 2 rows]) gets, although
 // the sizes are 2·seq+4 and 2·seq+2. The graph then takes them for one dim, and dimsTensor reads the wrong size.
 test('products of sum dims keep their meaning (2·(seq+2) is not 2·seq+2)', async () => {

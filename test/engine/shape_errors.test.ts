@@ -42,7 +42,7 @@ test('MatMul: inner dims, rank, batch broadcast, dtypes', () => {
   throwsShape(g, () => op.linear(t('float32', [2, 3]), t('float32', [3])), 'Linear', '[3]');
 });
 
-// Fails on the engine as of cbe12bb: the batch mismatch is reported as "MatMul: shapes [2] and [5] do not
+// Regression test (engine bug fixed after cbe12bb): the batch mismatch is reported as "MatMul: shapes [2] and [5] do not
 // broadcast", naming the batch prefixes but not the operands [2, 3, 4] and [5, 4, 6].
 test('MatMul batch mismatch names both operand shapes', () => {
   const { g, t } = graph();
@@ -112,7 +112,7 @@ test('Reshape: element count mismatch and two -1', () => {
   throwsShape(g, () => op.reshape(t('float32', ['batch', 6]), [-1, -1]), 'Reshape', '[-1, -1]');
 });
 
-// Fails on the engine as of cbe12bb: when -1 cannot be inferred because the known dims do not divide the static
+// Regression test (engine bug fixed after cbe12bb): when -1 cannot be inferred because the known dims do not divide the static
 // element count (6 by 4 here), ops.ts `reshape` names the dim 'reshape_N' instead of throwing, and the error
 // only comes from ONNX Runtime at run time.
 test('Reshape: -1 that cannot be inferred from static dims', () => {
@@ -214,7 +214,7 @@ test('other ops: layer norm scale, topk k, squeeze, transpose, tile, pad, gather
   );
 });
 
-// Fails on the engine as of cbe12bb: shape.ts `axisOf` reports "Softmax: axis 2 out of range for rank 2" (the
+// Regression test (engine bug fixed after cbe12bb): shape.ts `axisOf` reports "Softmax: axis 2 out of range for rank 2" (the
 // rank, not the shape), and Slice's step check reports "Slice: step 0" with no shape at all.
 test('bad axis or step names the op and the input shape', () => {
   const { g, t } = graph();
@@ -229,7 +229,7 @@ test('bad axis or step names the op and the input shape', () => {
   throwsShape(g, () => op.slice(x, [0], [0], [1], [0]), 'Slice', '[2, 3]');
 });
 
-// Fails on the engine as of cbe12bb: ops.ts `dimsTensor` throws "unknown dynamic dimension 'nope': …" without
+// Regression test (engine bug fixed after cbe12bb): ops.ts `dimsTensor` throws "unknown dynamic dimension 'nope': …" without
 // the op (Expand, ConstantOfShape) that asked for it.
 test('unknown symbolic dims in expand/full name the op', () => {
   const { g, t } = graph();
