@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { GridThw } from '../../src/models/qwen2_5_vl/rope_index.ts';
+import {
+  type ChatMessage,
+  expandVisionPlaceholders,
+  QwenTokenizer,
+} from '../../src/models/qwen2_5_vl/tokenizer.ts';
+import { openSafetensors } from '../../src/weights/safetensors.ts';
+import { findFixtures } from '../support/fixtures.ts';
+
+const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8'));
+
+// The one-user-turn video conversation of Spatial-MLLM's src/inference.py, as the fixtures rendered it.
+const videoTurn = (text: string): ChatMessage[] => [
+  {
+    role: 'user',
+    content: [
+      { type: 'video', video: 'video.mp4', nframes: 16 },
+      { type: 'text', text },
+    ],
+  },
+];
+
+// Real Qwen2 BPE tables (vocab.json + merges.txt, no tokenizer.json) against transformers' slow Qwen2Tokenizer.
+for (const fx of findFixtures('qwen2_tokenizer')) {
+  describe(fx.name, () => {
+    const tok = QwenTokenizer.load(fx.dir);
+    const { samples } = readJson(join(fx.dir, 'samples.json'));
+    const plain = samples.filter((s: any) => s.decoded !== undefined);
+
+    test(`${plain.length} sample strings: ids and decoded text`, () => {
+      let matched = 0;
+      for (const s of plain) {
+        const ids = tok.encode(s.text);
+        assert.deepEqual(ids, s.ids, JSON.stringify(s.text));
+        assert.equal(tok.decode(ids), s.decoded);
+        matched++;
+      }
+      assert.equal(matched, plain.length);
+    });
+
+    test('special token ids', () => {
+      assert.deepEqual(tok.special, {
+        endOfText: 151643,
+        imStart: 151644,
+        imEnd: 151645,
+        visionStart: 151652,
+        visionEnd: 151653,
+        imagePad: 151655,
+        videoPad: 151656,
+      });
+      assert.equal(tok.decode([151644, 872, 151645], { skipSpecialTokens: true }), 'user');
+    });
+
+    test('chat template rendering and <|video_pad|> expansion', () => {
+      const rendering = samples.find((s: any) => s.note?.startsWith('chat_template rendering'));
+      const expanded = samples.find((s: any) => s.text.startsWith('(previous rendering'));
+      const prompt = tok.applyChatTemplate(videoTurn('How many chair(s) are in this room?'), {
+        addGenerationPrompt: true,
+      });
+      assert.equal(prompt, rendering.text);
+      assert.deepEqual(tok.encode(prompt), rendering.ids);
+      const text = expandVisionPlaceholders(prompt, { videoGridThw: [[8, 16, 22]], mergeSize: 2 });
+      assert.deepEqual(tok.encode(text), expanded.ids);
+    });
+
+    const llamaFile = join(fx.dir, 'llama_cpp_qwen2_vocab_test.json');
+    if (existsSync(llamaFile))
+      test("llama.cpp's Qwen2 tokenizer vectors", () => {
+        const { texts, ids } = readJson(llamaFile);
+        const matched = texts.filter((t: string, i: number) => {
+          const got = tok.encode(t);
+          return got.length === ids[i].length && got.every((v, j) => v === ids[i][j]);
+        }).length;
+        assert.equal(matched, texts.length);
+      });
+  });
+}
+
+// The tiny tokenizers of the model fixtures: chat template → prompt string → expanded ids = the processor's input_ids.
+for (const fx of [...findFixtures('qwen2_5_vl'), ...findFixtures('spatial_mllm')]) {
+  describe(`${fx.name} tokenizer`, () => {
+    const tok = QwenTokenizer.load(join(fx.dir, 'tokenizer'));
+    const { prompts } = readJson(join(fx.dir, 'io_index.json'));
+    const io = openSafetensors(join(fx.dir, 'io.safetensors'));
+    const grid = (name: string): GridThw[] | undefined =>
+      io.names().includes(name)
+        ? [Array.from(io.read(name).data as BigInt64Array, Number) as any]
+        : undefined;
+
+    for (const [kind, expectedPrompt] of Object.entries(prompts) as [string, string][]) {
+      test(`${kind}: prompt and input_ids`, () => {
+        // The question is whatever follows <|vision_end|> (or the user header) up to the end of the turn.
+        const head = kind === 'text' ? '<|im_start|>user\n' : '<|vision_end|>';
+        const question = expectedPrompt.slice(
+          expectedPrompt.indexOf(head) + head.length,
+          expectedPrompt.lastIndexOf('<|im_end|>'),
+        );
+        const content: ChatMessage['content'] =
+          kind === 'text'
+            ? question
+            : [{ type: kind as 'image' | 'video' }, { type: 'text', text: question }];
+        const prompt = tok.applyChatTemplate([{ role: 'user', content }], { addGenerationPrompt: true });
+        assert.equal(prompt, expectedPrompt);
+        const text = expandVisionPlaceholders(prompt, {
+          imageGridThw: grid(`${kind}.image_grid_thw`),
+          videoGridThw: grid(`${kind}.video_grid_thw`),
+          mergeSize: 2,
+        });
+        const expected = Array.from(io.read(`${kind}.input_ids`).data as BigInt64Array, Number);
+        assert.deepEqual(tok.encode(text), expected);
+      });
+    }
+  });
+}
+
+describe('expandVisionPlaceholders', () => {
+  test('each placeholder takes its own grid, in order', () => {
+    const text = 'a<|image_pad|>b<|video_pad|>c<|image_pad|>';
+    const out = expandVisionPlaceholders(text, {
+      imageGridThw: [
+        [1, 2, 2],
+        [1, 4, 2],
+      ],
+      videoGridThw: [[2, 2, 4]],
+      mergeSize: 2,
+    });
+    assert.equal(out, `a<|image_pad|>b${'<|video_pad|>'.repeat(4)}c${'<|image_pad|>'.repeat(2)}`);
+  });
+
+  test('a placeholder count that does not match the inputs is a user error', () => {
+    assert.throws(
+      () => expandVisionPlaceholders('<|video_pad|>', { mergeSize: 2 }),
+      /1 <\|video_pad\|> placeholder\(s\) but 0 video/,
+    );
+  });
+});
