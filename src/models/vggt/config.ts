@@ -131,10 +131,12 @@ export function parseVggtConfig(json: unknown, where = 'config.json'): VggtConfi
   c.patchSize = t.int('patch_size', c.patchSize);
   const embedDim = t.int('embed_dim', c.aggregator.embedDim);
   c.aggregator.embedDim = embedDim;
+  // The overrides size only the aggregator (the heads were not built, or built at 1B width): no heads then.
+  const heads = !('aggregator' in overrides);
   c.heads = {
-    camera: t.bool('enable_camera', true),
-    depth: t.bool('enable_depth', true),
-    point: t.bool('enable_point', true),
+    camera: heads && t.bool('enable_camera', true),
+    depth: heads && t.bool('enable_depth', true),
+    point: heads && t.bool('enable_point', true),
   };
 
   const section = (...keys: string[]): Json => {
@@ -212,6 +214,7 @@ export function validateVggtConfig(c: VggtConfig, where = 'VGGT config'): void {
   if (c.imgSize % c.patchSize !== 0) throw fail(`img_size ${c.imgSize} is not a multiple of ${c.patchSize}`);
   if ((2 * a.embedDim) % c.cameraHead.numHeads !== 0)
     throw fail(`camera head width ${2 * a.embedDim} is not a multiple of ${c.cameraHead.numHeads} heads`);
-  for (const l of c.dpt.layers)
-    if (l >= a.depth) throw fail(`DPT layer ${l} does not exist (the aggregator has ${a.depth} layers)`);
+  if (c.heads.depth || c.heads.point)
+    for (const l of c.dpt.layers)
+      if (l >= a.depth) throw fail(`DPT layer ${l} does not exist (the aggregator has ${a.depth} layers)`);
 }
