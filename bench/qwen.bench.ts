@@ -1,0 +1,480 @@
+// Qwen2.5-VL-3B benchmark (a script, not a test): random weights at the real 3B sizes on ONNX Runtime CPU.
+// Measures the vision encoder on 16 frames of 644×476 (grid 8×34×46 = 12,512 patches → 3,128 merged tokens), a
+// prefill of 3,200 tokens (the video tokens + text), decode tokens/s after that context, and peak memory, for
+// fp32, int4 (MatMulNBits, block 32) and fp16 linear weights.
+//
+// A full-depth prefill is ~20 TFLOP (minutes on a small CPU), so the vision tower and the prefill are measured at a
+// reduced depth and extrapolated linearly per layer: the depth-0 graph gives the fixed part (patch embedding +
+// merger; embeddings + lm_head), one more window block (vision) or N layers (text) the per-layer cost, and for the
+// vision tower a last full-attention block its own cost. Decode runs the real 36 layers when the memory estimate
+// fits in free RAM. Every graph runs in its own child process, so the RSS high-water marks do not mix; memory at
+// the real depth is extrapolated as measured peak + the missing layers' weight bytes.
+// Usage: npm run bench:qwen [-- --quick]
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as E from '../src/engine/index.ts';
+import { FP32, type LinearFormat } from '../src/models/layers.ts';
+import { parseQwen25VLConfig } from '../src/models/qwen2_5_vl/config.ts';
+import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
+import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
+import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
+import { ortVersion, Session } from '../src/runtime/session.ts';
+import { BYTES, type DType, f32ToF16, type HostTensor, numel, tensor } from '../src/tensor.ts';
+import { quantizedSource, type WeightReader } from '../src/weights/quantized_source.ts';
+
+// Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
+const CONFIG = parseQwen25VLConfig({
+  model_type: 'qwen2_5_vl',
+  hidden_size: 2048,
+  num_hidden_layers: 36,
+  num_attention_heads: 16,
+  num_key_value_heads: 2,
+  intermediate_size: 11008,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000,
+  rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
+  vocab_size: 151936,
+  tie_word_embeddings: true,
+  image_token_id: 151655,
+  video_token_id: 151656,
+  vision_start_token_id: 151652,
+  vision_end_token_id: 151653,
+  eos_token_id: 151645,
+  vision_config: {
+    depth: 32,
+    hidden_size: 1280,
+    num_heads: 16,
+    intermediate_size: 3420,
+    patch_size: 14,
+    temporal_patch_size: 2,
+    spatial_merge_size: 2,
+    window_size: 112,
+    fullatt_block_indexes: [7, 15, 23, 31],
+    out_hidden_size: 2048,
+    in_channels: 3,
+    tokens_per_second: 2,
+  },
+});
+
+type Format = 'fp32' | 'int4' | 'fp16';
+const FORMATS: Record<Format, LinearFormat> = {
+  fp32: FP32,
+  int4: { dtype: 'float32', quant: { bits: 4, blockSize: 32 } },
+  fp16: { dtype: 'float16' },
+};
+
+interface Sizes {
+  grid: GridThw;
+  /** Prompt length of the prefill = context length of the decode steps. */
+  seq: number;
+  /** Timed runs after one warm-up (vision, prefill; the best is kept); timed decode steps after one warm-up step. */
+  runs: number;
+  steps: number;
+  /** Depth of the reduced graphs: vision blocks (the last one full-attention) and text layers. */
+  blocks: number;
+  layers: number;
+  vocab: number;
+}
+
+type Job = { format: Format; sizes: Sizes } & (
+  | { stage: 'vision'; blocks: number; fullAttention: number[] }
+  | { stage: 'prefill' | 'decode'; layers: number }
+);
+
+interface Result {
+  /** Median ms per run (vision, prefill) or per token (decode). */
+  ms: number;
+  /** Graph + random weights + ONNX file, then session creation, in seconds. */
+  buildS: number;
+  loadS: number;
+  peakBytes: number;
+  /** Parameter bytes of one block/layer as stored in this format. */
+  layerBytes: number;
+}
+
+type Outcome = { ok: true; result: Result } | { ok: false; error: string };
+
+// ---- child: build one graph with random weights, run it, report JSON on stdout ----
+
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+function fillUniform(out: Float32Array, bound: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  const k = (2 * bound) / 4294967296;
+  for (let i = 0; i < out.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s * k - bound;
+  }
+  return out;
+}
+
+/** Uniform values with standard deviation `std` in the given float dtype. */
+function randomTensor(dtype: DType, shape: number[], seed: number, std = 0.02): HostTensor {
+  const v = fillUniform(new Float32Array(numel(shape)), std * Math.sqrt(3), seed);
+  return dtype === 'float16' ? tensor('float16', shape, f32ToF16(v)) : tensor('float32', shape, v);
+}
+
+/**
+ * Random weights generated when read (nothing is held): each tensor seeded by its name, uniform with std 0.02,
+ * norm weights 1. Shapes come from the fp32 graph, which declares every `<name>.weight` the quantized source reads.
+ */
+function randomWeights(fp32Graph: E.Graph): WeightReader {
+  return {
+    read(name) {
+      const shape = fp32Graph.params.get(name)?.shape as number[] | undefined;
+      if (!shape) throw new Error(`random weights: no parameter ${name}`);
+      if (/norm|ln_q/.test(name)) return tensor('float32', shape, new Float32Array(numel(shape)).fill(1));
+      return randomTensor('float32', shape, fnv1a(name));
+    },
+  };
+}
+
+function build(job: Job, format: LinearFormat): E.Graph {
+  if (job.stage === 'vision')
+    return buildVisionEncoder(
+      { ...CONFIG.vision, depth: job.blocks, fullAttBlockIndexes: job.fullAttention },
+      job.sizes.grid,
+      { format },
+    );
+  return buildTextDecoder({ ...CONFIG.text, numLayers: job.layers, vocabSize: job.sizes.vocab }, { format });
+}
+
+function layerBytes(g: E.Graph, prefix: string): number {
+  let bytes = 0;
+  for (const [name, t] of g.params)
+    if (name.startsWith(prefix)) bytes += numel(t.shape as number[]) * BYTES[t.dtype];
+  return bytes;
+}
+
+const log = (job: Job, msg: string) => {
+  const depth = job.stage === 'vision' ? `${job.blocks} blocks` : `${job.layers} layers`;
+  console.error(`[${job.format} ${job.stage} ${depth}] ${msg}`);
+};
+
+function emptyCache(dtype: DType, layers: number, past: number, feeds: Record<string, HostTensor>) {
+  const { numKvHeads: kv, headDim: d } = CONFIG.text;
+  for (let i = 0; i < layers; i++) {
+    feeds[`past_key.${i}`] = randomTensor(dtype, [1, kv, past, d], 2 * i + 1, 1);
+    feeds[`past_value.${i}`] = randomTensor(dtype, [1, kv, past, d], 2 * i + 2, 1);
+  }
+}
+
+/**
+ * A prompt of `seq` tokens whose positions 15… hold the video's merged tokens (the graph takes them from
+ * visual_index, so the ids there do not matter); M-RoPE position values do not change the timing.
+ */
+function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string, HostTensor> {
+  const [t, h, w] = sizes.grid;
+  const visual = (t * h * w) / CONFIG.vision.spatialMergeSize ** 2;
+  const start = 15;
+  const ids = Array.from({ length: sizes.seq }, (_, i) => (i * 7919) % sizes.vocab);
+  const feeds: Record<string, HostTensor> = {
+    input_ids: tensor('int64', [1, sizes.seq], ids),
+    position_ids: tensor(
+      'int64',
+      [3, 1, sizes.seq],
+      [0, 1, 2].flatMap(() => ids.map((_, i) => i)),
+    ),
+    visual_embeds: randomTensor(dtype, [visual, CONFIG.text.hiddenSize], 7, 1),
+    visual_index: tensor(
+      'int64',
+      [visual, 1],
+      Array.from({ length: visual }, (_, i) => start + i),
+    ),
+  };
+  emptyCache(dtype, layers, 0, feeds);
+  return feeds;
+}
+
+async function timeRuns(runs: number, run: () => Promise<unknown>): Promise<number> {
+  await run(); // warm-up: the first run allocates ONNX Runtime's arena
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  return Math.min(...times); // the least disturbed by other processes
+}
+
+async function measure(job: Job, session: Session, dtype: DType): Promise<number> {
+  const { sizes } = job;
+  if (job.stage === 'vision') {
+    const [t, h, w] = sizes.grid;
+    const v = CONFIG.vision;
+    const patchDim = v.inChannels * v.temporalPatchSize * v.patchSize ** 2;
+    const feeds = { pixel_values: randomTensor(dtype, [t * h * w, patchDim], 5, 1) };
+    return timeRuns(sizes.runs, () => session.run(feeds));
+  }
+  if (job.stage === 'prefill') {
+    const feeds = prefillFeeds(dtype, sizes, job.layers);
+    return timeRuns(sizes.runs, () => session.run(feeds));
+  }
+  // Decode: one token at a time after a context of `seq` tokens, the cache fed back as generation does.
+  const feeds: Record<string, HostTensor> = {
+    input_ids: tensor('int64', [1, 1], [1]),
+    visual_embeds: tensor(dtype, [0, CONFIG.text.hiddenSize]),
+    visual_index: tensor('int64', [0, 1]),
+  };
+  emptyCache(dtype, job.layers, sizes.seq, feeds);
+  let position = sizes.seq;
+  const step = async () => {
+    feeds.position_ids = tensor('int64', [3, 1, 1], [position, position, position]);
+    const out = await session.run(feeds);
+    for (let i = 0; i < job.layers; i++) {
+      feeds[`past_key.${i}`] = out[`present_key.${i}`];
+      feeds[`past_value.${i}`] = out[`present_value.${i}`];
+    }
+    position++;
+  };
+  await step();
+  const t0 = performance.now();
+  for (let i = 0; i < sizes.steps; i++) await step();
+  return (performance.now() - t0) / sizes.steps;
+}
+
+async function runJob(job: Job): Promise<Result> {
+  const format = FORMATS[job.format];
+  const t0 = performance.now();
+  const graph = build(job, format);
+  const random = randomWeights(build(job, FP32));
+  const weights = format.quant ? quantizedSource(random, format.quant) : random;
+  const dir = mkdtempSync(join(tmpdir(), 'qwen-bench-'));
+  try {
+    // Over protobuf's 2 GB limit: weights go to an external data file next to the model.
+    log(job, 'building graph and random weights');
+    const model = E.toOnnx(graph, {
+      weights,
+      lowering: 'fused',
+      externalData: { path: join(dir, 'weights.bin') },
+    });
+    writeFileSync(join(dir, 'model.onnx'), model.bytes);
+    const t1 = performance.now();
+    log(job, 'creating session');
+    const session = await Session.create(join(dir, 'model.onnx'));
+    const t2 = performance.now();
+    log(job, 'running');
+    try {
+      const ms = await measure(job, session, format.dtype);
+      return {
+        ms,
+        buildS: (t1 - t0) / 1e3,
+        loadS: (t2 - t1) / 1e3,
+        peakBytes: process.resourceUsage().maxRSS * 1024,
+        layerBytes: layerBytes(graph, job.stage === 'vision' ? 'visual.blocks.0.' : 'model.layers.0.'),
+      };
+    } finally {
+      await session.release();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- parent: one child process per graph, then extrapolation and the table ----
+
+const SELF = fileURLToPath(import.meta.url);
+
+function child(job: Job): Outcome {
+  const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', JSON.stringify(job)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    encoding: 'utf8',
+    timeout: 15 * 60e3,
+  });
+  const last = r.stdout?.trim().split('\n').pop();
+  if (r.status === 0 && last) return JSON.parse(last) as Outcome;
+  const how =
+    r.error?.message.includes('ETIMEDOUT') || r.signal === 'SIGTERM'
+      ? 'timed out after 15 min'
+      : r.signal === 'SIGKILL'
+        ? 'killed (out of memory?)'
+        : `exited with ${r.signal ?? r.status}`;
+  return { ok: false, error: `child ${how}` };
+}
+
+/** Runs jobs in order, stopping at the first failure (returned as the table cell). */
+function runAll(jobs: Job[]): Result[] | string {
+  const results: Result[] = [];
+  for (const job of jobs) {
+    const o = child(job);
+    if (!o.ok) return `failed: ${o.error}`;
+    results.push(o.result);
+  }
+  return results;
+}
+
+const GB = 2 ** 30;
+const sec = (ms: number) => (ms >= 1e3 ? `${(ms / 1e3).toFixed(1)} s` : `${ms.toFixed(0)} ms`);
+const mem = (bytes: number) => `${(bytes / GB).toFixed(2)} GB`;
+const buildLoad = (r: Result) => `${r.buildS.toFixed(0)} s / ${r.loadS.toFixed(0)} s`;
+const tokS = (ms: number) => `${(1e3 / ms).toFixed(2)} tok/s (${sec(ms)}/token)`;
+const failedRow = (format: Format, name: string, error: string) => [format, name, error, '', '', '', ''];
+
+/** Vision: 0 blocks (patch embedding + merger), B−1 window blocks, then + 1 full-attention block. */
+function visionRow(format: Format, sizes: Sizes): string[] {
+  const B = sizes.blocks;
+  const [t, h, w] = sizes.grid;
+  const name = `vision, ${t * CONFIG.vision.temporalPatchSize} frames, grid ${t}×${h}×${w}`;
+  const r = runAll([
+    { format, sizes, stage: 'vision', blocks: 0, fullAttention: [] },
+    { format, sizes, stage: 'vision', blocks: B - 1, fullAttention: [] },
+    { format, sizes, stage: 'vision', blocks: B, fullAttention: [B - 1] },
+  ]);
+  if (typeof r === 'string') return failedRow(format, name, r);
+  const [fixed, windowed, measured] = r;
+  const window = (windowed.ms - fixed.ms) / (B - 1);
+  const full = measured.ms - windowed.ms;
+  const { depth, fullAttBlockIndexes } = CONFIG.vision;
+  const nFull = fullAttBlockIndexes.length;
+  const total = fixed.ms + (depth - nFull) * window + nFull * full;
+  return [
+    format,
+    name,
+    `${sec(measured.ms)} (${B} blocks: ${B - 1} window + 1 full)`,
+    `${sec(total)} (${depth} blocks; ${sec(fixed.ms)} fixed + ${sec(window)}/window, ${sec(full)}/full block)`,
+    mem(measured.peakBytes),
+    mem(measured.peakBytes + (depth - B) * measured.layerBytes),
+    buildLoad(measured),
+  ];
+}
+
+/** Prefill at 0 and N layers; the results also size the decode run. */
+function prefillRow(format: Format, sizes: Sizes): { row: string[]; results?: Result[] } {
+  const N = sizes.layers;
+  const name = `prefill ${sizes.seq} tokens`;
+  const r = runAll([
+    { format, sizes, stage: 'prefill', layers: 0 },
+    { format, sizes, stage: 'prefill', layers: N },
+  ]);
+  if (typeof r === 'string') return { row: failedRow(format, name, r) };
+  const [fixed, measured] = r;
+  const perLayer = (measured.ms - fixed.ms) / N;
+  const L = CONFIG.text.numLayers;
+  const total = fixed.ms + L * perLayer;
+  const rate = (ms: number) => `${(sizes.seq / (ms / 1e3)).toFixed(0)} tok/s`;
+  return {
+    results: r,
+    row: [
+      format,
+      name,
+      `${sec(measured.ms)} (${N} layers; ${rate(measured.ms)})`,
+      `${sec(total)} (${L} layers; ${sec(perLayer)}/layer; ${rate(total)})`,
+      mem(measured.peakBytes),
+      mem(measured.peakBytes + (L - N) * measured.layerBytes),
+      buildLoad(measured),
+    ],
+  };
+}
+
+/**
+ * Decode after a context of `seq` tokens: at the real depth when the memory it needs (extrapolated from the prefill
+ * peaks at 0 and N layers, which include whatever ONNX Runtime adds per layer) leaves 2 GB free, else at 0 and N
+ * layers, extrapolated.
+ */
+function decodeRow(format: Format, sizes: Sizes, prefill: Result[], quick: boolean): string[] {
+  const N = sizes.layers;
+  const L = CONFIG.text.numLayers;
+  const name = `decode, context ${sizes.seq}`;
+  const [p0, pN] = prefill;
+  const need = pN.peakBytes + ((L - N) * (pN.peakBytes - p0.peakBytes)) / N;
+  const fits = need < freemem() - 2 * GB;
+  if (!quick && fits) {
+    const r = runAll([{ format, sizes, stage: 'decode', layers: L }]);
+    if (typeof r === 'string') return failedRow(format, name, r);
+    const [d] = r;
+    return [
+      format,
+      name,
+      `${tokS(d.ms)} (${L} layers)`,
+      '(measured at full depth)',
+      mem(d.peakBytes),
+      '',
+      buildLoad(d),
+    ];
+  }
+  const r = runAll([
+    { format, sizes, stage: 'decode', layers: 0 },
+    { format, sizes, stage: 'decode', layers: N },
+  ]);
+  if (typeof r === 'string') return failedRow(format, name, r);
+  const [fixed, measured] = r;
+  const ms = fixed.ms + (L * (measured.ms - fixed.ms)) / N;
+  const why = quick ? '' : `; ${L} layers need ~${mem(need)}, ${mem(freemem())} free`;
+  return [
+    format,
+    name,
+    `${tokS(measured.ms)} (${N} layers)`,
+    `${tokS(ms)} (${L} layers${why})`,
+    mem(measured.peakBytes),
+    mem(measured.peakBytes + (L - N) * measured.layerBytes),
+    buildLoad(measured),
+  ];
+}
+
+function main(): void {
+  const quick = process.argv.includes('--quick');
+  // --quick: real widths, tiny inputs, depth and vocabulary — a smoke run of the script, not figures.
+  const sizes: Sizes = quick
+    ? { grid: [2, 16, 16], seq: 256, runs: 1, steps: 3, blocks: 2, layers: 1, vocab: 16384 }
+    : {
+        grid: [8, 34, 46],
+        seq: 3200,
+        runs: 2,
+        steps: 5,
+        blocks: 4,
+        layers: 4,
+        vocab: CONFIG.text.vocabSize,
+      };
+  const start = performance.now();
+  const rows: string[][] = [];
+  for (const format of ['fp32', 'int4', 'fp16'] as Format[]) {
+    rows.push(visionRow(format, sizes));
+    const prefill = prefillRow(format, sizes);
+    rows.push(prefill.row);
+    if (prefill.results) rows.push(decodeRow(format, sizes, prefill.results, quick));
+  }
+
+  const header = [
+    'format',
+    'measure',
+    'measured (reduced depth)',
+    'extrapolated (real depth)',
+    'peak RSS',
+    'peak RSS extrap.',
+    'build / load',
+  ];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(
+    `Qwen2.5-VL-3B benchmark${quick ? ' --quick (tiny inputs and vocabulary: not figures)' : ''} — random weights, ` +
+      `onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ${mem(totalmem())} RAM, ` +
+      `load average ${loadavg()[0].toFixed(1)} at the end, ${sec(performance.now() - start)} in all`,
+  );
+  console.log(
+    `fused lowering; int4 = MatMulNBits block 32 (embeddings and the tied lm_head stay fp32); best of ${sizes.runs} ` +
+      `runs after a warm-up (vision, prefill), mean of ${sizes.steps} decode steps after one; peak RSS = maxRSS ` +
+      'of the child process that ran that graph; extrapolated peak = measured + the missing layers’ weight bytes; ' +
+      'build / load = graph + random weights + ONNX file, session creation',
+  );
+  console.log(line(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const r of rows) console.log(line(r));
+}
+
+if (process.argv[2] === '--child') {
+  const job = JSON.parse(process.argv[3]) as Job;
+  let outcome: Outcome;
+  try {
+    outcome = { ok: true, result: await runJob(job) };
+  } catch (e) {
+    outcome = { ok: false, error: (e as Error).message.split('\n')[0] };
+  }
+  console.log(JSON.stringify(outcome));
+} else main();
