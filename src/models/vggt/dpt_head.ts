@@ -83,16 +83,9 @@ const bilinear = (x: E.Tensor, size: [number, number]) =>
  * skip connection adds relu(x), not x.
  */
 function residualUnit(ctx: Ctx, x: E.Tensor, name: string, features: number): E.Tensor {
+  const conv3 = (t: E.Tensor, n: string) => conv(ctx, t, `${name}.${n}`, features, features, 3);
   const r = E.relu(x);
-  const inner = conv(
-    ctx,
-    E.relu(conv(ctx, r, `${name}.conv1`, features, features, 3)),
-    `${name}.conv2`,
-    features,
-    features,
-    3,
-  );
-  return E.add(inner, r);
+  return E.add(conv3(E.relu(conv3(r, 'conv1')), 'conv2'), r);
 }
 
 /** FeatureFusionBlock: (x [+ resConfUnit1(skip)]) → resConfUnit2 → bilinear to `size` → 1×1 out_conv. */

@@ -1,0 +1,210 @@
+// VGGT-1B benchmark (a script, not a test): random fp32 weights at the real 1B sizes, generated in memory as the
+// graphs are serialized (with external data: the aggregator alone is ~3.6 GB), run on ONNX Runtime CPU for 4, 8
+// and 16 frames of 518×392. Two modes, each in its own child process so their RSS high-water marks do not mix:
+// the aggregator alone (what Spatial-MLLM uses) and the full model (aggregator + camera head + depth and point
+// DPT heads, the DPT in chunks of 8 frames). Each child first runs 1 frame to create its sessions (reported as
+// setup), then the frame counts in increasing order; the peak RSS after a run is therefore that run's.
+// A run that does not finish within the time limit is reported with an extrapolation from the smaller runs
+// (time = a·S + b·S²: per-frame work plus global attention, quadratic in the token count).
+// Usage: node --import tsx bench/vggt.bench.ts [--frames 4,8,16] [--size 518x392] [--limit 600]
+import { spawn } from 'node:child_process';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Graph, WeightSource } from '../src/engine/index.ts';
+import { defaultVggtConfig, type VggtConfig } from '../src/models/vggt/config.ts';
+import {
+  buildAggregatorGraph,
+  buildCameraHeadGraph,
+  buildDptGraph,
+  type ImageSize,
+  VggtModel,
+} from '../src/models/vggt/model.ts';
+import { ortVersion } from '../src/runtime/session.ts';
+import { type HostTensor, numel, tensor } from '../src/tensor.ts';
+
+type Mode = 'aggregator' | 'full';
+
+const arg = (name: string, fallback: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : fallback;
+};
+const frameCounts = arg('frames', '4,8,16').split(',').map(Number);
+const size = arg('size', '518x392').split('x').map(Number).reverse() as ImageSize; // W×H → [H, W]
+const limitS = Number(arg('limit', '600'));
+
+/** Deterministic uniform values in [−scale, scale) from a name-derived seed (xorshift32). */
+function uniform(n: number, scale: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed | 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 4294967296 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+const hash = (s: string) => [...s].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261);
+
+/** Plausible random weights by role: fan-in scaled matrices and kernels, unit norms, small LayerScale/tokens. */
+function randomWeights(shapes: Map<string, number[]>): WeightSource {
+  return {
+    read(name: string): HostTensor {
+      const shape = shapes.get(name);
+      if (!shape) throw new Error(`no parameter ${name}`);
+      const n = numel(shape);
+      const fill = (v: number) => tensor('float32', shape, new Float32Array(n).fill(v));
+      if (/norm[^.]*\.weight$/.test(name)) return fill(1);
+      if (name.endsWith('.bias')) return fill(0);
+      if (name.endsWith('.gamma')) return fill(0.1);
+      const fanIn = shape.length >= 2 ? numel(shape.slice(1)) : 1;
+      const scale = shape.length >= 2 && !/token|pos_embed/.test(name) ? Math.sqrt(3 / fanIn) : 0.02;
+      return tensor('float32', shape, uniform(n, scale, hash(name)));
+    },
+  };
+}
+
+function paramShapes(graphs: Graph[]): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  for (const g of graphs) for (const [name, t] of g.params) shapes.set(name, t.shape as number[]);
+  return shapes;
+}
+
+const rssGB = () => process.resourceUsage().maxRSS / 1024 ** 2;
+
+async function child(mode: Mode): Promise<void> {
+  const c: VggtConfig = defaultVggtConfig();
+  if (mode === 'aggregator') c.heads = { camera: false, depth: false, point: false };
+  const last = c.aggregator.depth - 1;
+  const graphs = [buildAggregatorGraph(c, size, [...c.dpt.layers, last])];
+  if (mode === 'full') graphs.push(buildCameraHeadGraph(c), buildDptGraph(c, size, ['depth', 'point']));
+  const shapes = paramShapes(graphs);
+  const params = [...shapes.values()].reduce((s, sh) => s + numel(sh), 0);
+  const model = new VggtModel(c, randomWeights(shapes));
+  const images = (frames: number) =>
+    tensor(
+      'float32',
+      [1, frames, 3, ...size],
+      uniform(frames * 3 * size[0] * size[1], 0.5, frames).map((v) => v + 0.5),
+    );
+  const run = (frames: number) =>
+    mode === 'full' ? model.predict(images(frames)) : model.aggregate(images(frames));
+
+  const emit = (o: object) => console.log(JSON.stringify({ mode, params, ...o }));
+  let t0 = performance.now();
+  await run(1);
+  emit({ setup: true, seconds: (performance.now() - t0) / 1000, rss: rssGB() });
+  for (const frames of frameCounts) {
+    t0 = performance.now();
+    await run(frames);
+    emit({ frames, seconds: (performance.now() - t0) / 1000, rss: rssGB() });
+  }
+  await model.release();
+}
+
+interface Row {
+  frames?: number;
+  setup?: boolean;
+  seconds: number;
+  rss: number;
+  params: number;
+}
+
+/** Runs one mode in a child process; returns its rows and whether it hit the time limit. */
+function runMode(mode: Mode): Promise<{ rows: Row[]; timedOut: boolean }> {
+  return new Promise((resolve) => {
+    const rows: Row[] = [];
+    const args = [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--child',
+      mode,
+      ...process.argv.slice(2),
+    ];
+    const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let timedOut = false;
+    // The limit applies to the benchmarked runs; setup (weights + session creation) gets its own allowance.
+    let timer = setTimeout(() => kill(), 2 * limitS * 1000);
+    const kill = () => {
+      timedOut = true;
+      p.kill('SIGKILL');
+    };
+    let buffer = '';
+    p.stdout.on('data', (chunk) => {
+      buffer += chunk;
+      for (let i = buffer.indexOf('\n'); i >= 0; i = buffer.indexOf('\n')) {
+        const row = JSON.parse(buffer.slice(0, i)) as Row;
+        buffer = buffer.slice(i + 1);
+        rows.push(row);
+        process.stderr.write(
+          `${mode}: ${row.setup ? 'setup (1 frame)' : `${row.frames} frames`} ${row.seconds.toFixed(1)} s\n`,
+        );
+        clearTimeout(timer);
+        timer = setTimeout(kill, limitS * 1000);
+      }
+    });
+    p.on('exit', () => {
+      clearTimeout(timer);
+      resolve({ rows, timedOut });
+    });
+  });
+}
+
+/** Least-squares fit of t = a·S + b·S² through the measured runs, evaluated at S. */
+function extrapolate(rows: Row[], frames: number): number | undefined {
+  const pts = rows.filter((r) => r.frames).map((r) => [r.frames!, r.seconds]);
+  if (pts.length < 2) return undefined;
+  let [s11, s12, s22, y1, y2] = [0, 0, 0, 0, 0];
+  for (const [s, t] of pts) {
+    s11 += s * s;
+    s12 += s ** 3;
+    s22 += s ** 4;
+    y1 += s * t;
+    y2 += s * s * t;
+  }
+  const det = s11 * s22 - s12 * s12;
+  const a = (y1 * s22 - y2 * s12) / det;
+  const b = (s11 * y2 - s12 * y1) / det;
+  return a * frames + b * frames * frames;
+}
+
+async function main(): Promise<void> {
+  const modeArg = process.argv.indexOf('--child');
+  if (modeArg >= 0) return child(process.argv[modeArg + 1] as Mode);
+
+  console.log(
+    `VGGT-1B fp32, random weights, ${size[1]}×${size[0]} frames, ONNX Runtime ${ortVersion()} CPU, ` +
+      `${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, load average at start ${loadavg()[0].toFixed(2)}`,
+  );
+  const lines: string[] = [];
+  for (const mode of ['aggregator', 'full'] as Mode[]) {
+    const { rows, timedOut } = await runMode(mode);
+    const setup = rows.find((r) => r.setup);
+    if (setup)
+      lines.push(
+        `| ${mode.padEnd(10)} | setup |  ${setup.seconds.toFixed(0).padStart(6)} s (weights, sessions, 1 frame) |  ${setup.rss.toFixed(1)} GB |`,
+      );
+    for (const frames of frameCounts) {
+      const r = rows.find((x) => x.frames === frames);
+      if (r)
+        lines.push(
+          `| ${mode.padEnd(10)} | ${String(frames).padStart(5)} | ${r.seconds.toFixed(1).padStart(7)} s  ${(r.seconds / frames).toFixed(1).padStart(6)} s/frame | ${r.rss.toFixed(1).padStart(5)} GB |`,
+        );
+      else {
+        const est = extrapolate(rows, frames);
+        const why = timedOut ? `over the ${limitS} s limit` : 'did not run';
+        lines.push(
+          `| ${mode.padEnd(10)} | ${String(frames).padStart(5)} | ${why}${est ? `; extrapolated ≈ ${est.toFixed(0)} s (${(est / frames).toFixed(1)} s/frame)` : ''} | — |`,
+        );
+      }
+    }
+    if (rows[0]) console.log(`${mode}: ${(rows[0].params / 1e9).toFixed(3)} B parameters`);
+  }
+  console.log('| mode       | frames | time                         | peak RSS |');
+  console.log('|------------|-------|------------------------------|----------|');
+  for (const l of lines) console.log(l);
+}
+
+await main();
