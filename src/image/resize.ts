@@ -90,52 +90,55 @@ function clip8(sum: number): number {
   return Math.min(Math.max(v, 0), 255);
 }
 
-/** Horizontal pass over rows [row0, row0 + rows) of an interleaved uint8 image. */
+/** Horizontal pass over rows [row0, row0 + rows) of an RGB image. */
 function resampleRows(
   src: Uint8Array,
   width: number,
   row0: number,
   rows: number,
-  channels: number,
   c: Coefficients,
 ): Uint8Array {
   const outWidth = c.start.length;
-  const out = new Uint8Array(outWidth * rows * channels);
+  const out = new Uint8Array(outWidth * rows * 3);
   for (let y = 0; y < rows; y++) {
-    const rowIn = (row0 + y) * width * channels;
-    const rowOut = y * outWidth * channels;
+    const rowIn = (row0 + y) * width * 3;
     for (let x = 0; x < outWidth; x++) {
       const k0 = x * c.kernelSize;
-      const p0 = rowIn + c.start[x] * channels;
-      for (let ch = 0; ch < channels; ch++) {
-        let sum = HALF;
-        for (let k = 0; k < c.count[x]; k++) sum += src[p0 + k * channels + ch] * c.weights[k0 + k];
-        out[rowOut + x * channels + ch] = clip8(sum);
+      const n = c.count[x];
+      let p = rowIn + c.start[x] * 3;
+      let r = HALF;
+      let g = HALF;
+      let b = HALF;
+      for (let k = 0; k < n; k++, p += 3) {
+        const w = c.weights[k0 + k];
+        r += src[p] * w;
+        g += src[p + 1] * w;
+        b += src[p + 2] * w;
       }
+      const o = (y * outWidth + x) * 3;
+      out[o] = clip8(r);
+      out[o + 1] = clip8(g);
+      out[o + 2] = clip8(b);
     }
   }
   return out;
 }
 
-/** Vertical pass: output row y mixes input rows start[y] − row0 … (bounds relative to the first row held). */
-function resampleColumns(
-  src: Uint8Array,
-  width: number,
-  row0: number,
-  channels: number,
-  c: Coefficients,
-): Uint8Array {
+/** Vertical pass: output row y mixes input rows start[y] − row0 … (bounds relative to the first row held).
+ * Whole rows are accumulated at once (same sums as Pillow's per-pixel loop; integers, so order is irrelevant). */
+function resampleColumns(src: Uint8Array, width: number, row0: number, c: Coefficients): Uint8Array {
   const outHeight = c.start.length;
-  const stride = width * channels;
+  const stride = width * 3;
   const out = new Uint8Array(outHeight * stride);
+  const acc = new Int32Array(stride);
   for (let y = 0; y < outHeight; y++) {
-    const k0 = y * c.kernelSize;
-    const p0 = (c.start[y] - row0) * stride;
-    for (let i = 0; i < stride; i++) {
-      let sum = HALF;
-      for (let k = 0; k < c.count[y]; k++) sum += src[p0 + k * stride + i] * c.weights[k0 + k];
-      out[y * stride + i] = clip8(sum);
+    acc.fill(HALF);
+    for (let k = 0; k < c.count[y]; k++) {
+      const w = c.weights[y * c.kernelSize + k];
+      const p0 = (c.start[y] - row0 + k) * stride;
+      for (let i = 0; i < stride; i++) acc[i] += src[p0 + i] * w;
     }
+    for (let i = 0; i < stride; i++) out[y * stride + i] = clip8(acc[i]);
   }
   return out;
 }
@@ -150,7 +153,6 @@ export function resize(
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0))
     throw new Error(`resize: target size must be positive integers, got ${width}×${height}`);
   const kernel = KERNELS[filter];
-  const channels = 3;
   let data = image.data;
   let row0 = 0;
   const vertical = height !== image.height ? coefficients(image.height, height, kernel) : undefined;
@@ -158,16 +160,9 @@ export function resize(
     // Only the input rows the vertical pass will read are resampled horizontally (as Pillow does).
     const first = vertical ? vertical.start[0] : 0;
     const last = vertical ? vertical.start[height - 1] + vertical.count[height - 1] : image.height;
-    data = resampleRows(
-      data,
-      image.width,
-      first,
-      last - first,
-      channels,
-      coefficients(image.width, width, kernel),
-    );
+    data = resampleRows(data, image.width, first, last - first, coefficients(image.width, width, kernel));
     row0 = first;
   }
-  if (vertical) data = resampleColumns(data, width, row0, channels, vertical);
+  if (vertical) data = resampleColumns(data, width, row0, vertical);
   return { width, height, data: data === image.data ? data.slice() : data };
 }
