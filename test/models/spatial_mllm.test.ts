@@ -8,9 +8,11 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { InputError } from '../../src/errors.ts';
+import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import {
   checkWeights,
   compareWeights,
+  expectedParams,
   keyGroup,
   openSpatialMllm,
   spatialMllmKey,
@@ -200,6 +202,17 @@ for (const fixture of fixtures) {
       });
     }
 
+    test('the Qwen vision tower reads its weights through the Spatial-MLLM source', async () => {
+      const model = Qwen25VLModel.load(fixture.dir, { weights: ckpt.weights });
+      const got = await model.encodeVision(io.read('video.pixel_values_videos'), grid);
+      await model.release();
+      const e = errors(got, io.read('video.visual.output'));
+      report.push(
+        `${fixture.name} video.visual.output: ${e.abs.toExponential(2)} / ${e.rel.toExponential(2)}`,
+      );
+      assert.ok(e.abs <= 2e-4, `visual output off by ${e.abs}`);
+    });
+
     test('weights map graph names onto the checkpoint keys', () => {
       const vggt = VGGT_PREFIX[cfg.version];
       assert.equal(
@@ -257,6 +270,46 @@ for (const fixture of fixtures) {
     });
   });
 }
+
+test('real sizes: Qwen2.5-VL-3B + VGGT-1B aggregator + connector ≈ 4.96B parameters (paper)', () => {
+  // Qwen2.5-VL-3B-Instruct's published config.json fields (DESIGN §3) with the v1.1 spatial/connector sections.
+  const json = {
+    model_type: 'spatial-mllm',
+    hidden_size: 2048,
+    num_hidden_layers: 36,
+    num_attention_heads: 16,
+    num_key_value_heads: 2,
+    intermediate_size: 11008,
+    rms_norm_eps: 1e-6,
+    rope_theta: 1e6,
+    rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
+    vocab_size: 151936,
+    tie_word_embeddings: true,
+    image_token_id: 151655,
+    video_token_id: 151656,
+    vision_start_token_id: 151652,
+    vision_end_token_id: 151653,
+    vision_config: {
+      depth: 32,
+      hidden_size: 1280,
+      num_heads: 16,
+      intermediate_size: 3420,
+      patch_size: 14,
+      temporal_patch_size: 2,
+      spatial_merge_size: 2,
+      window_size: 112,
+      fullatt_block_indexes: [7, 15, 23, 31],
+      out_hidden_size: 2048,
+    },
+    spatial_config: { embed_dim: 1024, img_size: 518, patch_size: 14 },
+    connector_config: { connector_type: 'mlp_add', spatial_embeds_layer_idx: -1 },
+  };
+  const cfg = parseSpatialMllmConfig(json);
+  assert.equal(cfg.connector.mergedDim, 16384);
+  let total = 0;
+  for (const { shape } of expectedParams(cfg).values()) total += shape.reduce((a, b) => a * b, 1);
+  assert.ok(Math.abs(total / 1e9 - 4.96) < 0.01, `${total} parameters`);
+});
 
 test('keyGroup', () => {
   assert.equal(keyGroup('model.layers.12.mlp.up_proj.weight'), 'model.layers.*');
