@@ -8,6 +8,7 @@ import {
   processImages,
   processVideos,
   readProcessorConfig,
+  smartNframes,
   smartResize,
   videoFrameSize,
 } from '../../src/models/qwen2_5_vl/processor.ts';
@@ -87,6 +88,26 @@ describe('smartResize', () => {
     assert.deepEqual(videoFrameSize(480, 640, 16), [476, 644]);
     // 1920×1080, 16 frames: per-frame cap 768·28² = 602,112 px, beta = 1.8558 → 581.97, 1034.6 → floor to 28s.
     assert.deepEqual(videoFrameSize(1080, 1920, 16), [560, 1008]);
+  });
+});
+
+describe('smartNframes', () => {
+  test('a requested count is rounded to an even number, Python-style', () => {
+    assert.deepEqual(
+      [16, 15, 17].map((n) => smartNframes(300, 30, { nframes: n })),
+      [16, 16, 16],
+    ); // 8.5 → 8
+  });
+
+  test('by fps: duration · fps, at least 4, at most the video, floored to even', () => {
+    assert.equal(smartNframes(300, 30), 20); // 10 s at 2 fps
+    assert.equal(smartNframes(30, 30), 4); // 1 s → 2 frames, raised to min_frames 4
+    assert.equal(smartNframes(3, 30), 2); // capped by the 3 frames there are, floored to 2
+    assert.equal(smartNframes(3001, 30, { fps: 0.5, maxFrames: 31 }), 30);
+  });
+
+  test('more frames than the video has is a user error', () => {
+    assert.throws(() => smartNframes(10, 30, { nframes: 20 }), /cannot sample 20 frames from a video of 10/);
   });
 });
 

@@ -128,6 +128,39 @@ export function videoFrameSize(
   return smartResize(height, width, { factor: 28, minPixels, maxPixels });
 }
 
+export interface FrameCountOptions {
+  /** A fixed frame count (rounded to an even number); excludes `fps`. */
+  nframes?: number;
+  /** Frames per second of video to sample (default 2), bounded by minFrames / maxFrames. */
+  fps?: number;
+  minFrames?: number;
+  maxFrames?: number;
+}
+
+const roundBy = (x: number, f: number) => pythonRound(x / f) * f;
+const floorBy = (x: number, f: number) => Math.floor(x / f) * f;
+const ceilBy = (x: number, f: number) => Math.ceil(x / f) * f;
+
+/** How many frames qwen_vl_utils samples from a video of `totalFrames` frames at `videoFps` (smart_nframes):
+ * always even (frames pair up into temporal patches) and within [2, totalFrames]. */
+export function smartNframes(totalFrames: number, videoFps: number, options: FrameCountOptions = {}): number {
+  if (options.nframes !== undefined && options.fps !== undefined)
+    throw new InputError('give either a frame count or a sampling fps, not both');
+  let n: number;
+  if (options.nframes !== undefined) n = roundBy(options.nframes, 2);
+  else {
+    const minFrames = ceilBy(options.minFrames ?? 4, 2);
+    const maxFrames = floorBy(options.maxFrames ?? Math.min(768, totalFrames), 2);
+    const wanted = (totalFrames / videoFps) * (options.fps ?? 2);
+    n = floorBy(Math.min(Math.max(wanted, minFrames), maxFrames, totalFrames), 2);
+  }
+  if (!(n >= 2 && n <= totalFrames))
+    throw new InputError(
+      `cannot sample ${n} frames from a video of ${totalFrames}; ask for between 2 and ${totalFrames}`,
+    );
+  return n;
+}
+
 /** Patches of one image or one video, in the layout the vision tower reads. */
 export interface VisionPatches {
   /** [grid_t·grid_h·grid_w, 3·temporal·patch·patch] float32. Rows run (t, h/merge, w/merge, merge, merge), so the
