@@ -1,6 +1,7 @@
 // Command groups of the CLI, in help order. Add one line per new group.
 import type { Command } from 'commander';
+import { register as data } from './data.ts';
 import { register as doctor } from './doctor.ts';
 import { register as weights } from './weights.ts';
 
-export const commands: ((program: Command) => void)[] = [doctor, weights];
+export const commands: ((program: Command) => void)[] = [doctor, weights, data];
