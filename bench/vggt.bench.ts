@@ -91,15 +91,15 @@ async function child(mode: Mode): Promise<void> {
   const run = (frames: number) =>
     mode === 'full' ? model.predict(images(frames)) : model.aggregate(images(frames));
 
-  const emit = (o: object) => console.log(JSON.stringify({ mode, params, ...o }));
-  let t0 = performance.now();
-  await run(1);
-  emit({ setup: true, seconds: (performance.now() - t0) / 1000, rss: rssGB() });
-  for (const frames of frameCounts) {
-    t0 = performance.now();
+  const measure = async (frames: number, extra: object) => {
+    const [t0, cpu0] = [performance.now(), process.cpuUsage()];
     await run(frames);
-    emit({ frames, seconds: (performance.now() - t0) / 1000, rss: rssGB() });
-  }
+    const cpu = process.cpuUsage(cpu0);
+    const row = { mode, params, ...extra, seconds: (performance.now() - t0) / 1000 };
+    console.log(JSON.stringify({ ...row, cpuSeconds: (cpu.user + cpu.system) / 1e6, rss: rssGB() }));
+  };
+  await measure(1, { setup: true });
+  for (const frames of frameCounts) await measure(frames, { frames });
   await model.release();
 }
 
@@ -107,6 +107,8 @@ interface Row {
   frames?: number;
   setup?: boolean;
   seconds: number;
+  /** Process CPU time (all threads): less sensitive than wall time to other work on the machine. */
+  cpuSeconds: number;
   rss: number;
   params: number;
 }
@@ -139,7 +141,8 @@ function runMode(mode: Mode): Promise<{ rows: Row[]; timedOut: boolean }> {
         buffer = buffer.slice(i + 1);
         rows.push(row);
         process.stderr.write(
-          `${mode}: ${row.setup ? 'setup (1 frame)' : `${row.frames} frames`} ${row.seconds.toFixed(1)} s\n`,
+          `${mode}: ${row.setup ? 'setup (1 frame)' : `${row.frames} frames`} ${row.seconds.toFixed(1)} s, ` +
+            `CPU ${row.cpuSeconds.toFixed(1)} s, peak RSS ${row.rss.toFixed(2)} GB, load ${loadavg()[0].toFixed(2)}\n`,
         );
         clearTimeout(timer);
         timer = setTimeout(kill, limitS * 1000);
@@ -152,9 +155,9 @@ function runMode(mode: Mode): Promise<{ rows: Row[]; timedOut: boolean }> {
   });
 }
 
-/** Least-squares fit of t = a·S + b·S² through the measured runs, evaluated at S. */
-function extrapolate(rows: Row[], frames: number): number | undefined {
-  const pts = rows.filter((r) => r.frames).map((r) => [r.frames!, r.seconds]);
+/** Least-squares fit of t = a·S + b·S² through the measured runs (wall or CPU seconds), evaluated at S. */
+function extrapolate(rows: Row[], frames: number, key: 'seconds' | 'cpuSeconds'): number | undefined {
+  const pts = rows.filter((r) => r.frames).map((r) => [r.frames!, r[key]]);
   if (pts.length < 2) return undefined;
   let [s11, s12, s22, y1, y2] = [0, 0, 0, 0, 0];
   for (const [s, t] of pts) {
@@ -170,41 +173,48 @@ function extrapolate(rows: Row[], frames: number): number | undefined {
   return a * frames + b * frames * frames;
 }
 
+const cell = (v: number | undefined, digits = 1) => (v === undefined ? '—' : v.toFixed(digits));
+
 async function main(): Promise<void> {
   const modeArg = process.argv.indexOf('--child');
   if (modeArg >= 0) return child(process.argv[modeArg + 1] as Mode);
 
+  const load = () => loadavg()[0].toFixed(2);
   console.log(
     `VGGT-1B fp32, random weights, ${size[1]}×${size[0]} frames, ONNX Runtime ${ortVersion()} CPU, ` +
-      `${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM, load average at start ${loadavg()[0].toFixed(2)}`,
+      `${cpus().length} cores, ${(totalmem() / 1024 ** 3).toFixed(0)} GB RAM; load average at start ${load()}`,
   );
-  const lines: string[] = [];
+  const table = [
+    '| mode | frames | wall s | wall s/frame | CPU s | CPU s/frame | peak RSS GB |',
+    '|---|---|---|---|---|---|---|',
+  ];
   for (const mode of ['aggregator', 'full'] as Mode[]) {
     const { rows, timedOut } = await runMode(mode);
+    if (rows[0])
+      console.log(`${mode}: ${(rows[0].params / 1e9).toFixed(3)} B parameters; load average now ${load()}`);
     const setup = rows.find((r) => r.setup);
     if (setup)
-      lines.push(
-        `| ${mode.padEnd(10)} | setup |  ${setup.seconds.toFixed(0).padStart(6)} s (weights, sessions, 1 frame) |  ${setup.rss.toFixed(1)} GB |`,
+      table.push(
+        `| ${mode} | setup (weights, sessions, 1 frame) | ${cell(setup.seconds)} | | ${cell(setup.cpuSeconds)} | | ${cell(setup.rss)} |`,
       );
     for (const frames of frameCounts) {
       const r = rows.find((x) => x.frames === frames);
-      if (r)
-        lines.push(
-          `| ${mode.padEnd(10)} | ${String(frames).padStart(5)} | ${r.seconds.toFixed(1).padStart(7)} s  ${(r.seconds / frames).toFixed(1).padStart(6)} s/frame | ${r.rss.toFixed(1).padStart(5)} GB |`,
+      if (r) {
+        table.push(
+          `| ${mode} | ${frames} | ${cell(r.seconds)} | ${cell(r.seconds / frames)} | ${cell(r.cpuSeconds)} | ` +
+            `${cell(r.cpuSeconds / frames)} | ${cell(r.rss)} |`,
         );
-      else {
-        const est = extrapolate(rows, frames);
-        const why = timedOut ? `over the ${limitS} s limit` : 'did not run';
-        lines.push(
-          `| ${mode.padEnd(10)} | ${String(frames).padStart(5)} | ${why}${est ? `; extrapolated ≈ ${est.toFixed(0)} s (${(est / frames).toFixed(1)} s/frame)` : ''} | — |`,
-        );
+        continue;
       }
+      const [wall, cpu] = [extrapolate(rows, frames, 'seconds'), extrapolate(rows, frames, 'cpuSeconds')];
+      const why = timedOut ? `over the ${limitS} s limit, extrapolated` : 'did not run, extrapolated';
+      table.push(
+        `| ${mode} | ${frames} (${why}) | ≈${cell(wall, 0)} | ≈${cell(wall && wall / frames)} | ≈${cell(cpu, 0)} | ` +
+          `≈${cell(cpu && cpu / frames)} | — |`,
+      );
     }
-    if (rows[0]) console.log(`${mode}: ${(rows[0].params / 1e9).toFixed(3)} B parameters`);
   }
-  console.log('| mode       | frames | time                         | peak RSS |');
-  console.log('|------------|-------|------------------------------|----------|');
-  for (const l of lines) console.log(l);
+  console.log(table.join('\n'));
 }
 
 await main();

@@ -7,10 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Lowering } from '../../src/engine/index.ts';
+import { InputError } from '../../src/errors.ts';
 import { patchStartIdx } from '../../src/models/vggt/aggregator.ts';
 import { poseEncodingToCameras } from '../../src/models/vggt/geometry.ts';
 import { VggtModel } from '../../src/models/vggt/model.ts';
-import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
+import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
@@ -63,6 +64,22 @@ for (const fixture of findFixtures('vggt')) {
       const model = VggtModel.load(fixture.dir, { lowering, chunkFrames });
       after(() => model.release());
       const c = model.config;
+
+      test(`input checks (${lowering})`, async () => {
+        const bad = tensor('float32', [2, 3, 20, 28]);
+        await assert.rejects(
+          model.aggregate(bad),
+          (e: Error) => e instanceof InputError && /multiples of 14/.test(e.message),
+        );
+        await assert.rejects(
+          model.aggregate(tensor('float32', [2, 4, 28, 28])),
+          (e: Error) => e instanceof InputError && /\[S, 3, H, W\]/.test(e.message),
+        );
+        await assert.rejects(
+          model.aggregate(tensor('float32', [1, 3, 28, 28]), { layers: [c.aggregator.depth] }),
+          (e: Error) => e instanceof InputError && /layer/.test(e.message),
+        );
+      });
 
       for (const name of cases) {
         const want = (t: string) => io.read(`${name}.${t}`);

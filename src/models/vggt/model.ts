@@ -167,6 +167,8 @@ export class VggtModel {
       const lowering = this.options.lowering ?? 'fused';
       const opts = { device: this.options.device, threads: this.options.threads };
       s = this.sessions.get(E.graphHash(graph, { lowering }), opts, () => this.serialize(graph, lowering));
+      // ONNX Runtime has read the external data once the session exists: the staged copy can go.
+      s.finally(() => this.unstage()).catch(() => {});
       this.memo.set(key, s);
     }
     return s;
@@ -190,13 +192,9 @@ export class VggtModel {
   }
 
   private async run(key: string, build: () => E.Graph, feeds: Record<string, HostTensor>) {
-    const s = await this.session(key, build);
-    const out = await s.run(feeds);
-    this.unstage();
-    return out;
+    return (await this.session(key, build)).run(feeds);
   }
 
-  /** ONNX Runtime has read the external data once a session exists: the staged copies can go. */
   private unstage(): void {
     for (const dir of this.staged.splice(0)) rmSync(dir, { recursive: true, force: true });
   }
