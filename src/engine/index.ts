@@ -5,7 +5,15 @@ export type { Lowering } from './composite.ts';
 export { Graph, type Node, type Tensor } from './graph.ts';
 export { lower } from './lower.ts';
 export { matmulNBits, type NBitsOptions } from './matmul_nbits.ts';
-export { graphHash, type OnnxModel, type ToOnnxOptions, toOnnx, type WeightSource } from './onnx.ts';
+export {
+  graphHash,
+  type OnnxModel,
+  type SessionModel,
+  sessionModel,
+  type ToOnnxOptions,
+  toOnnx,
+  type WeightSource,
+} from './onnx.ts';
 export * from './ops.ts';
 export { rmsNorm } from './rms_norm.ts';
 export { rotary } from './rotary.ts';

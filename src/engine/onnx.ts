@@ -2,13 +2,14 @@
 // give the same bytes. Parameters become initializers (weights from a WeightSource, inline or in an external
 // data file for models over protobuf's 2 GB limit) or graph inputs (training).
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
-import { basename } from 'node:path';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
 import onnxProto, { type onnx as P } from 'onnx-proto';
 
 const { onnx } = onnxProto;
 
-import { type DType, f32ToBf16, f32ToF16, type HostTensor, toFloat32 } from '../tensor.ts';
+import { BYTES, type DType, f32ToBf16, f32ToF16, type HostTensor, numel, toFloat32 } from '../tensor.ts';
 import type { Lowering } from './composite.ts';
 import type { AttrValue, Graph, Tensor } from './graph.ts';
 import { liveNodes, lower } from './lower.ts';
@@ -223,4 +224,25 @@ export function graphHash(graph: Graph, options: Pick<ToOnnxOptions, 'lowering' 
       JSON.stringify({ lowering: options.lowering ?? 'fused', params: options.params ?? 'initializers' }),
     )
     .digest('hex');
+}
+
+/** Parameter bytes above which a graph is written with external data (protobuf caps a message at 2 GB). */
+export const INLINE_LIMIT = 1.5e9;
+
+export interface SessionModel {
+  /** ONNX bytes, or the path of a model file whose weights sit in an external data file beside it. */
+  model: Uint8Array | string;
+  /** Removes the staged files (call once a session has read them). */
+  cleanup(): void;
+}
+
+/** Serializes a graph for a session: inline when small, else staged as model.onnx + weights.bin in a temp folder. */
+export function sessionModel(graph: Graph, options: ToOnnxOptions & { tempDir?: string } = {}): SessionModel {
+  let bytes = 0;
+  for (const p of graph.params.values()) bytes += numel(p.shape as number[]) * BYTES[p.dtype];
+  if (bytes <= INLINE_LIMIT) return { model: toOnnx(graph, options).bytes, cleanup: () => {} };
+  const dir = mkdtempSync(join(options.tempDir ?? tmpdir(), 'spatial-mllm-'));
+  const path = join(dir, 'model.onnx');
+  writeFileSync(path, toOnnx(graph, { ...options, externalData: { path: join(dir, 'weights.bin') } }).bytes);
+  return { model: path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }

@@ -1,7 +1,10 @@
 // Command groups of the CLI, in help order. Add one line per new group.
 import type { Command } from 'commander';
+import { register as ask } from './ask.ts';
 import { register as data } from './data.ts';
+import { register as demo } from './demo.ts';
 import { register as doctor } from './doctor.ts';
+import { register as evaluate } from './eval.ts';
 import { register as weights } from './weights.ts';
 
-export const commands: ((program: Command) => void)[] = [doctor, weights, data];
+export const commands: ((program: Command) => void)[] = [demo, ask, doctor, weights, data, evaluate];

@@ -82,10 +82,8 @@ export class Qwen25VLModel {
       const graph = build();
       const lowering = this.options.lowering ?? 'fused';
       const opts = { device: this.options.device, threads: this.options.threads };
-      s = this.sessions.get(
-        E.graphHash(graph, { lowering }),
-        opts,
-        () => E.toOnnx(graph, { weights: this.weights, lowering }).bytes,
+      s = this.sessions.get(E.graphHash(graph, { lowering }), opts, () =>
+        E.sessionModel(graph, { weights: this.weights, lowering }),
       );
       this.memo.set(key, s);
     }

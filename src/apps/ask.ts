@@ -1,0 +1,62 @@
+// `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
+import {
+  PROMPT_SUFFIXES,
+  SpatialMllmPipeline,
+  type StageEvent,
+  saveAnswerArtifacts,
+} from '../pipeline/answer.ts';
+import type { AskCliOptions } from './commands/ask.ts';
+
+export function stageLogger(write: (s: string) => void) {
+  return (e: StageEvent) => {
+    if (e.state === 'start') write(`[${e.stage}] …\n`);
+    else write(`[${e.stage}] ${e.seconds!.toFixed(2)} s${e.detail ? ` — ${e.detail}` : ''}\n`);
+  };
+}
+
+export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
+  const err = (s: string) => process.stderr.write(s);
+  const pipeline = SpatialMllmPipeline.load(o.model, { device: o.device });
+  const abort = new AbortController();
+  const onSigint = () => abort.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const suffix =
+      o.suffix === 'mc'
+        ? PROMPT_SUFFIXES.multipleChoice
+        : o.suffix === 'numeric'
+          ? PROMPT_SUFFIXES.numeric
+          : undefined;
+    const result = await pipeline.ask(o.video, question, {
+      frames: o.frames,
+      sampling: o.sampling,
+      maxNewTokens: o.maxNewTokens,
+      temperature: o.temperature,
+      topP: o.topP,
+      topK: o.topK,
+      seed: o.seed,
+      promptSuffix: suffix,
+      signal: abort.signal,
+      onStage: stageLogger(err),
+      onToken: o.json ? undefined : (t) => err(t),
+    });
+    const saved = o.save ? await saveAnswerArtifacts(pipeline, result, o.save) : undefined;
+    if (o.json) {
+      const { images: _images, ...rest } = result;
+      process.stdout.write(`${JSON.stringify({ question, ...rest, saved }, null, 2)}\n`);
+    } else {
+      err('\n');
+      process.stdout.write(`${result.answer}\n`);
+      err(`frames: ${result.frames.map((f) => `${f.index}@${f.timestamp.toFixed(2)}s`).join(' ')}\n`);
+      if (result.coverage)
+        err(`coverage: ${(100 * result.coverage.ratio).toFixed(1)}% of ${result.coverage.total} voxels\n`);
+      if (saved)
+        err(
+          `saved: ${saved.frames.length} frames${saved.pointCloud ? `, ${saved.points} points, cameras` : ''} in ${o.save}\n`,
+        );
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await pipeline.release();
+  }
+}

@@ -1,0 +1,72 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+
+export interface AskCliOptions {
+  model: string;
+  video: string;
+  frames: number;
+  sampling: 'uniform' | 'space-aware';
+  device: 'cpu' | 'webgpu' | 'cuda';
+  dtype: string;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK?: number;
+  seed: number;
+  suffix: 'none' | 'mc' | 'numeric';
+  json?: boolean;
+  save?: string;
+}
+
+const int = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+  return n;
+};
+const num = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
+  return n;
+};
+
+export function register(program: Command): void {
+  program
+    .command('ask')
+    .description('answer a spatial question about a video with a Spatial-MLLM checkpoint')
+    .argument('<question>', 'the question (add the options of a multiple-choice question to it)')
+    .requiredOption('--model <dir>', 'Spatial-MLLM checkpoint folder (safetensors, config.json, tokenizer)')
+    .requiredOption('--video <path>', 'video file (mp4, webm, mov) or folder of frames')
+    .option('--frames <n>', 'frames given to the model', int('--frames'), 16)
+    .addOption(
+      new Option('--sampling <how>', 'frame selection')
+        .choices(['uniform', 'space-aware'])
+        .default('uniform'),
+    )
+    .addOption(
+      new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
+    )
+    .addOption(new Option('--dtype <dtype>', 'weight precision').choices(['float32']).default('float32'))
+    .option('--max-new-tokens <n>', 'generation limit', int('--max-new-tokens'), 1024)
+    .option(
+      '--temperature <t>',
+      'sampling temperature (0 = greedy); upstream uses 0.1',
+      num('--temperature'),
+      0.1,
+    )
+    .option('--top-p <p>', 'nucleus sampling mass; upstream uses 0.001', num('--top-p'), 0.001)
+    .option('--top-k <k>', 'keep the k most likely tokens', int('--top-k'))
+    .option('--seed <n>', 'sampling seed', int('--seed'), 0)
+    .addOption(
+      new Option(
+        '--suffix <kind>',
+        'task instruction appended to the question (mc = option letter, numeric = single word)',
+      )
+        .choices(['none', 'mc', 'numeric'])
+        .default('none'),
+    )
+    .option('--json', 'print the answer, frames, coverage and timings as JSON')
+    .option('--save <dir>', 'write the selected frames (PNG), the point cloud (PLY) and the cameras (JSON)')
+    .action(async (question: string, opts: AskCliOptions) => {
+      const { runAsk } = await import('../ask.ts');
+      await runAsk(question, opts);
+    });
+}

@@ -1,0 +1,13 @@
+import type { Command } from 'commander';
+
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('run the whole pipeline on a tiny generated model and clip (no downloads)')
+    .option('--out <dir>', 'where the tiny model, clip and outputs go (default: a temp folder)')
+    .option('--sampling <how>', 'uniform or space-aware', 'space-aware')
+    .action(async (opts: { out?: string; sampling: 'uniform' | 'space-aware' }) => {
+      const { runDemo } = await import('../demo/run.ts');
+      await runDemo(opts);
+    });
+}
