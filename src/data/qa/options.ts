@@ -2,7 +2,6 @@
 // its numeric distractors. Upstream: VITA-Group/VLM-3R `vlm_3r_data_process/src/utils/common_utils.py`
 // (from_options_to_mc_answer, generate_multiple_choice).
 import type { Rng } from '../rng.ts';
-import { pyRound } from '../rounding.ts';
 import { OPTION_LETTERS } from './types.ts';
 
 /**
@@ -43,7 +42,8 @@ export class LetterBalancer {
  * [lower·gt, upper·gt], rounded to `decimals`, at least EPS = ceil(gt·margin·10^d)/10^d apart from each other and
  * from the answer. Upstream samples and drops the question after 30 failed re-draws; we decide the same question
  * deterministically (can such three values exist?) so eligibility does not depend on luck. Works in integer units
- * of 10^-d; EPS is computed with upstream's float expression (1.5·0.2·10 = 3.0000000000000004 → 4).
+ * of 10^-d; a value counts as drawable when its rounding interval overlaps the range by more than float noise.
+ * EPS is computed with upstream's float expression (1.5·0.2·10 = 3.0000000000000004 → 4).
  */
 export function numericDistractorsExist(
   gt: number,
@@ -55,8 +55,9 @@ export function numericDistractorsExist(
   const unit = 10 ** decimals;
   const eps = Math.ceil(gt * margin * unit);
   const g = Math.round(gt * unit);
-  const lo = Math.round(pyRound(gt * lower, decimals) * unit);
-  const hi = Math.round(pyRound(gt * upper, decimals) * unit);
+  const noise = 1e-9;
+  const lo = Math.floor((gt * lower + noise) * unit - 0.5) + 1;
+  const hi = Math.ceil((gt * upper - noise) * unit + 0.5) - 1;
   let found = 0;
   let last = Number.NEGATIVE_INFINITY;
   for (let k = lo; k <= hi && found < 3; k++) {

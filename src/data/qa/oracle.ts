@@ -8,7 +8,7 @@ import { appearanceOrder, firstAppearances } from './appearance_order.ts';
 import { SceneContext } from './context.ts';
 import { objectSizeCm } from './object_size.ts';
 import { type DirectionLevel, directionAmbiguous, directionLabel, queryAngles } from './rel_direction.ts';
-import { MIN_CLOSEST_DISTANCE, relDistanceThreshold } from './rel_distance.ts';
+import { argmin, relDistanceThreshold, unambiguous } from './rel_distance.ts';
 import { roomSize } from './room_size.ts';
 import { describedTurns, turnLabel } from './route_planning.ts';
 import { type ParsedQuestion, parseQuestion } from './templates.ts';
@@ -117,11 +117,9 @@ function compute(ctx: SceneContext, p: ParsedQuestion): Computed {
       const m = missing([p.category, ...p.choices]);
       if (m) return { error: `no box for "${m}"` };
       const d = p.choices.map((c) => ctx.distance(c, p.category));
-      const sorted = d.slice().sort((a, b) => a - b);
-      const ambiguous =
-        sorted[0] < MIN_CLOSEST_DISTANCE || sorted[1] - sorted[0] <= relDistanceThreshold(ctx.meta.room_size);
+      const ambiguous = !unambiguous(d, relDistanceThreshold(ctx.meta.room_size));
       return {
-        value: p.choices[d.indexOf(sorted[0])],
+        value: p.choices[argmin(d)],
         ...(ambiguous ? { note: 'ambiguous by the VSI-Bench filters' } : {}),
       };
     }

@@ -4,7 +4,6 @@
 // 0.15 m (0.30 m in rooms over 40 m²). Upstream's 4-choice script computes that room-dependent threshold but then
 // calls the filter with its 0.15 default; its 3-choice script applies it — we apply it, as intended.
 import type { SceneContext } from './context.ts';
-import { combinations } from './context.ts';
 import { relDistanceQuestion } from './templates.ts';
 import type { Draft } from './types.ts';
 
@@ -12,36 +11,45 @@ export const MIN_CLOSEST_DISTANCE = 0.15;
 
 export const relDistanceThreshold = (roomSize: number) => (roomSize > 40 ? 0.3 : 0.15);
 
-/** The closest of `choices` to `category`, or null when the question is ambiguous by the filters above. */
-export function closestChoice(
-  ctx: SceneContext,
-  category: string,
-  choices: readonly string[],
-): string | null {
-  const d = choices.map((c) => ctx.distance(c, category));
-  const min = Math.min(...d);
-  if (min < MIN_CLOSEST_DISTANCE) return null;
-  const threshold = relDistanceThreshold(ctx.meta.room_size);
+/** Whether the choices' distances pass the filters above. */
+export function unambiguous(d: readonly number[], threshold: number): boolean {
+  if (Math.min(...d) < MIN_CLOSEST_DISTANCE) return false;
   for (let i = 0; i < d.length; i++)
-    for (let j = i + 1; j < d.length; j++) if (Math.abs(d[i] - d[j]) <= threshold) return null;
-  return choices[d.indexOf(min)];
+    for (let j = i + 1; j < d.length; j++) if (Math.abs(d[i] - d[j]) <= threshold) return false;
+  return true;
+}
+
+/** Index of the smallest value (the first on ties). */
+export function argmin(d: readonly number[]): number {
+  let best = 0;
+  for (let i = 1; i < d.length; i++) if (d[i] < d[best]) best = i;
+  return best;
 }
 
 export function relDistanceDrafts(ctx: SceneContext): Draft[] {
   const out: Draft[] = [];
   const withBoxes = ctx.categories.filter((c) => ctx.boxes(c).length > 0);
+  const threshold = relDistanceThreshold(ctx.meta.room_size);
   for (const primary of ctx.unique) {
     const others = withBoxes.filter((c) => c !== primary);
-    for (const choices of combinations(others, 4)) {
-      const answer = closestChoice(ctx, primary, choices);
-      if (answer === null) continue;
-      out.push({
-        type: 'object_rel_distance',
-        question: (ordered) => relDistanceQuestion(ordered, primary),
-        answer,
-        distractors: choices.filter((c) => c !== answer),
-      });
-    }
+    const d = others.map((c) => ctx.distance(c, primary));
+    // Every 4-subset of the other categories, in itertools.combinations order.
+    const n = others.length;
+    for (let a = 0; a < n; a++)
+      for (let b = a + 1; b < n; b++)
+        for (let c = b + 1; c < n; c++)
+          for (let e = c + 1; e < n; e++) {
+            const dist = [d[a], d[b], d[c], d[e]];
+            if (!unambiguous(dist, threshold)) continue;
+            const choices = [others[a], others[b], others[c], others[e]];
+            const answer = choices[argmin(dist)];
+            out.push({
+              type: 'object_rel_distance',
+              question: (ordered) => relDistanceQuestion(ordered, primary),
+              answer,
+              distractors: choices.filter((x) => x !== answer),
+            });
+          }
   }
   return out;
 }
