@@ -1,0 +1,126 @@
+// What the `spatial-mllm eval …` commands do; src/apps/commands/eval.ts only declares their options.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
+import { createAdapter, SAMPLINGS, type Sampling } from './adapters.ts';
+import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
+import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
+import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
+import { readResults } from './results.ts';
+import { mergeRuns, parseShard, type RunSettings, runEval, selectQuestions } from './runner.ts';
+
+export interface EvalCommandOptions {
+  model: string;
+  data: string;
+  videos?: string;
+  subset: string;
+  out?: string;
+  frames: string;
+  sampling: string;
+  prompt: string;
+  convention?: string;
+  limit?: string;
+  shard?: string;
+  endpoint?: string;
+  apiKeyEnv?: string;
+  maxTokens?: string;
+  progress: boolean;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new InputError(`${flag} ${value}: choose one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InputError(`${flag} ${value}: give a whole number ≥ 1`);
+  return n;
+}
+
+const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
+
+export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+  const convention = conventionFor(benchmark, o.convention);
+  const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
+  const frames = positiveInt(o.frames, '--frames');
+  const sampling = oneOf(o.sampling, SAMPLINGS, '--sampling') as Sampling;
+  const prompt = oneOf(o.prompt, PROMPT_STYLES, '--prompt') as PromptStyle;
+  const limit = o.limit === undefined ? undefined : positiveInt(o.limit, '--limit');
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+  const all = await loadBenchmark(benchmark, o.data, subset);
+  const questions = selectQuestions(all, limit, shard);
+  const adapter = await createAdapter(o.model, {
+    questions: all,
+    endpoint: o.endpoint,
+    apiKeyEnv: o.apiKeyEnv,
+    maxTokens: o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens'),
+  });
+  const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
+  const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
+  const settings: RunSettings = {
+    benchmark,
+    model: adapter.name,
+    data: o.data,
+    subset: benchmark === 'vsibench' ? subset : 'test',
+    frames,
+    sampling,
+    prompt,
+    limit: limit ?? null,
+    shard: o.shard ?? null,
+    questions: questions.length,
+  };
+  const controller = new AbortController();
+  const onSigint = () => {
+    process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
+    controller.abort();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const outcome = await runEval({
+      settings,
+      questions,
+      adapter,
+      videos: o.videos ?? o.data,
+      out,
+      convention,
+      signal: controller.signal,
+      progress: o.progress,
+    });
+    for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
+    if (outcome.failed.length)
+      process.stderr.write(`${outcome.failed.length} questions failed; rerun the same command to retry them\n`);
+    if (outcome.report) {
+      process.stdout.write(reportMarkdown(outcome.report));
+      process.stdout.write(`\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await adapter.close?.();
+  }
+}
+
+export function evalMerge(dirs: string[], o: { out: string; convention?: string }): void {
+  process.stdout.write(reportMarkdown(mergeRuns(dirs, o.out, o.convention)));
+  process.stdout.write(`\nmerged into ${o.out}\n`);
+}
+
+export function evalScore(o: { predictions: string; benchmark: string; convention?: string; json?: boolean; out?: string; model: string }): void {
+  const benchmark = oneOf(o.benchmark, BENCHMARKS, '--benchmark');
+  const results = readResults(o.predictions, benchmark);
+  if (!results.records.length && !results.invalid.length)
+    throw new InputError(`${o.predictions} is empty or missing; give a JSONL file with one prediction per line`);
+  const report = buildReport({
+    benchmark,
+    model: o.model,
+    convention: conventionFor(benchmark, o.convention),
+    records: results.records,
+    invalid: results.invalid,
+  });
+  if (o.out) {
+    mkdirSync(o.out, { recursive: true });
+    writeReport(o.out, report);
+  }
+  process.stdout.write(o.json ? `${JSON.stringify(report, null, 2)}\n` : reportMarkdown(report));
+}
