@@ -95,7 +95,7 @@ export interface MixReport {
 /** The question part of a sample (options and answer-format lines removed), for duplicate detection. */
 function questionKey(c: Conversation): string {
   const human = c.conversations.find((m) => m.from === 'human')?.value ?? '';
-  const question = human.replace(/<video>|<image>/g, '').split('\nOptions:')[0];
+  const question = human.replace(/<video>|<image>/gi, '').split('\nOptions:')[0];
   return `${c.scene_name}\u0000${c.question_type}\u0000${question.toLowerCase().replace(/\s+/g, ' ').trim()}`;
 }
 
