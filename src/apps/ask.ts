@@ -16,7 +16,13 @@ export function stageLogger(write: (s: string) => void) {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
-  const pipeline = SpatialMllmPipeline.load(o.model, { device: o.device });
+  const quant =
+    o.dtype === 'int4'
+      ? { bits: 4 as const, blockSize: 32 }
+      : o.dtype === 'int8'
+        ? { bits: 8 as const, blockSize: 32 }
+        : undefined;
+  const pipeline = SpatialMllmPipeline.load(o.model, { device: o.device, quant });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -10,6 +10,7 @@ import * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import { resize } from '../image/resize.ts';
 import { encodePng, type RgbImage } from '../image.ts';
+import type { LinearFormat } from '../models/layers.ts';
 import { Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import {
   type ProcessorConfig,
@@ -34,6 +35,7 @@ import { spatialMllmSamplingPreprocess, vggtPreprocess } from '../models/vggt/pr
 import { SessionCache } from '../runtime/cache.ts';
 import { type Device, Session } from '../runtime/session.ts';
 import { type HostTensor, tensor } from '../tensor.ts';
+import { quantizedSource } from '../weights/quantized_source.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { generateQwen } from './generate.ts';
 import {
@@ -51,6 +53,8 @@ export interface PipelineOptions {
   threads?: number;
   /** Where per-video geometry for space-aware sampling is cached (default ~/.cache/spatial-mllm/geometry). */
   cacheDir?: string;
+  /** Block-quantize the linear layers of Qwen and the connector (MatMulNBits); VGGT stays float32. */
+  quant?: { bits: 4 | 8; blockSize: number };
 }
 
 export interface AskOptions {
@@ -101,6 +105,8 @@ const MULTIPLE_CHOICE_SUFFIX = "Answer with the option's letter from the given c
 const NUMERIC_SUFFIX = 'Please answer the question using a single word or phrase.';
 export const PROMPT_SUFFIXES = { multipleChoice: MULTIPLE_CHOICE_SUFFIX, numeric: NUMERIC_SUFFIX };
 
+const linearFormat = (o: PipelineOptions): LinearFormat => ({ dtype: 'float32', quant: o.quant });
+
 /** Tokenizer files sit in the checkpoint folder (hub layout) or a `tokenizer/` sub-folder. */
 function tokenizerDir(dir: string): string {
   if (existsSync(join(dir, 'tokenizer_config.json'))) return dir;
@@ -135,7 +141,8 @@ export class SpatialMllmPipeline {
         `model folder not found: ${dir} (pass --model with a Spatial-MLLM checkpoint folder)`,
       );
     const checkpoint = openSpatialMllm(dir);
-    const qwen = Qwen25VLModel.load(dir, { ...options, weights: checkpoint.weights });
+    const weights = options.quant ? quantizedSource(checkpoint.weights, options.quant) : checkpoint.weights;
+    const qwen = Qwen25VLModel.load(dir, { ...options, format: linearFormat(options), weights });
     return new SpatialMllmPipeline(
       checkpoint,
       qwen,
@@ -382,12 +389,18 @@ export class SpatialMllmPipeline {
   }
 
   private fusionSession(grid: GridThw): Promise<Session> {
-    const graph = buildSpatialFusion(this.config, grid, { spatialInput: 'frames' });
+    const graph = buildSpatialFusion(this.config, grid, {
+      spatialInput: 'frames',
+      format: linearFormat(this.options),
+    });
+    const weights = this.options.quant
+      ? quantizedSource(this.checkpoint.weights, this.options.quant)
+      : this.checkpoint.weights;
     const lowering = this.options.lowering ?? 'fused';
     return this.fusionSessions.get(
       E.graphHash(graph, { lowering }),
       { device: this.options.device, threads: this.options.threads },
-      () => E.sessionModel(graph, { weights: this.checkpoint.weights, lowering }),
+      () => E.sessionModel(graph, { weights, lowering }),
     );
   }
 

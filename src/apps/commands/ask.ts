@@ -44,7 +44,14 @@ export function register(program: Command): void {
     .addOption(
       new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
-    .addOption(new Option('--dtype <dtype>', 'weight precision').choices(['float32']).default('float32'))
+    .addOption(
+      new Option(
+        '--dtype <dtype>',
+        'linear-layer weights: float32, or int4/int8 block-quantized (MatMulNBits; VGGT stays float32)',
+      )
+        .choices(['float32', 'int4', 'int8'])
+        .default('float32'),
+    )
     .option('--max-new-tokens <n>', 'generation limit', int('--max-new-tokens'), 1024)
     .option(
       '--temperature <t>',
