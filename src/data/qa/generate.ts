@@ -59,7 +59,7 @@ export interface GenerateOptions {
   progress?: (type: QuestionType, scene: string, kept: number) => void;
 }
 
-/** Questions in VSI-Bench's layout, grouped by type (in QUESTION_TYPES order), scenes in file order. */
+/** Questions in VSI-Bench's layout, grouped by type (QUESTION_TYPES order), scenes in the key order of `scenes`. */
 export function generateQuestions(scenes: SceneMetaFile, options: GenerateOptions = {}): VsiQuestion[] {
   const seed = options.seed ?? 0;
   const types = QUESTION_TYPES.filter((t) => !options.types || options.types.includes(t));

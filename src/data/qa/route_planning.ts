@@ -12,6 +12,8 @@
 // 4. The description must read the same from object centres alone (facing = B − A, legs between consecutive
 //    landmark centres): both classifications must agree, so the oracle, which sees only the text and the
 //    metadata, recovers the answer.
+// 5. B is any other unique object (it may be the first landmark). A straight opening drops the opening blank; a
+//    question needs at least one blank, and a one-blank route has only three possible answers, so three options.
 import { footprint, pointPolygonDistance, signedTurn, toBox } from '../geometry.ts';
 import { NavGrid } from '../navigation.ts';
 import type { Rng } from '../rng.ts';
@@ -152,7 +154,7 @@ export class RoutePlanner {
     return { points, landmarks };
   }
 
-  /** Turns along the planned path itself, starting from facing `facing`'s centre. */
+  /** Turns along the planned path itself, the robot first facing the centre of `facing`. */
   pathTurns(route: PlannedRoute, facing: string): (Turn | null)[] {
     const p = route.points;
     const heading = minus(xy(this.ctx.boxes(facing)[0]), p[0]);
