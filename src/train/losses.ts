@@ -1,0 +1,69 @@
+// Training losses built in the graph: token cross-entropy over selected positions (SFT) and the per-token log
+// probabilities and clipped surrogate of policy-gradient training (GRPO).
+import * as E from '../engine/index.ts';
+
+/** Label of positions that do not count (prompt, padding, vision tokens), as HF's CrossEntropyLoss ignore_index. */
+export const IGNORE_INDEX = -100;
+
+/**
+ * log p(target) at each position: logits [..., V] (any float dtype; computed in float32), targets [...] int64 →
+ * float32 [...]. Negative targets (ignored positions) read class 0: mask them out.
+ */
+export function tokenLogProbs(logits: E.Tensor, targets: E.Tensor): E.Tensor {
+  const safe = E.where(E.less(targets, 0), 0, targets);
+  const logp = E.logSoftmax(E.cast(logits, 'float32'), -1);
+  return E.squeeze(E.gatherElements(logp, E.unsqueeze(safe, [-1]), -1), [-1]);
+}
+
+/** 1 where the label counts, 0 at IGNORE_INDEX (float32, labels' shape). */
+export const labelMask = (labels: E.Tensor): E.Tensor =>
+  E.cast(E.not(E.equal(labels, IGNORE_INDEX)), 'float32');
+
+/**
+ * Σ −log p(label) over positions whose label is not IGNORE_INDEX, divided by `denominator`: by default the number of
+ * such positions (HF's mean cross-entropy). Labels are aligned with the logits (already shifted for next-token
+ * prediction). With gradient accumulation pass the count over the whole optimizer step (HF's
+ * num_items_in_batch), so that the summed micro-batch gradients are those of one big batch.
+ */
+export function maskedCrossEntropy(logits: E.Tensor, labels: E.Tensor, denominator?: E.Tensor): E.Tensor {
+  const mask = labelMask(labels);
+  const total = E.sum(E.mul(E.neg(tokenLogProbs(logits, labels)), mask), []);
+  return E.div(total, denominator ?? E.maximum(E.sum(mask, []), 1));
+}
+
+export interface PolicyLossInputs {
+  /** log π(token) under the policy being trained, [B, T]. */
+  logprobs: E.Tensor;
+  /** The same under the policy that sampled the completions, [B, T] (a constant input). */
+  oldLogprobs: E.Tensor;
+  /** One advantage per completion (group-normalized reward), [B]. */
+  advantages: E.Tensor;
+  /** 1 on completion tokens, 0 on prompt and padding, [B, T] float32. */
+  mask: E.Tensor;
+  /** log π_ref(token) of the frozen reference policy for the KL penalty, [B, T]. */
+  refLogprobs?: E.Tensor;
+  /** PPO clip range ε (default 0.2). */
+  clip?: number;
+  /** KL coefficient β (default 0.04; used when refLogprobs is given). */
+  beta?: number;
+}
+
+/**
+ * GRPO loss as TRL's GRPOTrainer computes it (trl/trainer/grpo_trainer.py, compute_loss): per token
+ * −min(r·A, clip(r, 1−ε, 1+ε)·A) with r = exp(logπ − logπ_old), plus β·KL with the k3 estimator
+ * exp(ref − logπ) − (ref − logπ) − 1; averaged over each completion's tokens, then over completions.
+ */
+export function grpoLoss(o: PolicyLossInputs): E.Tensor {
+  const eps = o.clip ?? 0.2;
+  const ratio = E.exp(E.sub(o.logprobs, o.oldLogprobs));
+  const adv = E.unsqueeze(o.advantages, [1]);
+  const clipped = E.minimum(E.maximum(ratio, 1 - eps), 1 + eps);
+  let perToken = E.neg(E.minimum(E.mul(ratio, adv), E.mul(clipped, adv)));
+  if (o.refLogprobs) {
+    const delta = E.sub(o.refLogprobs, o.logprobs);
+    const kl = E.sub(E.sub(E.exp(delta), delta), 1);
+    perToken = E.add(perToken, E.mul(kl, o.beta ?? 0.04));
+  }
+  const perSequence = E.div(E.sum(E.mul(perToken, o.mask), [1]), E.maximum(E.sum(o.mask, [1]), 1));
+  return E.mean(perSequence, [0]);
+}

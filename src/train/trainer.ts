@@ -1,0 +1,335 @@
+// The training-step runner. One optimizer step = one ONNX Runtime run of a graph holding the forward pass, its
+// gradient (autodiff) and the optimizer update; with gradient accumulation the first micro-batches run a
+// forward + backward graph that adds into gradient accumulators and the last one runs the update graph.
+//
+// Parameters, optimizer state and accumulators live in host buffers in pairs: each run reads one buffer of a pair
+// and ONNX Runtime writes the other (preallocated outputs), then the roles swap. onnxruntime-node wraps input
+// typed arrays without copying and writes preallocated outputs in place, so a step copies no parameter or state
+// bytes on the host; `bytes` reports what crosses the JS/runtime boundary per step. Runs are on the main thread:
+// a worker would have to copy (or share) every buffer.
+import type ort from 'onnxruntime-node';
+import { backward } from '../engine/autodiff.ts';
+import * as E from '../engine/index.ts';
+import { type Feeds, fromOrt, Session, type SessionOptions, toOrt } from '../runtime/session.ts';
+import type { HostTensor } from '../tensor.ts';
+import { openSafetensors, writeSafetensors } from '../weights/safetensors.ts';
+import {
+  clipByGlobalNorm,
+  groupScalars,
+  type OptimizerConfig,
+  scalarNames,
+  stateSlots,
+  update,
+} from './optim.ts';
+import { lrFactor, type Schedule } from './schedule.ts';
+
+export interface ParamGroup {
+  name: string;
+  /** Trainable parameters whose name matches join this group (the first matching group wins). */
+  match: RegExp;
+  lr: number;
+  weightDecay?: number;
+}
+
+export interface TrainerOptions {
+  /** The graph output holding the scalar loss (default 'loss'). Other outputs are returned with each step. */
+  loss?: string;
+  /** Which parameters train; the rest are frozen (fed unchanged, no gradient computed for them). */
+  trainable: (name: string) => boolean;
+  optimizer: OptimizerConfig;
+  /** Base rate and weight decay of the parameters no group matches. */
+  lr: number;
+  weightDecay?: number;
+  groups?: ParamGroup[];
+  schedule?: Schedule;
+  /** Clip the global gradient norm to this value (torch clip_grad_norm_). */
+  maxGradNorm?: number;
+  session?: SessionOptions;
+}
+
+export interface StepResult {
+  /** Optimizer steps done after this one. */
+  step: number;
+  /** Loss of each micro-batch. */
+  losses: number[];
+  /** Global gradient norm before clipping (when maxGradNorm is set). */
+  gradNorm?: number;
+  /** Rate used per group. */
+  lr: Record<string, number>;
+  /** Other outputs of the forward graph, per micro-batch. */
+  outputs: Record<string, HostTensor>[];
+  /** Bytes fed to and fetched from ONNX Runtime over the whole step (all micro-batches). */
+  bytes: { fed: number; fetched: number };
+}
+
+type Kind = 'step' | 'accumulate' | 'step+acc';
+
+const CHECKPOINT_FORMAT = 'spatial-mllm/train-checkpoint/1';
+
+/** A pair of same-shaped buffers: one is read, the other written, alternating per step. */
+type Pair = [HostTensor, HostTensor];
+
+const clone = (t: HostTensor): HostTensor => ({ dtype: t.dtype, shape: [...t.shape], data: t.data.slice() });
+const zerosLike = (t: HostTensor): HostTensor => ({
+  dtype: t.dtype,
+  shape: [...t.shape],
+  data: new (t.data.constructor as Float32ArrayConstructor)(t.data.length),
+});
+
+export class Trainer {
+  /** Optimizer steps taken. */
+  stepsDone = 0;
+  private parity: 0 | 1 = 0;
+  private readonly sessions = new Map<Kind, Promise<Session>>();
+  private readonly groupOf = new Map<string, ParamGroup>();
+  private readonly params = new Map<string, Pair>();
+  private readonly state = new Map<string, Pair>();
+  /** Gradient accumulators: [zeros, a, b] per trainable parameter (the zeros are never written). */
+  private readonly acc = new Map<string, [HostTensor, HostTensor, HostTensor]>();
+  private readonly slots: string[];
+  private readonly lossName: string;
+
+  private constructor(
+    private readonly forward: E.Graph,
+    private readonly frozen: Map<string, HostTensor>,
+    readonly trainable: string[],
+    private readonly o: TrainerOptions,
+  ) {
+    this.lossName = o.loss ?? 'loss';
+    this.slots = stateSlots(o.optimizer);
+  }
+
+  /** A trainer for `forward` (a graph with a scalar loss output) starting from `weights` (every parameter). */
+  static create(forward: E.Graph, weights: Map<string, HostTensor>, o: TrainerOptions): Trainer {
+    const names = [...forward.params.keys()];
+    const missing = names.filter((n) => !weights.has(n));
+    if (missing.length) throw new Error(`trainer: no weights for ${missing.slice(0, 5).join(', ')}`);
+    const trainable = names.filter(o.trainable).sort();
+    if (trainable.length === 0) throw new Error('trainer: no parameter of the graph is trainable');
+    const frozen = new Map(names.filter((n) => !o.trainable(n)).map((n) => [n, weights.get(n)!]));
+    const t = new Trainer(forward, frozen, trainable, o);
+    const fallback: ParamGroup = { name: 'default', match: /.*/, lr: o.lr, weightDecay: o.weightDecay };
+    for (const name of trainable) {
+      const w = weights.get(name)!;
+      if (w.dtype !== 'float32')
+        throw new Error(`trainer: trainable parameter ${name} is ${w.dtype}, not float32`);
+      t.params.set(name, [clone(w), zerosLike(w)]);
+      for (const slot of t.slots) t.state.set(`${slot}:${name}`, [zerosLike(w), zerosLike(w)]);
+      t.groupOf.set(name, o.groups?.find((g) => g.match.test(name)) ?? fallback);
+    }
+    return t;
+  }
+
+  /** Groups that hold at least one parameter. */
+  get groups(): ParamGroup[] {
+    return [...new Set(this.groupOf.values())];
+  }
+
+  /** Current values of every parameter (trainable ones are views, valid until the next step). */
+  parameters(): Map<string, HostTensor> {
+    const out = new Map(this.frozen);
+    for (const [name, pair] of this.params) out.set(name, pair[this.parity]);
+    return out;
+  }
+
+  /** Optimizer state by `<slot>:<param>` (views, valid until the next step). */
+  optimizerState(): Map<string, HostTensor> {
+    return new Map([...this.state].map(([k, pair]) => [k, pair[this.parity]]));
+  }
+
+  /** The step graph of a kind: forward, gradients, then accumulation or clipping and the optimizer update. */
+  buildGraph(kind: Kind): E.Graph {
+    const bw = backward(this.forward, this.lossName, this.trainable);
+    const g = bw.graph;
+    let grads = this.trainable.map((n) => bw.grads.get(n)!);
+    if (kind !== 'step')
+      grads = grads.map((d, i) => E.add(d, g.input(`grad_acc:${this.trainable[i]}`, 'float32', d.shape)));
+    if (kind === 'accumulate') {
+      grads.forEach((d, i) => {
+        g.output(`new:grad_acc:${this.trainable[i]}`, d);
+      });
+      return g;
+    }
+    if (this.o.maxGradNorm !== undefined) {
+      const clipped = clipByGlobalNorm(grads, this.o.maxGradNorm);
+      grads = clipped.grads;
+      g.output('grad_norm', clipped.norm);
+    }
+    const scalars = new Map(
+      this.groups.map((grp) => [
+        grp.name,
+        Object.fromEntries(
+          scalarNames(this.o.optimizer).map((s) => [s, g.input(`${s}:${grp.name}`, 'float32', [])]),
+        ),
+      ]),
+    );
+    this.trainable.forEach((name, i) => {
+      const p = bw.values.get(name)!;
+      const state = this.slots.map((s) => g.input(`${s}:${name}`, 'float32', p.shape));
+      const u = update(this.o.optimizer, p, grads[i], state, scalars.get(this.groupOf.get(name)!.name)!);
+      g.output(`new:${name}`, u.param);
+      u.state.forEach((s, k) => {
+        g.output(`new:${this.slots[k]}:${name}`, s);
+      });
+    });
+    return g;
+  }
+
+  private session(kind: Kind): Promise<Session> {
+    let s = this.sessions.get(kind);
+    if (!s) {
+      const model = E.toOnnx(this.buildGraph(kind), { lowering: 'primitive', params: 'inputs' });
+      s = Session.create(model.bytes, this.o.session);
+      this.sessions.set(kind, s);
+    }
+    return s;
+  }
+
+  /** The rate of each group for the update about to be taken. */
+  currentLr(): Record<string, number> {
+    const f = lrFactor(this.o.schedule ?? { kind: 'constant' }, this.stepsDone);
+    return Object.fromEntries(this.groups.map((g) => [g.name, g.lr * f]));
+  }
+
+  /**
+   * One optimizer step over one or more micro-batches: their gradients are summed (normalize the loss by the
+   * whole step's token count to average them).
+   */
+  async step(microBatches: Feeds[]): Promise<StepResult> {
+    if (microBatches.length === 0) throw new Error('trainer: a step needs at least one micro-batch');
+    const cur = this.parity;
+    const next = (1 - cur) as 0 | 1;
+    const lr = this.currentLr();
+    const result: StepResult = {
+      step: this.stepsDone + 1,
+      losses: [],
+      lr,
+      outputs: [],
+      bytes: { fed: 0, fetched: 0 },
+    };
+    const base: Feeds = Object.fromEntries(this.frozen);
+    for (const [name, pair] of this.params) base[name] = pair[cur];
+    const last = microBatches.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const kind: Kind = last === 0 ? 'step' : i === last ? 'step+acc' : 'accumulate';
+      const session = await this.session(kind);
+      const feeds: Feeds = { ...base, ...microBatches[i] };
+      const fetches: Record<string, HostTensor> = {};
+      if (kind !== 'step')
+        for (const name of this.trainable) {
+          const acc = this.accumulators(name);
+          feeds[`grad_acc:${name}`] = i === 0 ? acc[0] : acc[1 + ((i - 1) % 2)];
+          if (kind === 'accumulate') fetches[`new:grad_acc:${name}`] = acc[1 + (i % 2)];
+        }
+      if (kind !== 'accumulate') {
+        for (const [name, pair] of this.params) fetches[`new:${name}`] = pair[next];
+        for (const [key, pair] of this.state) {
+          feeds[key] = pair[cur];
+          fetches[`new:${key}`] = pair[next];
+        }
+        for (const grp of this.groups) {
+          const values = groupScalars(this.o.optimizer, lr[grp.name], grp.weightDecay ?? 0, this.stepsDone);
+          for (const [s, v] of Object.entries(values))
+            feeds[`${s}:${grp.name}`] = { dtype: 'float32', shape: [], data: Float32Array.of(v) };
+        }
+      }
+      const out = await runPreallocated(session, feeds, fetches);
+      result.bytes.fed += sumBytes(Object.values(feeds));
+      result.bytes.fetched += sumBytes(Object.values(fetches)) + sumBytes(Object.values(out));
+      result.losses.push(Number(out[this.lossName].data[0]));
+      if (out.grad_norm) result.gradNorm = Number(out.grad_norm.data[0]);
+      const { [this.lossName]: _, grad_norm: __, ...rest } = out;
+      result.outputs.push(rest);
+    }
+    this.parity = next;
+    this.stepsDone++;
+    return result;
+  }
+
+  private accumulators(name: string): [HostTensor, HostTensor, HostTensor] {
+    let a = this.acc.get(name);
+    if (!a) {
+      const p = this.params.get(name)![0];
+      a = [zerosLike(p), zerosLike(p), zerosLike(p)];
+      this.acc.set(name, a);
+    }
+    return a;
+  }
+
+  /**
+   * Writes trainable parameters, optimizer moments (`optimizer.<slot>.<param>`), the step and `extra` (e.g. the
+   * data RNG state) to one safetensors file, atomically (temp file + rename).
+   */
+  save(path: string, extra: Record<string, unknown> = {}): void {
+    const tensors = new Map<string, HostTensor>();
+    for (const [name, pair] of this.params) tensors.set(name, pair[this.parity]);
+    for (const [key, pair] of this.state) {
+      const [slot, ...rest] = key.split(':');
+      tensors.set(`optimizer.${slot}.${rest.join(':')}`, pair[this.parity]);
+    }
+    writeSafetensors(path, tensors, {
+      format: CHECKPOINT_FORMAT,
+      step: String(this.stepsDone),
+      optimizer: JSON.stringify(this.o.optimizer),
+      extra: JSON.stringify(extra),
+    });
+  }
+
+  /** Restores a checkpoint written by save (same graph and optimizer); returns its `extra`. */
+  load(path: string): Record<string, unknown> {
+    const file = openSafetensors(path);
+    const meta = file.metadata;
+    if (meta.format !== CHECKPOINT_FORMAT)
+      throw new Error(`${path} is not a training checkpoint (format ${meta.format ?? 'missing'})`);
+    if (meta.optimizer !== JSON.stringify(this.o.optimizer))
+      throw new Error(
+        `${path} was written with optimizer ${meta.optimizer}, this trainer uses ${JSON.stringify(this.o.optimizer)}`,
+      );
+    const restore = (key: string, pair: Pair) => {
+      if (!file.names().includes(key)) throw new Error(`${path} has no tensor ${key}`);
+      const t = file.read(key);
+      const dst = pair[this.parity];
+      if (t.dtype !== dst.dtype || t.shape.join() !== dst.shape.join())
+        throw new Error(`${path}: ${key} is ${t.dtype}[${t.shape}], expected ${dst.dtype}[${dst.shape}]`);
+      (dst.data as Float32Array).set(t.data as Float32Array);
+    };
+    try {
+      for (const [name, pair] of this.params) restore(name, pair);
+      for (const [key, pair] of this.state) {
+        const [slot, ...rest] = key.split(':');
+        restore(`optimizer.${slot}.${rest.join(':')}`, pair);
+      }
+    } finally {
+      file.close();
+    }
+    this.stepsDone = Number(meta.step);
+    return JSON.parse(meta.extra ?? '{}');
+  }
+
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
+  }
+}
+
+const sumBytes = (ts: HostTensor[]) => ts.reduce((n, t) => n + t.data.byteLength, 0);
+
+/** Runs with outputs written into the given buffers; returns the outputs not preallocated. */
+async function runPreallocated(
+  session: Session,
+  feeds: Feeds,
+  fetches: Record<string, HostTensor>,
+): Promise<Record<string, HostTensor>> {
+  const ortFeeds: Record<string, ort.Tensor> = {};
+  for (const name of session.inputNames) {
+    const t = feeds[name];
+    if (!t) throw new Error(`trainer: missing input ${name}`);
+    ortFeeds[name] = toOrt(t);
+  }
+  const ortFetches: Record<string, ort.Tensor | null> = {};
+  for (const name of session.outputNames) ortFetches[name] = fetches[name] ? toOrt(fetches[name]) : null;
+  const res = await session.inner.run(ortFeeds, ortFetches);
+  const out: Record<string, HostTensor> = {};
+  for (const name of session.outputNames) if (!fetches[name]) out[name] = fromOrt(res[name]);
+  return out;
+}
