@@ -30,30 +30,47 @@ export interface ModelAdapter {
   close?(): Promise<void>;
 }
 
-/** What `src/pipeline/answer.ts` is expected to export for the Spatial-MLLM adapter. */
-export interface SpatialMllmAnswererModule {
-  createSpatialMllmAnswerer(opts: { checkpoint: string }): Promise<{
-    answer(input: { prompt: string; video: string; frames: number; sampling: Sampling }, signal?: AbortSignal): Promise<string>;
-    close?(): Promise<void>;
-  }>;
+/** The part of `src/pipeline/answer.ts` the Spatial-MLLM adapter uses. */
+interface PipelineModule {
+  SpatialMllmPipeline: {
+    load(dir: string): {
+      ask(
+        video: string,
+        prompt: string,
+        o: { frames: number; sampling: Sampling; signal?: AbortSignal },
+      ): Promise<{ answer: string }>;
+      release(): Promise<void>;
+    };
+  };
 }
 
-async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
-  let mod: Partial<SpatialMllmAnswererModule> = {};
+const PIPELINE_MODULE = new URL('../pipeline/answer.ts', import.meta.url).href;
+
+/** Our model through the pipeline, imported only now (it brings ONNX Runtime). `moduleUrl` is for tests. */
+export async function spatialMllmAdapter(
+  checkpoint: string,
+  moduleUrl = PIPELINE_MODULE,
+): Promise<ModelAdapter> {
+  let mod: Partial<PipelineModule> = {};
   try {
-    mod = await import(new URL('../pipeline/answer.ts', import.meta.url).href);
+    mod = await import(moduleUrl);
   } catch (e) {
-    if ((e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' || !String(e).includes('pipeline/answer.ts')) throw e;
+    if (
+      (e as { code?: string }).code !== 'ERR_MODULE_NOT_FOUND' ||
+      !String(e).includes(moduleUrl.split('/').pop()!)
+    )
+      throw e;
   }
-  if (typeof mod.createSpatialMllmAnswerer !== 'function')
+  if (typeof mod.SpatialMllmPipeline?.load !== 'function')
     throw new InputError(
       'the Spatial-MLLM model pipeline (src/pipeline/answer.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
     );
-  const answerer = await mod.createSpatialMllmAnswerer({ checkpoint });
+  const pipeline = mod.SpatialMllmPipeline.load(checkpoint);
   return {
     name: `spatial-mllm:${checkpoint}`,
-    answer: (q, signal) => answerer.answer({ prompt: q.prompt, video: q.video, frames: q.frames, sampling: q.sampling }, signal),
-    close: answerer.close?.bind(answerer),
+    answer: async (q, signal) =>
+      (await pipeline.ask(q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+    close: () => pipeline.release(),
   };
 }
 
@@ -88,7 +105,9 @@ function mode(values: string[]): string {
   const tied = [...counts.keys()].filter((v) => counts.get(v) === top);
   const nums = values.map(Number).sort((a, b) => a - b);
   const median = nums[Math.floor(nums.length / 2)];
-  return tied.sort((a, b) => Math.abs(Number(a) - median) - Math.abs(Number(b) - median) || a.localeCompare(b))[0];
+  return tied.sort(
+    (a, b) => Math.abs(Number(a) - median) - Math.abs(Number(b) - median) || a.localeCompare(b),
+  )[0];
 }
 
 /**
@@ -119,7 +138,8 @@ function frequencyAdapter(questions: readonly EvalQuestion[]): ModelAdapter {
     async answer({ question }) {
       const g = guess.get(question.questionType);
       if (!g) return '';
-      const option = g.text === undefined ? undefined : question.options?.find((o) => optionText(o) === g.text);
+      const option =
+        g.text === undefined ? undefined : question.options?.find((o) => optionText(o) === g.text);
       return option ? letterOf(option) : g.answer;
     },
   };
@@ -146,10 +166,14 @@ export async function createAdapter(spec: string, ctx: AdapterContext): Promise<
   if (kind === 'spatial-mllm' && arg) return spatialMllmAdapter(arg);
   if (kind === 'openai' && arg) {
     if (!ctx.endpoint)
-      throw new InputError('--model openai:NAME needs --endpoint (the base URL, e.g. http://127.0.0.1:8000/v1)');
+      throw new InputError(
+        '--model openai:NAME needs --endpoint (the base URL, e.g. http://127.0.0.1:8000/v1)',
+      );
     const apiKey = ctx.apiKeyEnv ? process.env[ctx.apiKeyEnv] : undefined;
     if (ctx.apiKeyEnv && !apiKey)
-      throw new InputError(`--api-key-env ${ctx.apiKeyEnv}: that environment variable is not set; export it first`);
+      throw new InputError(
+        `--api-key-env ${ctx.apiKeyEnv}: that environment variable is not set; export it first`,
+      );
     return new OpenAIChatAdapter({
       endpoint: ctx.endpoint,
       model: arg,

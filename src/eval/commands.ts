@@ -90,10 +90,14 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
     });
     for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
     if (outcome.failed.length)
-      process.stderr.write(`${outcome.failed.length} questions failed; rerun the same command to retry them\n`);
+      process.stderr.write(
+        `${outcome.failed.length} questions failed; rerun the same command to retry them\n`,
+      );
     if (outcome.report) {
       process.stdout.write(reportMarkdown(outcome.report));
-      process.stdout.write(`\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`);
+      process.stdout.write(
+        `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
+      );
     }
   } finally {
     process.off('SIGINT', onSigint);
@@ -106,11 +110,20 @@ export function evalMerge(dirs: string[], o: { out: string; convention?: string 
   process.stdout.write(`\nmerged into ${o.out}\n`);
 }
 
-export function evalScore(o: { predictions: string; benchmark: string; convention?: string; json?: boolean; out?: string; model: string }): void {
+export function evalScore(o: {
+  predictions: string;
+  benchmark: string;
+  convention?: string;
+  json?: boolean;
+  out?: string;
+  model: string;
+}): void {
   const benchmark = oneOf(o.benchmark, BENCHMARKS, '--benchmark');
   const results = readResults(o.predictions, benchmark);
   if (!results.records.length && !results.invalid.length)
-    throw new InputError(`${o.predictions} is empty or missing; give a JSONL file with one prediction per line`);
+    throw new InputError(
+      `${o.predictions} is empty or missing; give a JSONL file with one prediction per line`,
+    );
   const report = buildReport({
     benchmark,
     model: o.model,

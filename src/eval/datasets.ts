@@ -51,14 +51,16 @@ const isTable = (name: string) => /\.(parquet|jsonl)$/.test(name);
 
 /** The VSI-Bench table for a subset: an explicit file, or the best match in the folder. */
 function findVsiTable(data: string, subset: VsiSubset): { path: string; filterPruned: boolean } {
-  if (statSync(data).isFile()) return { path: data, filterPruned: subset === 'debiased' && !/debiased/i.test(data) };
+  if (statSync(data).isFile())
+    return { path: data, filterPruned: subset === 'debiased' && !/debiased/i.test(data) };
   const tables = readdirSync(data)
     .filter((n) => isTable(n) && /test/i.test(n))
     .sort();
   const debiased = tables.filter((n) => /debiased/i.test(n));
   const full = tables.filter((n) => !/debiased|pruned/i.test(n));
   const pick = (names: string[]) => names.find((n) => n.endsWith('.parquet')) ?? names[0];
-  if (subset === 'debiased' && debiased.length) return { path: join(data, pick(debiased)), filterPruned: false };
+  if (subset === 'debiased' && debiased.length)
+    return { path: join(data, pick(debiased)), filterPruned: false };
   if (!full.length)
     throw new InputError(
       `no VSI-Bench table (test*.parquet or test*.jsonl) in ${data}; download nyu-visionx/VSI-Bench there or pass the file itself to --data`,
@@ -69,7 +71,8 @@ function findVsiTable(data: string, subset: VsiSubset): { path: string; filterPr
 const text = (v: unknown) => (v === null || v === undefined ? '' : String(v));
 
 export async function loadVsiBench(data: string, subset: VsiSubset = 'full'): Promise<EvalQuestion[]> {
-  if (!existsSync(data)) throw new InputError(`--data ${data} does not exist; point it at the VSI-Bench folder`);
+  if (!existsSync(data))
+    throw new InputError(`--data ${data} does not exist; point it at the VSI-Bench folder`);
   const { path, filterPruned } = findVsiTable(data, subset);
   let rows = await readTable(path);
   if (filterPruned) {
@@ -109,7 +112,10 @@ function findFile(dir: string, names: string[], what: string): string {
 /** The question text of a LLaVA-style entry: the human turn without the `<image>` placeholder and the template
  * suffix, so that the prompt is rebuilt the same way for every file format. */
 function llavaQuestion(value: string, suffix: string): string {
-  return value.replace(/^\s*<image>\s*/, '').replace(suffix, '').trim();
+  return value
+    .replace(/^\s*<image>\s*/, '')
+    .replace(suffix, '')
+    .trim();
 }
 
 export function loadScanQA(data: string): EvalQuestion[] {
@@ -149,7 +155,8 @@ export function loadSqa3d(data: string): EvalQuestion[] {
   const suffix = 'Answer the question using a single word or phrase.';
   const llava = ['sqa3d_test_llava_style.json'];
   const official = 'v1_balanced_questions_test_scannetv2.json';
-  const hasOfficial = statSync(data).isDirectory() && [join(data, official), join(data, 'balanced', official)].some(existsSync);
+  const hasOfficial =
+    statSync(data).isDirectory() && [join(data, official), join(data, 'balanced', official)].some(existsSync);
   if (!hasOfficial) {
     const path = findFile(data, llava, 'SQA3D test file');
     const raw = readJson(path) as Row[];
@@ -181,7 +188,8 @@ export function loadSqa3d(data: string): EvalQuestion[] {
   return questions.map((q, index) => {
     const id = text(q.question_id);
     const gt = answers.get(id);
-    if (!gt) throw new InputError(`${aPath} has no answer for question ${id}; the two SQA3D files do not match`);
+    if (!gt)
+      throw new InputError(`${aPath} has no answer for question ${id}; the two SQA3D files do not match`);
     return {
       index,
       id,
@@ -196,7 +204,11 @@ export function loadSqa3d(data: string): EvalQuestion[] {
   });
 }
 
-export async function loadBenchmark(benchmark: Benchmark, data: string, subset: VsiSubset): Promise<EvalQuestion[]> {
+export async function loadBenchmark(
+  benchmark: Benchmark,
+  data: string,
+  subset: VsiSubset,
+): Promise<EvalQuestion[]> {
   if (!existsSync(data)) throw new InputError(`--data ${data} does not exist`);
   if (benchmark === 'vsibench') return loadVsiBench(data, subset);
   return benchmark === 'scanqa' ? loadScanQA(data) : loadSqa3d(data);

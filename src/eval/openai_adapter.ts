@@ -50,13 +50,18 @@ export class OpenAIChatAdapter implements ModelAdapter {
   private async images(video: string, count: number): Promise<string[]> {
     const key = `${video}#${count}`;
     if (this.cached?.key !== key)
-      this.cached = { key, urls: (await this.o.frameSource.frames(video, count)).map((f) => frameDataUrl(f)) };
+      this.cached = {
+        key,
+        urls: (await this.o.frameSource.frames(video, count)).map((f) => frameDataUrl(f)),
+      };
     return this.cached.urls;
   }
 
   async answer(q: ModelQuery, signal?: AbortSignal): Promise<string> {
     if (q.sampling !== 'uniform')
-      throw new InputError(`--sampling ${q.sampling} needs our model's reconstruction; use --sampling uniform here`);
+      throw new InputError(
+        `--sampling ${q.sampling} needs our model's reconstruction; use --sampling uniform here`,
+      );
     const images = await this.images(q.video, q.frames);
     const body = JSON.stringify({
       model: this.o.model,
@@ -84,13 +89,17 @@ export class OpenAIChatAdapter implements ModelAdapter {
             ...(this.o.apiKey ? { authorization: `Bearer ${this.o.apiKey}` } : {}),
           },
           body,
-          signal: AbortSignal.any([AbortSignal.timeout(this.o.timeoutMs ?? 300_000), ...(signal ? [signal] : [])]),
+          signal: AbortSignal.any([
+            AbortSignal.timeout(this.o.timeoutMs ?? 300_000),
+            ...(signal ? [signal] : []),
+          ]),
         });
         const text = await res.text();
         if (res.ok) return messageText(text, url);
         if (res.status === 401 || res.status === 403)
           throw new InputError(`${url} refused the request (${res.status}); check --api-key-env`);
-        if (res.status !== 429 && res.status < 500) throw new Error(`${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
+        if (res.status !== 429 && res.status < 500)
+          throw new Error(`${url}: HTTP ${res.status}: ${text.slice(0, 300)}`);
         retryable = `HTTP ${res.status}`;
       } catch (e) {
         if (signal?.aborted || e instanceof InputError || !(e instanceof TypeError || isTimeout(e))) throw e;

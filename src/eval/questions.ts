@@ -41,7 +41,9 @@ const NA_SUFFIX = 'Please answer the question using a single word or phrase.';
 export function buildPrompt(q: EvalQuestion, style: PromptStyle): string {
   if (q.benchmark === 'scanqa') return `${q.question} Answer the question simply.`;
   if (q.benchmark === 'sqa3d')
-    return [q.situation, q.question, 'Answer the question using a single word or phrase.'].filter(Boolean).join(' ');
+    return [q.situation, q.question, 'Answer the question using a single word or phrase.']
+      .filter(Boolean)
+      .join(' ');
   const lines = style === 'official' ? ['These are frames of a video.', q.question] : [q.question];
   if (isMultipleChoice(q.questionType as QuestionType))
     lines.push(`Options:\n${(q.options ?? []).join('\n')}`, MC_SUFFIX);

@@ -3,14 +3,22 @@
 // question index, so an interrupted-and-resumed run, or merged shards, give byte-identical reports.
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { npMean, pyFormatFixed } from './python_compat.ts';
 import { InputError } from '../errors.ts';
-import { QA3D_CONVENTIONS, type Qa3dConvention, type ScanQAScores, type Sqa3dScores, scoreScanQA, scoreSqa3d, type Sqa3dType } from './qa3d_metrics.ts';
+import { npMean, pyFormatFixed } from './python_compat.ts';
+import {
+  QA3D_CONVENTIONS,
+  type Qa3dConvention,
+  type ScanQAScores,
+  type Sqa3dScores,
+  type Sqa3dType,
+  scoreScanQA,
+  scoreSqa3d,
+} from './qa3d_metrics.ts';
 import type { Benchmark } from './questions.ts';
 import type { InvalidLine, ResultRecord } from './results.ts';
 import {
-  type Convention,
   CONVENTIONS,
+  type Convention,
   officialAggregate,
   type QuestionType,
   type ScoredQuestion,
@@ -53,7 +61,9 @@ export function conventionFor(benchmark: Benchmark, given?: string): string {
     benchmark === 'vsibench' ? CONVENTIONS : benchmark === 'scanqa' ? QA3D_CONVENTIONS : ['leo'];
   if (given === undefined) return allowed[0];
   if (!allowed.includes(given))
-    throw new InputError(`--convention ${given} does not apply to ${benchmark}: choose one of ${allowed.join(', ')}`);
+    throw new InputError(
+      `--convention ${given} does not apply to ${benchmark}: choose one of ${allowed.join(', ')}`,
+    );
   return given;
 }
 
@@ -61,20 +71,27 @@ export const CONVENTION_LABELS: Record<string, string> = {
   official: 'official (thinking-in-space lmms-eval vsibench/utils.py)',
   'spatial-mllm': 'Spatial-MLLM (src/evaluation/vsibench: <answer> extraction, strict MRA)',
   'video-3d-llm': 'Video-3D-LLM / Spatial-MLLM score_scanqa.py (raw strings, no PTB tokenizer)',
-  leo: "LEO clean_answer + answer_match (EM-1 and refined EM)",
+  leo: 'LEO clean_answer + answer_match (EM-1 and refined EM)',
 };
 
-function vsiReport(records: ResultRecord[], convention: Convention, problems: Problem[]): VsiReport & { n: number } {
+function vsiReport(
+  records: ResultRecord[],
+  convention: Convention,
+  problems: Problem[],
+): VsiReport & { n: number } {
   const rows: (ScoredQuestion & { dataset: string })[] = [];
   for (const r of records) {
     const s = scoreQuestion(convention, r.question_type as QuestionType, r.prediction, r.ground_truth);
     if ('error' in s) problems.push({ where: `id ${r.id ?? '?'}`, reason: s.error });
-    else rows.push({ type: r.question_type as QuestionType, score: s.score, dataset: r.dataset ?? 'unknown' });
+    else
+      rows.push({ type: r.question_type as QuestionType, score: s.score, dataset: r.dataset ?? 'unknown' });
   }
   const summary = summarize(convention, rows);
   const tasks: VsiReport['tasks'] = {};
   for (const task of TASKS) {
-    const n = rows.filter((r) => (task === 'object_rel_direction' ? r.type.startsWith(task) : r.type === task)).length;
+    const n = rows.filter((r) =>
+      task === 'object_rel_direction' ? r.type.startsWith(task) : r.type === task,
+    ).length;
     if (summary.tasks[task] !== undefined) tasks[task] = { score: summary.tasks[task]!, count: n };
   }
   const questionTypes: VsiReport['question_types'] = {};
@@ -84,7 +101,10 @@ function vsiReport(records: ResultRecord[], convention: Convention, problems: Pr
   }
   const datasets: VsiReport['datasets'] = {};
   for (const ds of [...new Set(rows.map((r) => r.dataset))].sort()) {
-    const s = summarize(convention, rows.filter((r) => r.dataset === ds));
+    const s = summarize(
+      convention,
+      rows.filter((r) => r.dataset === ds),
+    );
     datasets[ds] = { macro: s.macro, micro: s.micro, count: s.count };
   }
   return {
@@ -123,12 +143,20 @@ export function buildReport(input: ReportInput): Report {
     report.questions.scored = n;
   } else if (input.benchmark === 'scanqa' && records.length) {
     report.scanqa = scoreScanQA(
-      records.map((r, i) => ({ id: r.id ?? String(i), prediction: r.prediction, answers: r.answers ?? [r.ground_truth] })),
+      records.map((r, i) => ({
+        id: r.id ?? String(i),
+        prediction: r.prediction,
+        answers: r.answers ?? [r.ground_truth],
+      })),
       input.convention as Qa3dConvention,
     );
   } else if (input.benchmark === 'sqa3d' && records.length) {
     report.sqa3d = scoreSqa3d(
-      records.map((r) => ({ prediction: r.prediction, answers: r.answers ?? [r.ground_truth], type: r.question_type as Sqa3dType })),
+      records.map((r) => ({
+        prediction: r.prediction,
+        answers: r.answers ?? [r.ground_truth],
+        type: r.question_type as Sqa3dType,
+      })),
     );
   }
   if (input.expected !== undefined) {
@@ -140,7 +168,11 @@ export function buildReport(input: ReportInput): Report {
 }
 
 const fmt = (x: number) => pyFormatFixed(x, 2);
-const TITLES: Record<Benchmark, string> = { vsibench: 'VSI-Bench', scanqa: 'ScanQA (val)', sqa3d: 'SQA3D (test)' };
+const TITLES: Record<Benchmark, string> = {
+  vsibench: 'VSI-Bench',
+  scanqa: 'ScanQA (val)',
+  sqa3d: 'SQA3D (test)',
+};
 
 /** Labelled bars (values in percent, or raw for CIDEr) of a report: what the chart and the main table show. */
 function headline(r: Report): [string, number][] {
@@ -176,18 +208,27 @@ export function reportMarkdown(r: Report): string {
   const q = r.questions;
   out.push(
     `Scoring: ${CONVENTION_LABELS[r.convention] ?? r.convention}. ${q.scored} questions scored` +
-      (q.expected !== undefined ? ` of ${q.expected}${q.missing ? ` (**${q.missing} missing**: rerun the same command to finish)` : ''}` : '') +
+      (q.expected !== undefined
+        ? ` of ${q.expected}${q.missing ? ` (**${q.missing} missing**: rerun the same command to finish)` : ''}`
+        : '') +
       (q.problems ? `; ${q.problems} problem lines (listed below)` : '') +
       '.',
     '',
   );
   if (r.vsibench) {
     out.push('| Task | Score | Questions |', '|---|---:|---:|');
-    for (const [t, v] of Object.entries(r.vsibench.tasks)) out.push(`| ${t} | ${fmt(v.score)} | ${v.count} |`);
-    out.push(`| **Overall, macro (mean of the ${Object.keys(r.vsibench.tasks).length} tasks)** | **${fmt(r.vsibench.overall.macro)}** | |`);
-    out.push(`| **Overall, micro (mean over questions)** | **${fmt(r.vsibench.overall.micro)}** | ${q.scored} |`, '');
+    for (const [t, v] of Object.entries(r.vsibench.tasks))
+      out.push(`| ${t} | ${fmt(v.score)} | ${v.count} |`);
+    out.push(
+      `| **Overall, macro (mean of the ${Object.keys(r.vsibench.tasks).length} tasks)** | **${fmt(r.vsibench.overall.macro)}** | |`,
+    );
+    out.push(
+      `| **Overall, micro (mean over questions)** | **${fmt(r.vsibench.overall.micro)}** | ${q.scored} |`,
+      '',
+    );
     out.push('| Question type | Score | Questions |', '|---|---:|---:|');
-    for (const [t, v] of Object.entries(r.vsibench.question_types)) out.push(`| ${t} | ${fmt(v.score)} | ${v.count} |`);
+    for (const [t, v] of Object.entries(r.vsibench.question_types))
+      out.push(`| ${t} | ${fmt(v.score)} | ${v.count} |`);
     out.push('', '| Dataset | Macro | Micro | Questions |', '|---|---:|---:|---:|');
     for (const [d, v] of Object.entries(r.vsibench.datasets))
       out.push(`| ${d} | ${fmt(v.macro)} | ${fmt(v.micro)} | ${v.count} |`);
@@ -197,7 +238,8 @@ export function reportMarkdown(r: Report): string {
     for (const [k, v] of headline(r)) out.push(`| ${k} | ${fmt(v)} |`);
     if (r.scanqa) out.push('| METEOR | n/a (needs the METEOR 1.5 jar and its WordNet data) |');
     if (r.sqa3d)
-      for (const [t, v] of Object.entries(r.sqa3d.byType)) out.push(`| EM-R: ${t} (${v!.count} questions) | ${fmt(v!.emRefined)} |`);
+      for (const [t, v] of Object.entries(r.sqa3d.byType))
+        out.push(`| EM-R: ${t} (${v!.count} questions) | ${fmt(v!.emRefined)} |`);
     out.push('');
   }
   if (r.problems.length) {

@@ -46,14 +46,16 @@ export function recordOf(q: EvalQuestion, prediction: string): ResultRecord {
   };
 }
 
-const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
+const isStringArray = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((x) => typeof x === 'string');
 
 /** Why a parsed line cannot be scored for a benchmark, or null if it can. */
 function problem(r: Record<string, unknown>, benchmark: Benchmark): string | null {
   if (typeof r.prediction !== 'string') return "'prediction' is missing or not a string";
   if (r.answers !== undefined && (!isStringArray(r.answers) || r.answers.length === 0))
     return "'answers' must be a non-empty list of strings";
-  if (typeof r.ground_truth !== 'string' && r.answers === undefined) return "'ground_truth' is missing or not a string";
+  if (typeof r.ground_truth !== 'string' && r.answers === undefined)
+    return "'ground_truth' is missing or not a string";
   if (r.options !== undefined && r.options !== null && !isStringArray(r.options))
     return "'options' must be a list of strings";
   if (benchmark === 'vsibench' && !isQuestionType(r.question_type))
@@ -76,7 +78,10 @@ export function readResults(path: string, benchmark: Benchmark): ReadResults {
     const parsed = parseLine(line, benchmark);
     if ('reason' in parsed) {
       if (i === lines.length - 1) {
-        invalid.push({ line: i + 1, reason: `incomplete last line (an interrupted write?): ${parsed.reason}; ignored` });
+        invalid.push({
+          line: i + 1,
+          reason: `incomplete last line (an interrupted write?): ${parsed.reason}; ignored`,
+        });
         keepBytes = Buffer.byteLength(text) - Buffer.byteLength(line);
         needsNewline = false;
       } else invalid.push({ line: i + 1, reason: parsed.reason });
@@ -100,7 +105,8 @@ function parseLine(line: string, benchmark: Benchmark): { record: ResultRecord }
   } catch {
     return { reason: 'not valid JSON' };
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return { reason: 'not a JSON object' };
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    return { reason: 'not a JSON object' };
   const r = parsed as Record<string, unknown>;
   const why = problem(r, benchmark);
   if (why) return { reason: why };

@@ -22,7 +22,9 @@ export function parseShard(spec: string): Shard {
   const index = m ? Number(m[1]) : 0;
   const count = m ? Number(m[2]) : 0;
   if (!m || count < 1 || index < 1 || index > count)
-    throw new InputError(`--shard ${spec}: write i/n with 1 ≤ i ≤ n, e.g. --shard 2/4 for the second of four parts`);
+    throw new InputError(
+      `--shard ${spec}: write i/n with 1 ≤ i ≤ n, e.g. --shard 2/4 for the second of four parts`,
+    );
   return { index, count };
 }
 
@@ -31,7 +33,10 @@ export function selectQuestions(all: readonly EvalQuestion[], limit?: number, sh
   const limited = limit === undefined ? all : all.slice(0, limit);
   if (!shard) return [...limited];
   const n = limited.length;
-  return limited.slice(Math.floor(((shard.index - 1) * n) / shard.count), Math.floor((shard.index * n) / shard.count));
+  return limited.slice(
+    Math.floor(((shard.index - 1) * n) / shard.count),
+    Math.floor((shard.index * n) / shard.count),
+  );
 }
 
 /** What identifies a run: resuming with different settings would mix two experiments in one file. */
@@ -79,7 +84,10 @@ function writeJsonAtomic(path: string, value: unknown): void {
 
 function checkSettings(out: string, settings: RunSettings): void {
   const path = join(out, 'settings.json');
-  if (!existsSync(path)) return writeJsonAtomic(path, settings);
+  if (!existsSync(path)) {
+    writeJsonAtomic(path, settings);
+    return;
+  }
   const before = JSON.parse(readFileSync(path, 'utf8')) as RunSettings;
   const changed = (Object.keys(settings) as (keyof RunSettings)[]).filter(
     (k) => JSON.stringify(before[k]) !== JSON.stringify(settings[k]),
@@ -205,7 +213,9 @@ export function mergeRuns(dirs: string[], out: string, convention?: string): Rep
   for (const r of runs.slice(1)) {
     const { shard: _s2, questions: _q2, ...rest } = r.settings;
     if (JSON.stringify(rest) !== JSON.stringify(first))
-      throw new InputError(`${r.dir} was run with other settings than ${runs[0].dir}; only shards of one run can be merged`);
+      throw new InputError(
+        `${r.dir} was run with other settings than ${runs[0].dir}; only shards of one run can be merged`,
+      );
   }
   const shards = runs.map((r) => r.settings.shard);
   const counts = new Set(shards.map((s) => (s ? parseShard(s).count : 1)));

@@ -21,14 +21,28 @@ function runCli(args: string[]): Promise<{ status: number | null; stderr: string
   });
   return new Promise((resolve) => child.on('exit', (status) => resolve({ status, stderr })));
 }
-const report = (dir: string) => ['report.json', 'report.md', 'chart.svg'].map((f) => readFileSync(join(dir, f), 'utf8'));
+const report = (dir: string) =>
+  ['report.json', 'report.md', 'chart.svg'].map((f) => readFileSync(join(dir, f), 'utf8'));
 
 test('SIGKILL mid-run, then resume: same report as an uninterrupted run', { timeout: 60_000 }, async () => {
   const data = syntheticVsiBench(24);
   const server = await startFakeServer({ delayMs: 25 });
   try {
-    const args = (out: string) => ['eval', 'vsibench', '--model', 'openai:fake', '--endpoint', server.url,
-      '--data', data, '--out', out, '--frames', '2', '--no-progress'];
+    const args = (out: string) => [
+      'eval',
+      'vsibench',
+      '--model',
+      'openai:fake',
+      '--endpoint',
+      server.url,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--frames',
+      '2',
+      '--no-progress',
+    ];
     const killed = mkdtempSync(join(tmpdir(), 'killed-'));
     const results = join(killed, 'results.jsonl');
     const child = spawn(...cli(args(killed)), { stdio: 'ignore' });

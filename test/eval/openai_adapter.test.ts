@@ -4,11 +4,10 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import jpeg from 'jpeg-js';
 import { InputError } from '../../src/errors.ts';
-import { loadVsiBench } from '../../src/eval/datasets.ts';
-import { OpenAIChatAdapter } from '../../src/eval/openai_adapter.ts';
+import { loadVsiBench, videoPath } from '../../src/eval/datasets.ts';
 import { defaultFrameSource } from '../../src/eval/frames.ts';
+import { OpenAIChatAdapter } from '../../src/eval/openai_adapter.ts';
 import { buildPrompt } from '../../src/eval/questions.ts';
-import { videoPath } from '../../src/eval/datasets.ts';
 import { fakeAnswer, startFakeServer } from './openai_server.ts';
 import { syntheticVsiBench } from './synthetic.ts';
 
@@ -18,13 +17,24 @@ after(() => Promise.all(servers.map((s) => s.close())));
 
 async function query(i: number) {
   const q = (await loadVsiBench(data))[i];
-  return { question: q, prompt: buildPrompt(q, 'official'), video: videoPath(data, q), frames: 2, sampling: 'uniform' as const };
+  return {
+    question: q,
+    prompt: buildPrompt(q, 'official'),
+    video: videoPath(data, q),
+    frames: 2,
+    sampling: 'uniform' as const,
+  };
 }
 
 test('sends the frames as JPEG data URLs, then the prompt; returns the message text', async () => {
   const server = await startFakeServer();
   servers.push(server);
-  const adapter = new OpenAIChatAdapter({ endpoint: server.url, model: 'm1', apiKey: 'k3y', frameSource: defaultFrameSource });
+  const adapter = new OpenAIChatAdapter({
+    endpoint: server.url,
+    model: 'm1',
+    apiKey: 'k3y',
+    frameSource: defaultFrameSource,
+  });
   const q = await query(0);
   assert.equal(await adapter.answer(q), fakeAnswer(q.prompt));
   const { body, authorization } = server.received[0];
@@ -32,16 +42,26 @@ test('sends the frames as JPEG data URLs, then the prompt; returns the message t
   assert.equal(body.model, 'm1');
   assert.equal(body.temperature, 0);
   const parts = body.messages[0].content;
-  assert.deepEqual(parts.map((p: any) => p.type), ['image_url', 'image_url', 'text']);
+  assert.deepEqual(
+    parts.map((p: any) => p.type),
+    ['image_url', 'image_url', 'text'],
+  );
   assert.equal(parts[2].text, q.prompt);
-  const img = jpeg.decode(Buffer.from(parts[0].image_url.url.replace(/^data:image\/jpeg;base64,/, ''), 'base64'));
+  const img = jpeg.decode(
+    Buffer.from(parts[0].image_url.url.replace(/^data:image\/jpeg;base64,/, ''), 'base64'),
+  );
   assert.deepEqual([img.width, img.height], [4, 3]);
 });
 
 test('retries server errors, then succeeds', async () => {
   const server = await startFakeServer({ failFirst: 2 });
   servers.push(server);
-  const adapter = new OpenAIChatAdapter({ endpoint: server.url, model: 'm', frameSource: defaultFrameSource, attempts: 3 });
+  const adapter = new OpenAIChatAdapter({
+    endpoint: server.url,
+    model: 'm',
+    frameSource: defaultFrameSource,
+    attempts: 3,
+  });
   const q = await query(1);
   assert.equal(await adapter.answer(q), fakeAnswer(q.prompt));
   assert.equal(server.received.length, 3);
@@ -50,6 +70,13 @@ test('retries server errors, then succeeds', async () => {
 test('a refused key is an InputError naming the fix', async () => {
   const server = await startFakeServer({ failFirst: 5, status: 401 });
   servers.push(server);
-  const adapter = new OpenAIChatAdapter({ endpoint: server.url, model: 'm', frameSource: defaultFrameSource });
-  await assert.rejects(adapter.answer(await query(2)), (e) => e instanceof InputError && /--api-key-env/.test(e.message));
+  const adapter = new OpenAIChatAdapter({
+    endpoint: server.url,
+    model: 'm',
+    frameSource: defaultFrameSource,
+  });
+  await assert.rejects(
+    adapter.answer(await query(2)),
+    (e) => e instanceof InputError && /--api-key-env/.test(e.message),
+  );
 });

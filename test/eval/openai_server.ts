@@ -30,7 +30,9 @@ const readBody = (req: IncomingMessage) =>
     req.on('end', () => resolve(s));
   });
 
-export async function startFakeServer(opts: { delayMs?: number; failFirst?: number; status?: number } = {}): Promise<FakeServer> {
+export async function startFakeServer(
+  opts: { delayMs?: number; failFirst?: number; status?: number } = {},
+): Promise<FakeServer> {
   const received: ReceivedRequest[] = [];
   let failures = opts.failFirst ?? 0;
   const server: Server = createServer(async (req, res) => {

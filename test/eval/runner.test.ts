@@ -16,9 +16,14 @@ import { syntheticVsiBench } from './synthetic.ts';
 const data = syntheticVsiBench(90);
 const tmp = () => mkdtempSync(join(tmpdir(), 'evalrun-'));
 const files = (dir: string) =>
-  Object.fromEntries(['report.json', 'report.md', 'chart.svg'].map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  Object.fromEntries(
+    ['report.json', 'report.md', 'chart.svg'].map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
 
-async function run(out: string, o: { adapter?: ModelAdapter; signal?: AbortSignal; shard?: string; limit?: number } = {}) {
+async function run(
+  out: string,
+  o: { adapter?: ModelAdapter; signal?: AbortSignal; shard?: string; limit?: number } = {},
+) {
   const all = await loadVsiBench(data);
   const questions = selectQuestions(all, o.limit, o.shard ? parseShard(o.shard) : undefined);
   const adapter = o.adapter ?? (await createAdapter('baseline:chance', { questions: all }));
@@ -34,7 +39,15 @@ async function run(out: string, o: { adapter?: ModelAdapter; signal?: AbortSigna
     shard: o.shard ?? null,
     questions: questions.length,
   };
-  return runEval({ settings, questions, adapter, videos: data, out, convention: 'official', signal: o.signal });
+  return runEval({
+    settings,
+    questions,
+    adapter,
+    videos: data,
+    out,
+    convention: 'official',
+    signal: o.signal,
+  });
 }
 
 /** The chance baseline, aborting the run after `n` answers. */
@@ -59,7 +72,10 @@ test('a run stopped after 37 answers and resumed equals an uninterrupted run', a
 
   const resumed = tmp();
   const controller = new AbortController();
-  const first = await run(resumed, { adapter: await abortingAfter(37, controller), signal: controller.signal });
+  const first = await run(resumed, {
+    adapter: await abortingAfter(37, controller),
+    signal: controller.signal,
+  });
   assert.equal(first.complete, false);
   assert.equal(first.answered, 37);
   assert.equal(readResults(join(resumed, 'results.jsonl'), 'vsibench').records.length, 37);
@@ -69,7 +85,10 @@ test('a run stopped after 37 answers and resumed equals an uninterrupted run', a
   const ids = readResults(join(resumed, 'results.jsonl'), 'vsibench').records.map((r) => r.id);
   assert.equal(new Set(ids).size, 90, 'no question lost or duplicated');
   assert.deepEqual(files(resumed), files(single));
-  assert.equal(readFileSync(join(resumed, 'results.jsonl'), 'utf8'), readFileSync(join(single, 'results.jsonl'), 'utf8'));
+  assert.equal(
+    readFileSync(join(resumed, 'results.jsonl'), 'utf8'),
+    readFileSync(join(single, 'results.jsonl'), 'utf8'),
+  );
 });
 
 test('a torn last line (kill during a write) is cut and its question answered again', async () => {
@@ -98,7 +117,10 @@ test('three shards merged equal one run', async () => {
   const shards = ['1/3', '2/3', '3/3'].map((s) => ({ s, dir: tmp() }));
   for (const { s, dir } of shards.reverse()) await run(dir, { shard: s });
   const sizes = shards.map(({ dir }) => readResults(join(dir, 'results.jsonl'), 'vsibench').records.length);
-  assert.equal(sizes.reduce((a, b) => a + b), 90);
+  assert.equal(
+    sizes.reduce((a, b) => a + b),
+    90,
+  );
   const merged = tmp();
   const report = mergeRuns(
     shards.map(({ dir }) => dir),
@@ -106,7 +128,10 @@ test('three shards merged equal one run', async () => {
   );
   assert.equal(report.questions.missing, 0);
   assert.deepEqual(files(merged), files(single));
-  assert.equal(readFileSync(join(merged, 'results.jsonl'), 'utf8'), readFileSync(join(single, 'results.jsonl'), 'utf8'));
+  assert.equal(
+    readFileSync(join(merged, 'results.jsonl'), 'utf8'),
+    readFileSync(join(single, 'results.jsonl'), 'utf8'),
+  );
   assert.throws(() => mergeRuns([shards[0].dir, shards[0].dir], tmp()), /each shard of one split once/);
 });
 
@@ -114,9 +139,17 @@ test('parseShard and selectQuestions', () => {
   assert.deepEqual(parseShard('2/4'), { index: 2, count: 4 });
   for (const bad of ['0/4', '5/4', '1', 'a/b']) assert.throws(() => parseShard(bad), /--shard/);
   const qs = Array.from({ length: 10 }, (_, i) => ({ id: String(i) }) as never);
-  const parts = [1, 2, 3].map((i) => selectQuestions(qs, undefined, { index: i, count: 3 }).map((q: any) => q.id));
-  assert.deepEqual(parts.flat(), qs.map((q: any) => q.id));
-  assert.deepEqual(selectQuestions(qs, 4, { index: 2, count: 2 }).map((q: any) => q.id), ['2', '3']);
+  const parts = [1, 2, 3].map((i) =>
+    selectQuestions(qs, undefined, { index: i, count: 3 }).map((q: any) => q.id),
+  );
+  assert.deepEqual(
+    parts.flat(),
+    qs.map((q: any) => q.id),
+  );
+  assert.deepEqual(
+    selectQuestions(qs, 4, { index: 2, count: 2 }).map((q: any) => q.id),
+    ['2', '3'],
+  );
 });
 
 test('malformed prediction lines are reported, not fatal', () => {
@@ -145,7 +178,13 @@ test('malformed prediction lines are reported, not fatal', () => {
   );
   const score = (path: string) => {
     const r = readResults(path, 'vsibench');
-    return buildReport({ benchmark: 'vsibench', model: 'm', convention: 'official', records: r.records, invalid: r.invalid });
+    return buildReport({
+      benchmark: 'vsibench',
+      model: 'm',
+      convention: 'official',
+      records: r.records,
+      invalid: r.invalid,
+    });
   };
   const a = score(clean);
   const b = score(messy);
