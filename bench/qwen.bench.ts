@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as E from '../src/engine/index.ts';
 import { FP32, type LinearFormat } from '../src/models/layers.ts';
-import { parseQwen25VLConfig } from '../src/models/qwen2_5_vl/config.ts';
+import { parseQwen25VLConfig, QWEN2_5_VL_3B_CONFIG } from '../src/models/qwen2_5_vl/config.ts';
 import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
@@ -26,38 +26,9 @@ import { BYTES, type DType, f32ToF16, type HostTensor, numel, tensor } from '../
 import { quantizedSource, type WeightReader } from '../src/weights/quantized_source.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
-const CONFIG = parseQwen25VLConfig({
-  model_type: 'qwen2_5_vl',
-  hidden_size: 2048,
-  num_hidden_layers: 36,
-  num_attention_heads: 16,
-  num_key_value_heads: 2,
-  intermediate_size: 11008,
-  rms_norm_eps: 1e-6,
-  rope_theta: 1000000,
-  rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
-  vocab_size: 151936,
-  tie_word_embeddings: true,
-  image_token_id: 151655,
-  video_token_id: 151656,
-  vision_start_token_id: 151652,
-  vision_end_token_id: 151653,
-  eos_token_id: 151645,
-  vision_config: {
-    depth: 32,
-    hidden_size: 1280,
-    num_heads: 16,
-    intermediate_size: 3420,
-    patch_size: 14,
-    temporal_patch_size: 2,
-    spatial_merge_size: 2,
-    window_size: 112,
-    fullatt_block_indexes: [7, 15, 23, 31],
-    out_hidden_size: 2048,
-    in_channels: 3,
-    tokens_per_second: 2,
-  },
-});
+const CONFIG = parseQwen25VLConfig(
+  structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
+);
 
 type Format = 'fp32' | 'int4' | 'fp16';
 const FORMATS: Record<Format, LinearFormat> = {

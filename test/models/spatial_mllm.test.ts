@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { InputError } from '../../src/errors.ts';
+import { QWEN2_5_VL_3B_CONFIG } from '../../src/models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import {
   checkWeights,
@@ -274,33 +275,8 @@ for (const fixture of fixtures) {
 test('real sizes: Qwen2.5-VL-3B + VGGT-1B aggregator + connector ≈ 4.96B parameters (paper)', () => {
   // Qwen2.5-VL-3B-Instruct's published config.json fields (DESIGN §3) with the v1.1 spatial/connector sections.
   const json = {
+    ...structuredClone(QWEN2_5_VL_3B_CONFIG),
     model_type: 'spatial-mllm',
-    hidden_size: 2048,
-    num_hidden_layers: 36,
-    num_attention_heads: 16,
-    num_key_value_heads: 2,
-    intermediate_size: 11008,
-    rms_norm_eps: 1e-6,
-    rope_theta: 1e6,
-    rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
-    vocab_size: 151936,
-    tie_word_embeddings: true,
-    image_token_id: 151655,
-    video_token_id: 151656,
-    vision_start_token_id: 151652,
-    vision_end_token_id: 151653,
-    vision_config: {
-      depth: 32,
-      hidden_size: 1280,
-      num_heads: 16,
-      intermediate_size: 3420,
-      patch_size: 14,
-      temporal_patch_size: 2,
-      spatial_merge_size: 2,
-      window_size: 112,
-      fullatt_block_indexes: [7, 15, 23, 31],
-      out_hidden_size: 2048,
-    },
     spatial_config: { embed_dim: 1024, img_size: 518, patch_size: 14 },
     connector_config: { connector_type: 'mlp_add', spatial_embeds_layer_idx: -1 },
   };

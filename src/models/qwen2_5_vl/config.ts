@@ -174,3 +174,38 @@ export function readQwen25VLConfig(path: string): Qwen25VLConfig {
   if (typeof json !== 'object' || json === null) throw new InputError(`${path} is not a JSON object`);
   return parseQwen25VLConfig(json as Record<string, unknown>);
 }
+
+/** The config.json fields of Qwen/Qwen2.5-VL-3B-Instruct (the 2D encoder and LLM of Spatial-MLLM), for benchmarks
+ * and size checks with random weights. */
+export const QWEN2_5_VL_3B_CONFIG = {
+  model_type: 'qwen2_5_vl',
+  hidden_size: 2048,
+  num_hidden_layers: 36,
+  num_attention_heads: 16,
+  num_key_value_heads: 2,
+  intermediate_size: 11008,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000,
+  rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
+  vocab_size: 151936,
+  tie_word_embeddings: true,
+  image_token_id: 151655,
+  video_token_id: 151656,
+  vision_start_token_id: 151652,
+  vision_end_token_id: 151653,
+  eos_token_id: 151645,
+  vision_config: {
+    depth: 32,
+    hidden_size: 1280,
+    num_heads: 16,
+    intermediate_size: 3420,
+    patch_size: 14,
+    temporal_patch_size: 2,
+    spatial_merge_size: 2,
+    window_size: 112,
+    fullatt_block_indexes: [7, 15, 23, 31],
+    out_hidden_size: 2048,
+    in_channels: 3,
+    tokens_per_second: 2,
+  },
+} as const;
