@@ -1,0 +1,67 @@
+// The step runner's buffer handling: onnxruntime-node takes input typed arrays and preallocated outputs in place,
+// so a training step moves parameter and optimizer-state bytes only inside ONNX Runtime; the byte accounting;
+// checkpoint validation.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import ort from 'onnxruntime-node';
+import * as E from '../../src/engine/index.ts';
+import { Rng } from '../../src/train/rng.ts';
+import { Trainer } from '../../src/train/trainer.ts';
+import { buildLm, copyFeeds, initLm, TOY, toyOptions } from './tiny_lm.ts';
+
+describe('trainer buffers', () => {
+  test('onnxruntime-node reads feeds in place and writes preallocated outputs in place', async () => {
+    // y = reverse(x) with y's buffer = x's buffer: a copied input gives the reversal, an in-place one a corrupted
+    // second half (the first half overwrote what the second half reads).
+    const g = new E.Graph('alias');
+    const x = g.input('x', 'float32', [8]);
+    g.output('y', E.slice(x, [0], [-1], [-100], [-1]));
+    const s = await ort.InferenceSession.create(E.toOnnx(g).bytes);
+    const data = Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]);
+    await s.run({ x: new ort.Tensor('float32', data, [8]) }, { y: new ort.Tensor('float32', data, [8]) });
+    await s.release();
+    assert.deepEqual([...data], [7, 6, 5, 4, 4, 5, 6, 7]);
+  });
+
+  test('parameters and state alternate between two preallocated buffers; bytes per step', async () => {
+    const g = buildLm(TOY);
+    const trainer = Trainer.create(g, initLm(g, new Rng(1)), toyOptions(10));
+    const rng = new Rng(2);
+    try {
+      const name = 'model.layers.0.mlp.up_proj.weight';
+      const before = trainer.parameters().get(name)!;
+      const r1 = await trainer.step([copyFeeds(TOY, 4, rng)]);
+      const after1 = trainer.parameters().get(name)!;
+      await trainer.step([copyFeeds(TOY, 4, rng)]);
+      const after2 = trainer.parameters().get(name)!;
+      assert.notEqual(after1, before);
+      assert.equal(after2, before, 'the buffer read in step 1 is written in step 2');
+      assert.notDeepEqual(after2.data, after1.data);
+
+      const paramBytes = [...trainer.parameters().values()].reduce((n, t) => n + t.data.byteLength, 0);
+      const batchBytes = 2 * 4 * TOY.seq * 8 + 4;
+      const scalarBytes = 3 * 4; // AdamW: decay, step_size, bias_correction2_sqrt of one group
+      assert.equal(r1.bytes.fed, 3 * paramBytes + batchBytes + scalarBytes); // params + exp_avg + exp_avg_sq
+      assert.equal(r1.bytes.fetched, 3 * paramBytes + 4 + 4); // updated params and state, loss, grad_norm
+    } finally {
+      await trainer.release();
+    }
+  });
+
+  test('checkpoints: a different optimizer or graph is refused', async () => {
+    const g = buildLm(TOY);
+    const w = initLm(g, new Rng(1));
+    const a = Trainer.create(g, w, toyOptions(10));
+    const path = join(mkdtempSync(join(tmpdir(), 'ckpt-')), 'a.safetensors');
+    a.save(path, { note: 'x' });
+    const sgd = Trainer.create(g, w, { ...toyOptions(10), optimizer: { kind: 'sgd', momentum: 0.9 } });
+    assert.throws(() => sgd.load(path), /written with optimizer/);
+    const bigger = buildLm({ ...TOY, layers: 3 });
+    const b = Trainer.create(bigger, initLm(bigger, new Rng(1)), toyOptions(10));
+    assert.throws(() => b.load(path), /has no tensor model\.layers\.2/);
+    assert.deepEqual(a.load(path), { note: 'x' });
+  });
+});
