@@ -40,12 +40,15 @@ import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import { generateQwen } from './generate.ts';
 import {
   candidateFrameIndices,
+  pointMapsFromDepth,
   type SpaceAwareSelection,
   spaceAwareSampling,
 } from './space_aware_sampling.ts';
 import { openVideo, uniformIndices, type VideoFrame, type VideoSource } from './video.ts';
 
-export type Sampling = 'uniform' | 'space-aware';
+/** uniform; space-aware from VGGT's point head (upstream sa_sampling.py); space-aware-depth: the paper's variant,
+ * world points unprojected from VGGT's depth maps with its predicted cameras. */
+export type Sampling = 'uniform' | 'space-aware' | 'space-aware-depth';
 
 export interface PipelineOptions {
   device?: Device;
@@ -175,14 +178,17 @@ export class SpatialMllmPipeline {
     return this.vggt;
   }
 
-  /** World points + confidence of the candidate frames, cached per video file (size + mtime) and model. */
+  /** World points + confidence of the candidate frames, cached per video file (size + mtime), model and variant. */
   private async candidateGeometry(
     video: VideoSource,
+    sampling: Exclude<Sampling, 'uniform'>,
   ): Promise<{ candidates: number[]; points: HostTensor; conf: HostTensor }> {
     const candidates = candidateFrameIndices(video.frameCount);
     const st = statSync(video.path);
     const key = createHash('sha256')
-      .update(JSON.stringify([video.path, st.size, st.mtimeMs, this.checkpoint.dir, candidates.length]))
+      .update(
+        JSON.stringify([video.path, st.size, st.mtimeMs, this.checkpoint.dir, candidates.length, sampling]),
+      )
       .digest('hex')
       .slice(0, 24);
     const dir =
@@ -195,9 +201,24 @@ export class SpatialMllmPipeline {
     }
     const frames = await collect(video, candidates);
     const images = spatialMllmSamplingPreprocess(frames.map((f) => f.image));
-    const pred = await this.geometryModel().predict(images);
-    const points = pred.worldPoints!;
-    const conf = pred.worldPointsConf!;
+    const model = this.geometryModel();
+    if (sampling === 'space-aware-depth' && !(model.config.heads.depth && model.config.heads.camera))
+      throw new InputError('this checkpoint holds no VGGT depth/camera heads; use --sampling space-aware');
+    const pred = await model.predict(images);
+    let points = pred.worldPoints!;
+    let conf = pred.worldPointsConf!;
+    if (sampling === 'space-aware-depth') {
+      const [S, H, W] = [images.shape[0], images.shape[2], images.shape[3]];
+      const poses = pred.poseEncList![pred.poseEncList!.length - 1].data as Float32Array;
+      const maps = pointMapsFromDepth(
+        pred.depth!.data as Float32Array,
+        pred.depthConf!.data as Float32Array,
+        poseEncodingToCameras(poses, H, W),
+        { frames: S, height: H, width: W },
+      );
+      points = tensor('float32', [1, S, H, W, 3], maps.points);
+      conf = tensor('float32', [1, S, H, W], maps.conf);
+    }
     mkdirSync(dir, { recursive: true });
     writeSafetensors(
       file,
@@ -212,7 +233,7 @@ export class SpatialMllmPipeline {
   private async chooseFrames(video: VideoSource, k: number, sampling: Sampling) {
     if (sampling === 'uniform')
       return { indices: uniformIndices(video.frameCount, Math.min(k, video.frameCount)) };
-    const { candidates, points, conf } = await this.candidateGeometry(video);
+    const { candidates, points, conf } = await this.candidateGeometry(video, sampling);
     const [, S, H, W] = points.shape.length === 5 ? points.shape : [1, ...points.shape];
     const selection: SpaceAwareSelection = spaceAwareSampling(
       {

@@ -114,6 +114,16 @@ describe('ask CLI', () => {
       timeout: 300_000,
     });
     assert.deepEqual(JSON.parse(again.stdout).frames, out.frames);
+    // The paper's variant (depth maps unprojected with the predicted cameras) is cached separately.
+    const depthArgs = args.map((a) => (a === 'space-aware' ? 'space-aware-depth' : a));
+    const depth = spawnSync(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...depthArgs], {
+      encoding: 'utf8',
+      env,
+      timeout: 300_000,
+    });
+    assert.equal(depth.status, 0, depth.stderr);
+    assert.equal(JSON.parse(depth.stdout).sampling, 'space-aware-depth');
+    assert.equal(readdirSync(join(cache, 'spatial-mllm', 'geometry')).length, 2);
   });
 
   test('bad video, bad model folder and bad options fail with a clear message and exit 2', () => {

@@ -4,7 +4,7 @@ export interface AskCliOptions {
   model: string;
   video: string;
   frames: number;
-  sampling: 'uniform' | 'space-aware';
+  sampling: 'uniform' | 'space-aware' | 'space-aware-depth';
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: string;
   maxNewTokens: number;
@@ -37,8 +37,11 @@ export function register(program: Command): void {
     .requiredOption('--video <path>', 'video file (mp4, webm, mov) or folder of frames')
     .option('--frames <n>', 'frames given to the model', int('--frames'), 16)
     .addOption(
-      new Option('--sampling <how>', 'frame selection')
-        .choices(['uniform', 'space-aware'])
+      new Option(
+        '--sampling <how>',
+        'frame selection (space-aware-depth: the paper variant, VGGT depth + cameras)',
+      )
+        .choices(['uniform', 'space-aware', 'space-aware-depth'])
         .default('uniform'),
     )
     .addOption(
