@@ -7,10 +7,10 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.ts';
-import { liveNodes } from '../engine/lower.ts';
 import { Session } from '../runtime/session.ts';
 import { f32, type HostTensor } from '../tensor.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
+import { replay } from './replay.ts';
 import type { Rng } from './rng.ts';
 
 export interface LoraConfig {
@@ -69,51 +69,24 @@ function linearModule(g: E.Graph, n: E.Node): LoraModule | undefined {
 
 /** A copy of `graph` with LoRA adapters on the matching linear layers (throws when none matches). */
 export function applyLora(graph: E.Graph, c: LoraConfig): { graph: E.Graph; modules: LoraModule[] } {
-  const out = new E.Graph(graph.name);
-  const map = new Map<number, E.Tensor>();
-  for (const t of graph.inputs) map.set(t.id, out.input(graph.nameOf(t), t.dtype, t.shape));
-  const get = (t: E.Tensor): E.Tensor => {
-    let m = map.get(t.id);
-    if (m) return m;
-    const s = graph.sources.get(t.id)!;
-    if (s.kind === 'param') m = out.param(s.name, t.dtype, t.shape as number[]);
-    else if (s.kind === 'const') m = out.constant(s.value);
-    else throw new Error(`applyLora: tensor t${t.id} used before it is produced`);
-    map.set(t.id, m);
-    return m;
-  };
   const modules: LoraModule[] = [];
   const scale = loraScale(c);
-  for (const n of liveNodes(graph)) {
-    const inputs = n.inputs.map((i) => (i ? get(i) : null));
-    // A copy: Graph.node returns the node's own output list.
-    const results = [
-      ...out.node(
-        n.op,
-        inputs,
-        n.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape })),
-        n.attrs,
-        { domain: n.domain, composite: n.composite },
-      ),
-    ];
-    const m = linearModule(graph, n);
-    if (m && matchesTarget(m.name, c.targets)) {
+  const out = replay(graph, {
+    rewrite(n, inputs, results, g) {
+      const m = linearModule(graph, n);
+      if (!m || !matchesTarget(m.name, c.targets)) return results;
       const x = inputs[0]!;
       const names = adapterNames(m.name);
-      const a = out.param(names.a, x.dtype, [c.r, m.inFeatures]);
-      const b = out.param(names.b, x.dtype, [m.outFeatures, c.r]);
-      results[0] = E.add(results[0], E.mul(E.linear(E.linear(x, a), b), scale));
+      const a = g.param(names.a, x.dtype, [c.r, m.inFeatures]);
+      const b = g.param(names.b, x.dtype, [m.outFeatures, c.r]);
       modules.push(m);
-    }
-    n.outputs.forEach((o, i) => {
-      map.set(o.id, results[i]);
-    });
-  }
+      return [E.add(results[0], E.mul(E.linear(E.linear(x, a), b), scale))];
+    },
+  });
   if (modules.length === 0)
     throw new Error(
       `applyLora: no linear layer of graph ${graph.name} matches targets ${JSON.stringify(c.targets)}`,
     );
-  for (const o of graph.outputs) out.output(o.name, get(o.tensor));
   return { graph: out, modules };
 }
 

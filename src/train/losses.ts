@@ -67,3 +67,16 @@ export function grpoLoss(o: PolicyLossInputs): E.Tensor {
   const perSequence = E.div(E.sum(E.mul(perToken, o.mask), [1]), E.maximum(E.sum(o.mask, [1]), 1));
   return E.mean(perSequence, [0]);
 }
+
+/**
+ * Adds the SFT objective to a graph whose output `logits` is [..., V]: inputs `labels` (logits' shape without V,
+ * int64, IGNORE_INDEX where not scored) and `loss_denominator` (float32 scalar: the scored-token count of the
+ * whole optimizer step), output `loss`.
+ */
+export function addLmLoss(g: E.Graph, logitsOutput = 'logits'): void {
+  const logits = g.outputs.find((o) => o.name === logitsOutput);
+  if (!logits) throw new Error(`addLmLoss: graph ${g.name} has no output '${logitsOutput}'`);
+  const labels = g.input('labels', 'int64', logits.tensor.shape.slice(0, -1));
+  const denominator = g.input('loss_denominator', 'float32', []);
+  g.output('loss', maskedCrossEntropy(logits.tensor, labels, denominator));
+}

@@ -21,6 +21,7 @@ import {
   stateSlots,
   update,
 } from './optim.ts';
+import { replay } from './replay.ts';
 import { lrFactor, type Schedule } from './schedule.ts';
 
 export interface ParamGroup {
@@ -32,8 +33,10 @@ export interface ParamGroup {
 }
 
 export interface TrainerOptions {
-  /** The graph output holding the scalar loss (default 'loss'). Other outputs are returned with each step. */
+  /** The graph output holding the scalar loss (default 'loss'). */
   loss?: string;
+  /** Other forward outputs to compute and return with each step (default none). */
+  outputs?: string[];
   /** Which parameters train; the rest are frozen (fed unchanged, no gradient computed for them). */
   trainable: (name: string) => boolean;
   optimizer: OptimizerConfig;
@@ -99,8 +102,10 @@ export class Trainer {
     this.slots = stateSlots(o.optimizer);
   }
 
-  /** A trainer for `forward` (a graph with a scalar loss output) starting from `weights` (every parameter). */
-  static create(forward: E.Graph, weights: Map<string, HostTensor>, o: TrainerOptions): Trainer {
+  /** A trainer for `graph` (with a scalar loss output) starting from `weights` (every parameter it uses). */
+  static create(graph: E.Graph, weights: Map<string, HostTensor>, o: TrainerOptions): Trainer {
+    // Only what the loss and the requested outputs need.
+    const forward = replay(graph, { outputs: [o.loss ?? 'loss', ...(o.outputs ?? [])] });
     const names = [...forward.params.keys()];
     const missing = names.filter((n) => !weights.has(n));
     if (missing.length) throw new Error(`trainer: no weights for ${missing.slice(0, 5).join(', ')}`);

@@ -1,14 +1,11 @@
-// Engine bugs found while building autodiff, kept as TODO tests (they run and report, but do not fail the suite)
-// until the engine owner fixes them; remove the todo flag then.
+// Regression tests for engine bugs found while building autodiff.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { f32, tensor } from '../../src/tensor.ts';
 
-test('lower(): fresh dims made while expanding composites collide with fresh dims of the source graph', {
-  todo: 'engine/lower.ts: the lowered graph numbers fresh dims from 0 again',
-}, async () => {
+test('lower(): fresh dims made while expanding composites do not collide with fresh dims of the source graph', async () => {
   // Source graph: a causal attention (its primitive lowering calls range → fresh 'range_0' in the lowered graph),
   // then a rotary on x of shape [1, 'range_0', 4] where 'range_0' is the source graph's own fresh dim. Expanding
   // the rotary reshapes x to [1, 'range_0', 1, 4]; dimsTensor resolves 'range_0' to the attention's range
