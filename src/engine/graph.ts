@@ -52,9 +52,17 @@ export class Graph {
   /** For each symbolic dim, a tensor and axis that carry it at run time (used to build shapes dynamically). */
   readonly dimSources = new Map<string, { tensor: Tensor; axis: number }>();
   private nextId = 0;
-  private nextFresh = 0;
 
-  constructor(readonly name = 'graph') {}
+  /** `freshStart`: where fresh-dim numbering starts (a graph derived from another continues its numbering). */
+  constructor(
+    readonly name = 'graph',
+    private nextFresh = 0,
+  ) {}
+
+  /** How many fresh dims were made so far (a derived graph starts numbering after them). */
+  get freshCount(): number {
+    return this.nextFresh;
+  }
 
   /** A new tensor value; registers symbolic dims it introduces. */
   value(dtype: DType, shape: readonly Dim[], source: ValueKind): Tensor {

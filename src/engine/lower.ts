@@ -19,7 +19,8 @@ export function liveNodes(graph: Graph, roots: Tensor[] = graph.outputs.map((o) 
 }
 
 export function lower(graph: Graph, lowering: Lowering): Graph {
-  const out = new Graph(graph.name);
+  // Fresh dims of the expansions must not reuse the source graph's names.
+  const out = new Graph(graph.name, graph.freshCount);
   const map = new Map<number, Tensor>();
   for (const t of graph.inputs) {
     const s = graph.sources.get(t.id) as { name: string };

@@ -44,7 +44,11 @@ export function rotary(x: Tensor, cos: Tensor, sin: Tensor, numHeads: number): T
     throw new ShapeError(`Rotary: cos ${fmt(cos.shape)} needs an even static last dim`);
   if (!compatibleDim(x.shape[2], numHeads * d))
     throw new ShapeError(`Rotary: x ${fmt(x.shape)} is not ${numHeads} heads × ${d}`);
-  if (cos.shape.length !== 3 || fmt(cos.shape) !== fmt(sin.shape))
+  if (
+    cos.shape.length !== 3 ||
+    sin.shape.length !== 3 ||
+    !cos.shape.every((d, i) => compatibleDim(d, sin.shape[i]))
+  )
     throw new ShapeError(`Rotary: cos ${fmt(cos.shape)} and sin ${fmt(sin.shape)} must both be [1|B, S, D]`);
   return node(x.graph, [x, cos, sin], [{ dtype: x.dtype, shape: x.shape }], { numHeads, headDim: d })[0];
 }
