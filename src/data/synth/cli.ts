@@ -1,5 +1,6 @@
 // `spatial-mllm data synth`: renders N procedural rooms and writes, under --out,
 //   synthetic/<scene>.mp4 | .safetensors | .json   one video, its exact maps and cameras, its metadata (write.ts)
+//   synthetic/<scene>.png                            with --previews: colour | depth | instances of one frame
 //   meta_info.json                                   all scenes in VSI-Bench's meta_info layout (rewritten per scene)
 //   qa.json                                          questions of the 8 VSI-Bench task types, exact by construction
 // Scenes are independent (scene i depends only on --seed and i), so an interrupted run resumes: complete scenes,
@@ -19,6 +20,8 @@ export interface SynthRun extends SynthOptions {
   scenes: number;
   out: string;
   seed: number;
+  /** Also write a preview PNG per scene (colour | depth | instances). */
+  previews?: boolean;
   /** Progress lines (stderr by default). */
   log?: (line: string) => void;
 }
@@ -46,9 +49,12 @@ export async function synthesize(run: SynthRun): Promise<SynthResult> {
     } else {
       const scene = buildScene(run.seed, i, run);
       const what = `${name} (${scene.room.type}, ${scene.objects.length} objects)`;
-      meta = await writeScene(scene, dir, (f) => {
-        if (process.stderr.isTTY)
-          process.stderr.write(`\r[${i + 1}/${run.scenes}] ${what}: frame ${f + 1}/${run.frames}`);
+      meta = await writeScene(scene, dir, {
+        preview: run.previews,
+        onFrame: (f) => {
+          if (process.stderr.isTTY)
+            process.stderr.write(`\r[${i + 1}/${run.scenes}] ${what}: frame ${f + 1}/${run.frames}`);
+        },
       });
       if (process.stderr.isTTY) process.stderr.write('\r');
       log(
@@ -79,6 +85,9 @@ function checkMatches(meta: SceneMeta, run: SynthRun, file: string): void {
     );
 }
 
+/** A scene's depth (4 bytes) and mask (1 byte) per pixel stay in memory until written: at most 500 MB. */
+export const MAX_PIXELS_PER_SCENE = 100e6;
+
 function positiveInt(name: string, max: number): (text: string) => number {
   return (text) => {
     const n = Number(text);
@@ -100,12 +109,18 @@ export async function runSynth(argv: string[]): Promise<void> {
     .option('--fps <n>', 'frame rate of the videos', positiveInt('--fps', 120), d.fps)
     .option('--width <px>', 'frame width (even)', positiveInt('--width', 4096), d.width)
     .option('--height <px>', 'frame height (even)', positiveInt('--height', 4096), d.height)
+    .option('--previews', 'also write <scene>.png: colour | depth | instances of its busiest frame')
     .exitOverride()
     .action(async (o: Omit<SynthRun, 'seed'> & { seed: string }) => {
       if (!/^\d+$/.test(o.seed))
         throw new InputError(`--seed must be a non-negative integer, got "${o.seed}"`);
       if (o.width % 2 || o.height % 2)
         throw new InputError('--width and --height must be even (H.264 4:2:0 video)');
+      if (o.frames * o.width * o.height > MAX_PIXELS_PER_SCENE)
+        throw new InputError(
+          `${o.frames} frames of ${o.width}×${o.height} exceed ${MAX_PIXELS_PER_SCENE / 1e6}M pixels per scene, whose ` +
+            'depth and masks are held in memory until written: use fewer frames or smaller ones',
+        );
       await synthesize({ ...o, seed: Number(o.seed) });
     });
   await cmd.parseAsync(argv, { from: 'user' });

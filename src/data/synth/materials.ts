@@ -17,6 +17,7 @@ export type Pattern =
   | 'checker'
   | 'plain'
   | 'screen'
+  | 'painting'
   | 'window'
   | 'leaves'
   | 'books';
@@ -61,6 +62,13 @@ const SPINES: Rgb[] = [
   [0.5, 0.3, 0.55],
   [0.85, 0.45, 0.15],
 ];
+
+/** An abstract picture in the (x, z) plane: noise fields blending three palette colours picked by the seed. */
+function painting(x: number, z: number, seed: number, out: Rgb): void {
+  const n = SPINES.length;
+  mix(out, SPINES[(seed >>> 0) % n], SPINES[(seed >>> 3) % n], 0.5 + 2.5 * fbm(x * 3, z * 3, 0, seed, 3));
+  mix(out, out, SPINES[(seed >>> 6) % n], 2.5 * fbm(x * 5, z * 5, 1, seed + 11, 3));
+}
 
 /** Albedo of `m` at world point p (with unit normal n) written into `out`. */
 export function albedo(m: Material, px: number, py: number, pz: number, n: Rgb, out: Rgb): void {
@@ -152,13 +160,13 @@ export function albedo(m: Material, px: number, py: number, pz: number, n: Rgb, 
       return;
     }
     case 'screen': {
-      // The front (+y) shows a still "picture"; the rest of the casing stays dark.
-      if (n[0] * -s + n[1] * c > 0.9) {
-        const t = 0.5 + 1.8 * fbm(x * 3, z * 3, 0, seed, 4);
-        out[0] = clamp01(0.2 + 0.7 * t * (0.6 + 0.5 * Math.sin(x * 5 + seed)));
-        out[1] = clamp01(0.25 + 0.6 * (1 - t) * (0.7 + 0.3 * Math.sin(z * 7)));
-        out[2] = clamp01(0.35 + 0.5 * t);
-      } else mix(out, m.base, m.accent, 0.5 + fbm(x * 20, y * 20, z * 20, seed, 2));
+      // The front (+y) shows a still picture; the rest of the casing stays dark.
+      if (n[0] * -s + n[1] * c > 0.9) painting(x, z, seed, out);
+      else mix(out, m.base, m.accent, 0.5 + fbm(x * 20, y * 20, z * 20, seed, 2));
+      return;
+    }
+    case 'painting': {
+      painting(x, z, seed, out);
       return;
     }
     case 'window': {

@@ -19,7 +19,7 @@ export interface SynthOptions {
 
 export const DEFAULT_SYNTH: SynthOptions = { width: 320, height: 240, frames: 64, fps: 4 };
 
-/** Datasets name in the metadata; videos live at `<dataset>/<scene>.mp4` as in VSI-Bench. */
+/** The dataset name in the metadata; videos live at `<dataset>/<scene>.mp4` as in VSI-Bench. */
 export const SYNTH_DATASET = 'synthetic';
 
 /** An instance counts as visible in a frame when it covers at least this share of the pixels. */

@@ -1,6 +1,7 @@
 // Writes one synthetic scene: `<name>.mp4` (H.264, frames rendered and encoded one at a time),
 // `<name>.safetensors` (exact per-frame maps and cameras) and `<name>.json` (the scene metadata, written last, so
-// its presence marks a complete scene). Every file appears atomically (temporary file + rename).
+// its presence marks a complete scene), optionally `<name>.png` (a preview). Every file appears atomically
+// (temporary file + rename).
 //
 // Tensors in `<name>.safetensors`, T frames of H×W pixels:
 //   depth       float32 [T,H,W]  camera-space z in metres (0 where nothing was hit)
@@ -9,12 +10,13 @@
 //   extrinsics  float32 [T,3,4]  world-to-camera [R|t], OpenCV axes (VGGT's `extrinsic` layout)
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RgbImage } from '../../image.ts';
+import { type RgbImage, writeImage } from '../../image.ts';
 import { writeVideo } from '../../pipeline/video.ts';
 import { writeSafetensors } from '../../weights/safetensors.ts';
 import type { FrameInfo, SceneMeta } from '../scene.ts';
 import { worldToCamera } from './camera.ts';
-import { render } from './render.ts';
+import { previewTriptych } from './preview.ts';
+import { type Render, render } from './render.ts';
 import { frameInfo, type SynthScene, sceneMeta, visibleInstances } from './world.ts';
 
 /** Writes JSON atomically. */
@@ -24,11 +26,18 @@ export function writeJson(path: string, value: unknown): void {
   renameSync(tmp, path);
 }
 
-/** Renders and writes a scene into `dir`; `onFrame(i)` is called after each rendered frame. */
+export interface WriteSceneOptions {
+  /** Called after each rendered frame. */
+  onFrame?: (index: number) => void;
+  /** Also write `<name>.png`: colour | depth | instances of the frame showing the most objects. */
+  preview?: boolean;
+}
+
+/** Renders and writes a scene into `dir`. */
 export async function writeScene(
   scene: SynthScene,
   dir: string,
-  onFrame: (index: number) => void = () => {},
+  o: WriteSceneOptions = {},
 ): Promise<SceneMeta> {
   const T = scene.cameras.length;
   const { width: W, height: H } = scene.cameras[0];
@@ -37,13 +46,16 @@ export async function writeScene(
   const depth = new Float32Array(T * W * H);
   const instance = new Uint8Array(T * W * H);
   const frames: FrameInfo[] = [];
+  let best: { shown: number; render: Render } | undefined;
   async function* images(): AsyncGenerator<RgbImage> {
     for (let i = 0; i < T; i++) {
       const r = render(scene.mesh, scene.materials, scene.lighting, scene.cameras[i]);
       depth.set(r.depth, i * W * H);
       instance.set(r.instance, i * W * H);
-      frames.push(frameInfo(scene, i, visibleInstances(r.instance, W, H)));
-      onFrame(i);
+      const visible = visibleInstances(r.instance, W, H);
+      frames.push(frameInfo(scene, i, visible));
+      if (o.preview && (!best || visible.length > best.shown)) best = { shown: visible.length, render: r };
+      o.onFrame?.(i);
       yield r.image;
     }
   }
@@ -65,6 +77,7 @@ export async function writeScene(
     },
     { scene: scene.name, fps: String(scene.fps) },
   );
+  if (best) writeImage(join(dir, `${scene.name}.png`), previewTriptych(best.render));
   const meta = sceneMeta(scene, frames);
   writeJson(join(dir, `${scene.name}.json`), meta);
   return meta;

@@ -10,9 +10,11 @@ import { answerQuestions } from '../../../src/data/qa/oracle.ts';
 import { QUESTION_TYPES } from '../../../src/data/qa/types.ts';
 import { parseSceneMeta, type SceneMeta, type Vec3 } from '../../../src/data/scene.ts';
 import { runSynth, type SynthResult, synthesize } from '../../../src/data/synth/cli.ts';
+import { render } from '../../../src/data/synth/render.ts';
 import { CAMERA_CLEARANCE, MIN_GAP } from '../../../src/data/synth/room.ts';
 import { buildScene, MIN_VISIBLE_FRACTION, type SynthScene } from '../../../src/data/synth/world.ts';
 import { InputError } from '../../../src/errors.ts';
+import { readImage } from '../../../src/image.ts';
 import { openVideo } from '../../../src/pipeline/video.ts';
 import { toFloat32 } from '../../../src/tensor.ts';
 import { readSafetensors } from '../../../src/weights/safetensors.ts';
@@ -302,10 +304,26 @@ describe('synthetic world', () => {
     assert.notDeepEqual(other.room, buildScene(SEED, 0, OPTS).room);
   });
 
-  test('CLI: resumes complete scenes, rejects other options and bad sizes', async () => {
+  test('CLI: previews, resumes complete scenes, rejects other options and bad sizes', async () => {
     const out = join(root, 'cli');
     const args = ['--scenes', '1', '--out', out, '--frames', '4', '--width', '32', '--height', '24'];
-    await runSynth(args);
+    await runSynth([...args, '--previews']);
+    // The preview's left third is the rendered frame that shows the most objects (the first such frame).
+    const meta = parseSceneMeta(
+      JSON.parse(readFileSync(join(out, 'synthetic', 'synth_0_0000.json'), 'utf8')),
+      'cli',
+    );
+    const shown = meta.frames!.map((f) => f.instances!.length);
+    const busiest = shown.indexOf(Math.max(...shown));
+    const scene = buildScene(0, 0, { width: 32, height: 24, frames: 4, fps: 4 });
+    const frame = render(scene.mesh, scene.materials, scene.lighting, scene.cameras[busiest]).image;
+    const preview = readImage(join(out, 'synthetic', 'synth_0_0000.png'));
+    assert.deepEqual([preview.width, preview.height], [96, 24]);
+    for (let y = 0; y < 24; y++)
+      assert.deepEqual(
+        preview.data.subarray(y * 96 * 3, y * 96 * 3 + 32 * 3),
+        frame.data.subarray(y * 32 * 3, (y + 1) * 32 * 3),
+      );
     const json = join(out, 'synthetic', 'synth_0_0000.json');
     const written = statSync(json).mtimeMs;
     await runSynth(args);
