@@ -185,7 +185,10 @@ export function earClip(poly: readonly Vec2[]): [number, number, number][] {
   return out;
 }
 
-/** Instances covering at least MIN_VISIBLE_FRACTION of a frame, with their pixel bounding boxes, by id. */
+/**
+ * Instances covering at least MIN_VISIBLE_FRACTION of a frame, by id, with the bounding box of their pixels as
+ * [x0, y0, x1, y1]: inclusive pixel indices, i.e. the extreme pixel centres in the intrinsics' coordinates.
+ */
 export function visibleInstances(instance: Uint16Array, width: number, height: number): VisibleInstance[] {
   const boxes = new Map<number, { n: number; x0: number; y0: number; x1: number; y1: number }>();
   for (let y = 0; y < height; y++)
