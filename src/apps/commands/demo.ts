@@ -6,7 +6,7 @@ export function register(program: Command): void {
     .description('run the whole pipeline on a tiny generated model and clip (no downloads)')
     .option('--out <dir>', 'where the tiny model, clip and outputs go (default: a temp folder)')
     .option('--sampling <how>', 'uniform or space-aware', 'space-aware')
-    .action(async (opts: { out?: string; sampling: 'uniform' | 'space-aware' }) => {
+    .action(async (opts: { out?: string; sampling: 'uniform' | 'space-aware' | 'space-aware-depth' }) => {
       const { runDemo } = await import('../demo/run.ts');
       await runDemo(opts);
     });

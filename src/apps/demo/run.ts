@@ -1,37 +1,56 @@
-// `spatial-mllm demo`: generates a tiny Spatial-MLLM checkpoint and a short clip, then asks a question through
-// the same pipeline as `ask`, printing each stage. Nothing is downloaded.
+// `spatial-mllm demo`: renders one synthetic room (exact ground truth), generates a tiny Spatial-MLLM checkpoint,
+// then asks one of the room's VSI-Bench-style questions through the same pipeline as `ask`, printing each stage.
+// Nothing is downloaded.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SpatialMllmPipeline, saveAnswerArtifacts } from '../../pipeline/answer.ts';
+import { synthesize } from '../../data/synth/cli.ts';
+import { SYNTH_DATASET } from '../../data/synth/world.ts';
+import {
+  PROMPT_SUFFIXES,
+  type Sampling,
+  SpatialMllmPipeline,
+  saveAnswerArtifacts,
+} from '../../pipeline/answer.ts';
 import { stageLogger } from '../ask.ts';
-import { writeDemoClip } from './clip.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from './tiny_model.ts';
 
-export async function runDemo(o: { out?: string; sampling: 'uniform' | 'space-aware' }): Promise<void> {
+export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<void> {
   const out = o.out ?? mkdtempSync(join(tmpdir(), 'spatial-mllm-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
   say(`Spatial-MLLM demo — the model is ${TINY_DESCRIPTION}.`);
   const t0 = performance.now();
+  const { questions } = await synthesize({
+    scenes: 1,
+    out: join(out, 'room'),
+    seed: 1,
+    frames: 16,
+    fps: 4,
+    width: 224,
+    height: 168,
+    log: (line) => say(`[room] ${line}`),
+  });
   writeTinySpatialMllm(join(out, 'model'));
-  await writeDemoClip(join(out, 'clip.mp4'));
   say(
-    `[setup] ${((performance.now() - t0) / 1000).toFixed(2)} s — tiny checkpoint in ${join(out, 'model')}, 12-frame clip ${join(out, 'clip.mp4')}`,
+    `[setup] ${((performance.now() - t0) / 1000).toFixed(2)} s — synthetic room and tiny checkpoint in ${out}`,
   );
+  const q = questions.find((x) => x.question_type === 'object_counting') ?? questions[0];
+  const video = join(out, 'room', SYNTH_DATASET, `${q.scene_name}.mp4`);
   const pipeline = SpatialMllmPipeline.load(join(out, 'model'));
   try {
-    const question = 'How many chairs are in this room?';
-    say(`[question] ${question}`);
-    const result = await pipeline.ask(join(out, 'clip.mp4'), question, {
-      frames: 6,
+    const question = q.options ? `${q.question}\n${q.options.join('\n')}` : q.question;
+    say(`[question] ${question.replace(/\n/g, ' ')}`);
+    const result = await pipeline.ask(video, question, {
+      frames: 8,
       sampling: o.sampling,
       maxNewTokens: 12,
       temperature: 0,
+      promptSuffix: q.options ? PROMPT_SUFFIXES.multipleChoice : PROMPT_SUFFIXES.numeric,
       onStage: stageLogger((s) => process.stdout.write(s)),
     });
     const saved = await saveAnswerArtifacts(pipeline, result, join(out, 'outputs'));
     say(
-      `[answer] ${JSON.stringify(result.answer)} (${result.newTokens} tokens from random weights: not meaningful)`,
+      `[answer] ${JSON.stringify(result.answer)} — random weights, so not meaningful; the ground truth is ${q.ground_truth}`,
     );
     say(`[frames] ${result.frames.map((f) => `${f.index}@${f.timestamp.toFixed(2)}s`).join(' ')}`);
     if (result.coverage)
@@ -42,7 +61,7 @@ export async function runDemo(o: { out?: string; sampling: 'uniform' | 'space-aw
       `[saved] ${saved.frames.length} frames, ${saved.points ?? 0}-point cloud ${saved.pointCloud ?? '(none)'}, cameras ${saved.cameras ?? '(none)'}`,
     );
     say(
-      `[total] ${((performance.now() - t0) / 1000).toFixed(2)} s. Try it on a real checkpoint: spatial-mllm ask --model DIR --video FILE "question"`,
+      `[total] ${((performance.now() - t0) / 1000).toFixed(2)} s. With a real checkpoint: spatial-mllm ask --model DIR --video FILE "question"`,
     );
   } finally {
     await pipeline.release();
