@@ -1,4 +1,4 @@
-// A short synthetic clip for the demo: a smooth textured scene seen by a camera panning sideways (the kind of
+// A short synthetic clip (tests, benchmarks): a smooth textured scene seen by a camera panning sideways (the kind of
 // image VGGT's fixtures use), so the geometry stages have structure to work on.
 import type { RgbImage } from '../../image.ts';
 import { createImage } from '../../image.ts';
