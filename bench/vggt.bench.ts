@@ -7,6 +7,7 @@
 // A run that does not finish within the time limit is reported with an extrapolation from the smaller runs
 // (time = a·S + b·S²: per-frame work plus global attention, quadratic in the token count).
 // Usage: node --import tsx bench/vggt.bench.ts [--frames 4,8,16] [--size 518x392] [--limit 600]
+//        [--modes aggregator,full]
 import { spawn } from 'node:child_process';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,7 @@ const arg = (name: string, fallback: string) => {
 const frameCounts = arg('frames', '4,8,16').split(',').map(Number);
 const size = arg('size', '518x392').split('x').map(Number).reverse() as ImageSize; // W×H → [H, W]
 const limitS = Number(arg('limit', '600'));
+const modes = arg('modes', 'aggregator,full').split(',') as Mode[];
 
 /** Deterministic uniform values in [−scale, scale) from a name-derived seed (xorshift32). */
 function uniform(n: number, scale: number, seed: number): Float32Array {
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
     '| mode | frames | wall s | wall s/frame | CPU s | CPU s/frame | peak RSS GB |',
     '|---|---|---|---|---|---|---|',
   ];
-  for (const mode of ['aggregator', 'full'] as Mode[]) {
+  for (const mode of modes) {
     const { rows, timedOut } = await runMode(mode);
     if (rows[0])
       console.log(`${mode}: ${(rows[0].params / 1e9).toFixed(3)} B parameters; load average now ${load()}`);
