@@ -392,12 +392,17 @@ const RULES: Record<string, Rule> = {
     // Only batch dims broadcast; the matrix dims of the peers are masked as 1.
     const batchOf = (t: Tensor): Dim[] => [...t.shape.slice(0, -2), 1, 1];
     const da = sumTo(op.matmul(d!, swapLast(b!)), a!, [batchOf(b!)]);
-    // A 2-D weight shared by a batch of rows (linear layers): one [K, rows]·[rows, N] product.
-    const db =
-      b!.shape.length === 2 && a!.shape.length > 2
-        ? op.matmul(swapLast(rows(a!)), rows(d!))
-        : sumTo(op.matmul(swapLast(a!), d!), b!, [batchOf(a!)]);
-    return [da, db];
+    if (b!.shape.length === 2 && a!.shape.length > 2) {
+      // A 2-D weight shared by a batch of rows (linear layers): one [K, rows]·[rows, N] product. When the weight
+      // is itself a transpose (x·Wᵀ), give (dᵀ·x)ᵀ: the Transpose rule's transpose then cancels against it and
+      // ONNX Runtime computes W's gradient as one transposed-operand matmul, with no transpose of the result.
+      const fromTranspose = producer(b!)?.op === 'Transpose';
+      const db = fromTranspose
+        ? swapLast(op.matmul(swapLast(rows(d!)), rows(a!)))
+        : op.matmul(swapLast(rows(a!)), rows(d!));
+      return [da, db];
+    }
+    return [da, sumTo(op.matmul(swapLast(a!), d!), b!, [batchOf(a!)])];
   },
 
   ReduceSum: reduceRule('sum'),
