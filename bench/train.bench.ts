@@ -15,7 +15,7 @@ import { Rng } from '../src/train/rng.ts';
 import { Trainer } from '../src/train/trainer.ts';
 
 const quick = process.argv.includes('--quick');
-const only = process.argv[process.argv.indexOf('--only') + 1];
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 
 interface Model {
   name: string;

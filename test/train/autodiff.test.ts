@@ -1,7 +1,7 @@
 // Gradient checks for every rule of the autodiff table (src/engine/autodiff.ts): analytic gradients computed by
 // ONNX Runtime from the emitted gradient graph (float32) against central differences of the float64 references
 // of test/engine/reference.ts. Symbolic dims are bound to several sizes to exercise the run-time shape paths.
-// Tolerance: max |analytic − numeric| ≤ 1e-4 · max |numeric| + 1e-5 per input unless a case says otherwise.
+// Tolerance: max |analytic − numeric| ≤ 1e-5 · max |numeric| + 1e-5 per input unless a case says otherwise.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backward, DIFFERENTIABLE_OPS, gradients, stopGradient } from '../../src/engine/autodiff.ts';

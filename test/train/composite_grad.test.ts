@@ -1,6 +1,6 @@
 // Gradient checks of the composite ops (differentiated through their primitive lowering) and of the training
 // losses, against central differences of float64 references (test/engine/nn_reference.ts and plain JS here).
-// Tolerance as in autodiff.test.ts: max |analytic − numeric| ≤ 1e-4 · max |numeric| + 1e-5 per input.
+// Tolerance as in autodiff.test.ts: max |analytic − numeric| ≤ 1e-5 · max |numeric| + 1e-5 per input.
 import { describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { grpoLoss, IGNORE_INDEX, maskedCrossEntropy, tokenLogProbs } from '../../src/train/losses.ts';
