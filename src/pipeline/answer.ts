@@ -11,6 +11,7 @@ import { InputError } from '../errors.ts';
 import { resize } from '../image/resize.ts';
 import { encodePng, type RgbImage } from '../image.ts';
 import type { LinearFormat } from '../models/layers.ts';
+import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import {
   type ProcessorConfig,
@@ -327,13 +328,7 @@ export class SpatialMllmPipeline {
     );
     const rope = ropeIndex(
       { inputIds: [ids], videoGridThw: [fused.grid], secondPerGridTs: [fused.secondPerGridTs] },
-      {
-        imageTokenId: q.imageTokenId,
-        videoTokenId: q.videoTokenId,
-        visionStartTokenId: q.visionStartTokenId,
-        spatialMergeSize: q.vision.spatialMergeSize,
-        tokensPerSecond: q.vision.tokensPerSecond,
-      },
+      ropeIndexConfig(q),
     );
 
     let firstToken = 0;

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Lowering } from '../../src/engine/index.ts';
+import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
 import { generateQwen } from '../../src/pipeline/generate.ts';
@@ -66,13 +67,7 @@ for (const fixture of findFixtures('qwen2_5_vl')) {
                 ? [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]]
                 : undefined,
             },
-            {
-              imageTokenId: cfg.imageTokenId,
-              videoTokenId: cfg.videoTokenId,
-              visionStartTokenId: cfg.visionStartTokenId,
-              spatialMergeSize: cfg.vision.spatialMergeSize,
-              tokensPerSecond: cfg.vision.tokensPerSecond,
-            },
+            ropeIndexConfig(cfg),
           );
           assert.deepEqual(ints(rope.positionIds), ints(io.read(`${c}.position_ids`)));
           const full = await model.forward({

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
+import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
 import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
@@ -61,13 +62,7 @@ for (const fixture of findFixtures('spatial_mllm')) {
             videoGridThw: [grid],
             secondPerGridTs: [toFloat32(io.read('video.second_per_grid_ts'))[0]],
           },
-          {
-            imageTokenId: q.imageTokenId,
-            videoTokenId: q.videoTokenId,
-            visionStartTokenId: q.visionStartTokenId,
-            spatialMergeSize: q.vision.spatialMergeSize,
-            tokensPerSecond: q.vision.tokensPerSecond,
-          },
+          ropeIndexConfig(q),
         );
         assert.deepEqual(ints(rope.positionIds), ints(io.read('video.position_ids')));
         const full = await qwen.forward({

@@ -209,3 +209,14 @@ export const QWEN2_5_VL_3B_CONFIG = {
     tokens_per_second: 2,
   },
 } as const;
+
+/** The fields get_rope_index reads (rope_index.ts). */
+export function ropeIndexConfig(c: Qwen25VLConfig) {
+  return {
+    imageTokenId: c.imageTokenId,
+    videoTokenId: c.videoTokenId,
+    visionStartTokenId: c.visionStartTokenId,
+    spatialMergeSize: c.vision.spatialMergeSize,
+    tokensPerSecond: c.vision.tokensPerSecond,
+  };
+}
