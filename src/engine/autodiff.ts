@@ -9,7 +9,7 @@ import { defineComposite } from './composite.ts';
 import type { Graph, Node, Tensor } from './graph.ts';
 import { lower } from './lower.ts';
 import * as op from './ops.ts';
-import { type Dim, fmt, mulDims } from './shape.ts';
+import { type Dim, fmt, isStatic, mulDims } from './shape.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // stop-gradient: identity forward, no gradient backward
@@ -54,22 +54,29 @@ function mustConst(t: Tensor | null | undefined, what: string): number[] {
 
 const normAxis = (a: number, rank: number) => (a < 0 ? a + rank : a);
 
+/** ref's shape as an int64 tensor: a constant when static, else read at run time. */
+const shapeOf = (ref: Tensor): Tensor =>
+  isStatic(ref.shape) ? op.constInt64(ref.graph, ref.shape) : op.shape(ref);
+
 /** t reshaped to the run-time shape of `ref` (declared with ref's shape). */
 const reshapeLike = (t: Tensor, ref: Tensor): Tensor =>
-  t.graph.node('Reshape', [t, op.shape(ref)], [{ dtype: t.dtype, shape: ref.shape }])[0];
+  t.graph.node('Reshape', [t, shapeOf(ref)], [{ dtype: t.dtype, shape: ref.shape }])[0];
 
 const expandLike = (t: Tensor, ref: Tensor): Tensor =>
-  t.graph.node('Expand', [t, op.shape(ref)], [{ dtype: t.dtype, shape: ref.shape }])[0];
+  t.graph.node('Expand', [t, shapeOf(ref)], [{ dtype: t.dtype, shape: ref.shape }])[0];
 
 /** A tensor of ref's run-time shape filled with value. */
 function fillLike(ref: Tensor, value: number, dtype = ref.dtype): Tensor {
-  return ref.graph.node('ConstantOfShape', [op.shape(ref)], [{ dtype, shape: ref.shape }], {
+  return ref.graph.node('ConstantOfShape', [shapeOf(ref)], [{ dtype, shape: ref.shape }], {
     value: tensor(dtype, [1], [value]),
   })[0];
 }
 
 /** One dim of t as an int64 [1] tensor. */
-const dimOf = (t: Tensor, axis: number): Tensor => op.shape(t, axis, axis + 1);
+const dimOf = (t: Tensor, axis: number): Tensor => {
+  const d = t.shape[axis];
+  return typeof d === 'number' ? op.constInt64(t.graph, [d]) : op.shape(t, axis, axis + 1);
+};
 
 /** Reshape to dims given as numbers or int64 [1] tensors (run-time sizes), declared as `declared`. */
 function reshapeParts(t: Tensor, parts: (number | Tensor)[], declared: readonly Dim[]): Tensor {
@@ -86,7 +93,8 @@ function reshapeParts(t: Tensor, parts: (number | Tensor)[], declared: readonly 
 function sumTo(d: Tensor, x: Tensor, peers: readonly (readonly Dim[])[] = []): Tensor {
   const lead = d.shape.length - x.shape.length;
   const axes: number[] = [];
-  const peerDims = (i: number) => peers.map((p) => p[p.length - d.shape.length + i]);
+  // A peer of lower rank has no dim (an implicit 1) on the leading axes.
+  const peerDims = (i: number) => peers.map((p) => p[p.length - d.shape.length + i] ?? 1);
   let ambiguous = false;
   d.shape.forEach((dim, i) => {
     const own = x.shape[i - lead];
