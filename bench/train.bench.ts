@@ -61,7 +61,8 @@ const MODELS: Model[] = [
   },
 ];
 
-async function time(run: () => Promise<unknown>, reps: number): Promise<number> {
+/** Median and minimum wall time (the minimum is the better estimate on a machine shared with other work). */
+async function time(run: () => Promise<unknown>, reps: number): Promise<{ median: number; min: number }> {
   await run(); // warm-up (first run allocates)
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -69,7 +70,8 @@ async function time(run: () => Promise<unknown>, reps: number): Promise<number> 
     await run();
     times.push(performance.now() - t0);
   }
-  return times.sort((a, b) => a - b)[Math.floor(times.length / 2)];
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], min: times[0] };
 }
 
 function batch(c: TextConfig, seq: number, rng: Rng): Feeds {
@@ -91,7 +93,8 @@ function batch(c: TextConfig, seq: number, rng: Rng): Feeds {
 }
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
-const ms = (v: number) => `${v.toFixed(v < 10 ? 2 : 0)} ms`;
+const fmtMs = (v: number) => v.toFixed(v < 10 ? 2 : 0);
+const ms = (t: { median: number; min: number }) => `${fmtMs(t.median)} (${fmtMs(t.min)}) ms`;
 
 async function bench(m: Model): Promise<string[]> {
   const reps = quick ? 2 : m.name === 'tiny' ? 20 : 4;
@@ -153,7 +156,7 @@ async function bench(m: Model): Promise<string[]> {
     ms(fwdFused),
     ms(fwdBwd),
     ms(step),
-    `${(step / fwdPrimitive).toFixed(1)}×`,
+    `${(step.min / fwdPrimitive.min).toFixed(1)}×`,
     mb(first.bytes.fed),
     mb(first.bytes.fetched),
     `${mb(paramBytes)} × 3`,
@@ -169,7 +172,7 @@ const header = [
   'fwd (fused)',
   'fwd+bwd',
   'train step',
-  'step/fwd',
+  'step/fwd (min)',
   'fed/step',
   'fetched/step',
   'params+2 moments',
@@ -184,7 +187,7 @@ for (const m of MODELS) {
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
 const line = (r: string[]) => `| ${r.map((v, i) => v.padEnd(widths[i])).join(' | ')} |`;
 console.log(
-  `CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} threads; ONNX Runtime default intra-op threads`,
+  `CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length} threads; ONNX Runtime default intra-op threads; times: median (min)`,
 );
 console.log(line(header));
 console.log(line(widths.map((w) => '-'.repeat(w))));
