@@ -5,16 +5,17 @@
 //
 // A full-depth prefill is ~20 TFLOP (minutes on a small CPU), so the vision tower and the prefill are measured at a
 // reduced depth and extrapolated linearly per layer: the depth-0 graph gives the fixed part (patch embedding +
-// merger; embeddings + lm_head), one more window block (vision) or N layers (text) the per-layer cost, and for the
-// vision tower a last full-attention block its own cost. Decode runs the real 36 layers when the memory estimate
-// fits in free RAM. Every graph runs in its own child process, so the RSS high-water marks do not mix; memory at
-// the real depth is extrapolated as measured peak + the missing layers' weight bytes.
-// Usage: npm run bench:qwen [-- --quick]
+// merger; embeddings + lm_head), B−1 window blocks (vision) or N layers (text) the per-layer cost, and for the
+// vision tower one more, full-attention block its own cost. Decode is measured the same way, then also at the real
+// 36 layers when the extrapolated memory fits in free RAM. Every graph is written by one child process and run by
+// another, so the RSS high-water marks are inference alone and do not mix; peak memory is extrapolated too.
+// Usage: npm run bench:qwen [-- --quick] [--formats fp32,int4,fp16] [--stages vision,prefill,decode]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as E from '../src/engine/index.ts';
 import { FP32, type LinearFormat } from '../src/models/layers.ts';
 import { parseQwen25VLConfig, QWEN2_5_VL_3B_CONFIG } from '../src/models/qwen2_5_vl/config.ts';
@@ -129,7 +130,8 @@ const log = (job: Job, msg: string) => {
   console.error(`[${job.format} ${job.stage} ${depth}] ${msg}`);
 };
 
-function emptyCache(dtype: DType, layers: number, past: number, feeds: Record<string, HostTensor>) {
+/** Random past keys/values of `past` tokens per layer (none for a prefill). */
+function kvCache(dtype: DType, layers: number, past: number, feeds: Record<string, HostTensor>) {
   const { numKvHeads: kv, headDim: d } = CONFIG.text;
   for (let i = 0; i < layers; i++) {
     feeds[`past_key.${i}`] = randomTensor(dtype, [1, kv, past, d], 2 * i + 1, 1);
@@ -160,7 +162,7 @@ function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string
       Array.from({ length: visual }, (_, i) => start + i),
     ),
   };
-  emptyCache(dtype, layers, 0, feeds);
+  kvCache(dtype, layers, 0, feeds);
   return feeds;
 }
 
@@ -194,7 +196,7 @@ async function measure(job: Job, session: Session, dtype: DType): Promise<number
     visual_embeds: tensor(dtype, [0, CONFIG.text.hiddenSize]),
     visual_index: tensor('int64', [0, 1]),
   };
-  emptyCache(dtype, job.layers, sizes.seq, feeds);
+  kvCache(dtype, job.layers, sizes.seq, feeds);
   let position = sizes.seq;
   const step = async () => {
     feeds.position_ids = tensor('int64', [3, 1, 1], [position, position, position]);
@@ -211,41 +213,38 @@ async function measure(job: Job, session: Session, dtype: DType): Promise<number
   return (performance.now() - t0) / sizes.steps;
 }
 
-async function runJob(job: Job): Promise<Result> {
+/** Writes the job's graph with random weights to dir/model.onnx + dir/weights.bin (3B models exceed protobuf's 2 GB). */
+function buildJob(job: Job, dir: string): Pick<Result, 'buildS' | 'layerBytes'> {
   const format = FORMATS[job.format];
   const t0 = performance.now();
   const graph = build(job, format);
   const random = randomWeights(build(job, FP32));
   const weights = format.quant ? quantizedSource(random, format.quant) : random;
-  const dir = mkdtempSync(join(tmpdir(), 'qwen-bench-'));
+  log(job, 'building graph and random weights');
+  const model = E.toOnnx(graph, {
+    weights,
+    lowering: 'fused',
+    externalData: { path: join(dir, 'weights.bin') },
+  });
+  writeFileSync(join(dir, 'model.onnx'), model.bytes);
+  return {
+    buildS: (performance.now() - t0) / 1e3,
+    layerBytes: layerBytes(graph, job.stage === 'vision' ? 'visual.blocks.0.' : 'model.layers.0.'),
+  };
+}
+
+/** Loads dir/model.onnx and times it; this process's peak RSS is that of inference alone. */
+async function runBuilt(job: Job, dir: string): Promise<Pick<Result, 'loadS' | 'ms' | 'peakBytes'>> {
+  const t0 = performance.now();
+  log(job, 'creating session');
+  const session = await Session.create(join(dir, 'model.onnx'));
+  const loadS = (performance.now() - t0) / 1e3;
+  log(job, 'running');
   try {
-    // Over protobuf's 2 GB limit: weights go to an external data file next to the model.
-    log(job, 'building graph and random weights');
-    const model = E.toOnnx(graph, {
-      weights,
-      lowering: 'fused',
-      externalData: { path: join(dir, 'weights.bin') },
-    });
-    writeFileSync(join(dir, 'model.onnx'), model.bytes);
-    const t1 = performance.now();
-    log(job, 'creating session');
-    const session = await Session.create(join(dir, 'model.onnx'));
-    const t2 = performance.now();
-    log(job, 'running');
-    try {
-      const ms = await measure(job, session, format.dtype);
-      return {
-        ms,
-        buildS: (t1 - t0) / 1e3,
-        loadS: (t2 - t1) / 1e3,
-        peakBytes: process.resourceUsage().maxRSS * 1024,
-        layerBytes: layerBytes(graph, job.stage === 'vision' ? 'visual.blocks.0.' : 'model.layers.0.'),
-      };
-    } finally {
-      await session.release();
-    }
+    const ms = await measure(job, session, FORMATS[job.format].dtype);
+    return { ms, loadS, peakBytes: process.resourceUsage().maxRSS * 1024 };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await session.release();
   }
 }
 
@@ -253,21 +252,48 @@ async function runJob(job: Job): Promise<Result> {
 
 const SELF = fileURLToPath(import.meta.url);
 
-function child(job: Job): Outcome {
-  const r = spawnSync(process.execPath, [...process.execArgv, SELF, '--child', JSON.stringify(job)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    encoding: 'utf8',
-    timeout: 15 * 60e3,
-  });
+type Phase = 'build' | 'run';
+
+function spawnPhase<T>(
+  phase: Phase,
+  job: Job,
+  dir: string,
+): { ok: true; result: T } | { ok: false; error: string } {
+  const r = spawnSync(
+    process.execPath,
+    [...process.execArgv, SELF, '--child', phase, JSON.stringify(job), dir],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      encoding: 'utf8',
+      timeout: 15 * 60e3,
+    },
+  );
   const last = r.stdout?.trim().split('\n').pop();
-  if (r.status === 0 && last) return JSON.parse(last) as Outcome;
+  if (r.status === 0 && last) return JSON.parse(last);
   const how =
     r.error?.message.includes('ETIMEDOUT') || r.signal === 'SIGTERM'
       ? 'timed out after 15 min'
       : r.signal === 'SIGKILL'
         ? 'killed (out of memory?)'
         : `exited with ${r.signal ?? r.status}`;
-  return { ok: false, error: `child ${how}` };
+  return { ok: false, error: `${phase} child ${how}` };
+}
+
+/**
+ * One job in two child processes: one writes the model with random weights, the other loads and runs it (so its
+ * RSS high-water mark is inference alone). The temporary folder is removed here, even when a child is killed.
+ */
+function child(job: Job): Outcome {
+  const dir = mkdtempSync(join(tmpdir(), 'qwen-bench-'));
+  try {
+    const built = spawnPhase<Pick<Result, 'buildS' | 'layerBytes'>>('build', job, dir);
+    if (!built.ok) return built;
+    const ran = spawnPhase<Pick<Result, 'loadS' | 'ms' | 'peakBytes'>>('run', job, dir);
+    if (!ran.ok) return ran;
+    return { ok: true, result: { ...built.result, ...ran.result } };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Runs jobs in order, stopping at the first failure (returned as the table cell). */
@@ -286,6 +312,12 @@ const sec = (ms: number) => (ms >= 1e3 ? `${(ms / 1e3).toFixed(1)} s` : `${ms.to
 const mem = (bytes: number) => `${(bytes / GB).toFixed(2)} GB`;
 const buildLoad = (r: Result) => `${r.buildS.toFixed(0)} s / ${r.loadS.toFixed(0)} s`;
 const tokS = (ms: number) => `${(1e3 / ms).toFixed(2)} tok/s (${sec(ms)}/token)`;
+/**
+ * Peak RSS at depth L from peaks at depth 0 and N: the measured peak + the missing layers at the larger of the RSS
+ * growth per layer (which includes what ONNX Runtime adds, e.g. fp32 copies of fp16 weights) and their weight bytes.
+ */
+const peakAt = (L: number, at0: Result, atN: Result, N: number) =>
+  atN.peakBytes + (L - N) * Math.max((atN.peakBytes - at0.peakBytes) / N, atN.layerBytes);
 const failedRow = (format: Format, name: string, error: string) => [format, name, error, '', '', '', ''];
 
 /** Vision: 0 blocks (patch embedding + merger), B−1 window blocks, then + 1 full-attention block. */
@@ -311,56 +343,72 @@ function visionRow(format: Format, sizes: Sizes): string[] {
     `${sec(measured.ms)} (${B} blocks: ${B - 1} window + 1 full)`,
     `${sec(total)} (${depth} blocks; ${sec(fixed.ms)} fixed + ${sec(window)}/window, ${sec(full)}/full block)`,
     mem(measured.peakBytes),
-    mem(measured.peakBytes + (depth - B) * measured.layerBytes),
+    mem(peakAt(depth, fixed, measured, B)),
     buildLoad(measured),
   ];
 }
-
-/** Prefill at 0 and N layers; the results also size the decode run. */
-function prefillRow(format: Format, sizes: Sizes): { row: string[]; results?: Result[] } {
+/** Prefill at 0 and N layers. */
+function prefillRow(format: Format, sizes: Sizes): string[] {
   const N = sizes.layers;
   const name = `prefill ${sizes.seq} tokens`;
   const r = runAll([
     { format, sizes, stage: 'prefill', layers: 0 },
     { format, sizes, stage: 'prefill', layers: N },
   ]);
-  if (typeof r === 'string') return { row: failedRow(format, name, r) };
+  if (typeof r === 'string') return failedRow(format, name, r);
   const [fixed, measured] = r;
   const perLayer = (measured.ms - fixed.ms) / N;
   const L = CONFIG.text.numLayers;
   const total = fixed.ms + L * perLayer;
   const rate = (ms: number) => `${(sizes.seq / (ms / 1e3)).toFixed(0)} tok/s`;
-  return {
-    results: r,
-    row: [
-      format,
-      name,
-      `${sec(measured.ms)} (${N} layers; ${rate(measured.ms)})`,
-      `${sec(total)} (${L} layers; ${sec(perLayer)}/layer; ${rate(total)})`,
-      mem(measured.peakBytes),
-      mem(measured.peakBytes + (L - N) * measured.layerBytes),
-      buildLoad(measured),
-    ],
-  };
+  return [
+    format,
+    name,
+    `${sec(measured.ms)} (${N} layers; ${rate(measured.ms)})`,
+    `${sec(total)} (${L} layers; ${sec(perLayer)}/layer; ${rate(total)})`,
+    mem(measured.peakBytes),
+    mem(peakAt(L, fixed, measured, N)),
+    buildLoad(measured),
+  ];
 }
 
 /**
- * Decode after a context of `seq` tokens: at the real depth when the memory it needs (extrapolated from the prefill
- * peaks at 0 and N layers, which include whatever ONNX Runtime adds per layer) leaves 2 GB free, else at 0 and N
- * layers, extrapolated.
+ * Decode after a context of `seq` tokens at 0 and N layers, extrapolated; then at the real depth when the
+ * extrapolated peak leaves 4 GB of RAM free (other processes share the machine; fp16 on CPU makes fp32 copies).
  */
-function decodeRow(format: Format, sizes: Sizes, prefill: Result[], quick: boolean): string[] {
+function decodeRows(format: Format, sizes: Sizes, quick: boolean): string[][] {
   const N = sizes.layers;
   const L = CONFIG.text.numLayers;
   const name = `decode, context ${sizes.seq}`;
-  const [p0, pN] = prefill;
-  const need = pN.peakBytes + ((L - N) * (pN.peakBytes - p0.peakBytes)) / N;
-  const fits = need < freemem() - 2 * GB;
-  if (!quick && fits) {
-    const r = runAll([{ format, sizes, stage: 'decode', layers: L }]);
-    if (typeof r === 'string') return failedRow(format, name, r);
-    const [d] = r;
-    return [
+  const r = runAll([
+    { format, sizes, stage: 'decode', layers: 0 },
+    { format, sizes, stage: 'decode', layers: N },
+  ]);
+  if (typeof r === 'string') return [failedRow(format, name, r)];
+  const [fixed, measured] = r;
+  const need = peakAt(L, fixed, measured, N);
+  const rows = [
+    [
+      format,
+      name,
+      `${tokS(measured.ms)} (${N} layers)`,
+      `${tokS(fixed.ms + (L * (measured.ms - fixed.ms)) / N)} (${L} layers)`,
+      mem(measured.peakBytes),
+      mem(need),
+      buildLoad(measured),
+    ],
+  ];
+  if (quick) return rows;
+  const free = freemem();
+  if (need > free - 4 * GB) {
+    rows.push(failedRow(format, name, `${L} layers not run: ~${mem(need)} needed, ${mem(free)} free`));
+    return rows;
+  }
+  const full = runAll([{ format, sizes, stage: 'decode', layers: L }]);
+  if (typeof full === 'string') rows.push(failedRow(format, name, `${L} layers ${full}`));
+  else {
+    const [d] = full;
+    rows.push([
       format,
       name,
       `${tokS(d.ms)} (${L} layers)`,
@@ -368,29 +416,30 @@ function decodeRow(format: Format, sizes: Sizes, prefill: Result[], quick: boole
       mem(d.peakBytes),
       '',
       buildLoad(d),
-    ];
+    ]);
   }
-  const r = runAll([
-    { format, sizes, stage: 'decode', layers: 0 },
-    { format, sizes, stage: 'decode', layers: N },
-  ]);
-  if (typeof r === 'string') return failedRow(format, name, r);
-  const [fixed, measured] = r;
-  const ms = fixed.ms + (L * (measured.ms - fixed.ms)) / N;
-  const why = quick ? '' : `; ${L} layers need ~${mem(need)}, ${mem(freemem())} free`;
-  return [
-    format,
-    name,
-    `${tokS(measured.ms)} (${N} layers)`,
-    `${tokS(ms)} (${L} layers${why})`,
-    mem(measured.peakBytes),
-    mem(measured.peakBytes + (L - N) * measured.layerBytes),
-    buildLoad(measured),
-  ];
+  return rows;
 }
 
+const STAGES = ['vision', 'prefill', 'decode'] as const;
+
 function main(): void {
-  const quick = process.argv.includes('--quick');
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      formats: { type: 'string', default: Object.keys(FORMATS).join(',') },
+      stages: { type: 'string', default: STAGES.join(',') },
+    },
+  });
+  const quick = values.quick!;
+  const list = <T extends string>(value: string, all: readonly T[], flag: string): T[] => {
+    const items = value.split(',') as T[];
+    const bad = items.find((x) => !all.includes(x));
+    if (bad) throw new Error(`--${flag}: unknown '${bad}' (use a comma list of ${all.join(', ')})`);
+    return items;
+  };
+  const formats = list(values.formats!, Object.keys(FORMATS) as Format[], 'formats');
+  const stages = list(values.stages!, STAGES, 'stages');
   // --quick: real widths, tiny inputs, depth and vocabulary — a smoke run of the script, not figures.
   const sizes: Sizes = quick
     ? { grid: [2, 16, 16], seq: 256, runs: 1, steps: 3, blocks: 2, layers: 1, vocab: 16384 }
@@ -405,13 +454,16 @@ function main(): void {
       };
   const start = performance.now();
   const rows: string[][] = [];
-  for (const format of ['fp32', 'int4', 'fp16'] as Format[]) {
-    rows.push(visionRow(format, sizes));
-    const prefill = prefillRow(format, sizes);
-    rows.push(prefill.row);
-    if (prefill.results) rows.push(decodeRow(format, sizes, prefill.results, quick));
+  // Rows also go to stderr as they complete, so an interrupted run keeps what it measured.
+  const add = (...done: string[][]) => {
+    for (const r of done) console.error(`result: ${r.filter(Boolean).join(' | ')}`);
+    rows.push(...done);
+  };
+  for (const format of formats) {
+    if (stages.includes('vision')) add(visionRow(format, sizes));
+    if (stages.includes('prefill')) add(prefillRow(format, sizes));
+    if (stages.includes('decode')) add(...decodeRows(format, sizes, quick));
   }
-
   const header = [
     'format',
     'measure',
@@ -431,7 +483,7 @@ function main(): void {
   console.log(
     `fused lowering; int4 = MatMulNBits block 32 (embeddings and the tied lm_head stay fp32); best of ${sizes.runs} ` +
       `runs after a warm-up (vision, prefill), mean of ${sizes.steps} decode steps after one; peak RSS = maxRSS ` +
-      'of the child process that ran that graph; extrapolated peak = measured + the missing layers’ weight bytes; ' +
+      'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',
   );
   console.log(line(header));
@@ -440,10 +492,11 @@ function main(): void {
 }
 
 if (process.argv[2] === '--child') {
-  const job = JSON.parse(process.argv[3]) as Job;
-  let outcome: Outcome;
+  const [phase, jobJson, dir] = process.argv.slice(3) as [Phase, string, string];
+  const job = JSON.parse(jobJson) as Job;
+  let outcome: unknown;
   try {
-    outcome = { ok: true, result: await runJob(job) };
+    outcome = { ok: true, result: phase === 'build' ? buildJob(job, dir) : await runBuilt(job, dir) };
   } catch (e) {
     outcome = { ok: false, error: (e as Error).message.split('\n')[0] };
   }
