@@ -69,7 +69,7 @@ interface Result {
 
 type Outcome = { ok: true; result: Result } | { ok: false; error: string };
 
-// ---- child: build one graph with random weights, run it, report JSON on stdout ----
+// ---- children: write one graph with random weights, or load and time it; JSON on stdout ----
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -248,7 +248,7 @@ async function runBuilt(job: Job, dir: string): Promise<Pick<Result, 'loadS' | '
   }
 }
 
-// ---- parent: one child process per graph, then extrapolation and the table ----
+// ---- parent: two child processes per graph (build, run), then extrapolation and the table ----
 
 const SELF = fileURLToPath(import.meta.url);
 
