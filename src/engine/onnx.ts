@@ -177,24 +177,31 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): OnnxModel {
     if (ext) closeSync(ext.fd);
   }
 
+  // A graph output produced by a node takes the output's name directly (an Identity would cost ONNX Runtime a copy
+  // per run); outputs that are inputs, parameters, constants or a second name of one tensor go through Identity.
+  const outputName = new Map<number, string>();
+  for (const o of g.outputs)
+    if (g.sources.get(o.tensor.id)?.kind === 'node' && !outputName.has(o.tensor.id))
+      outputName.set(o.tensor.id, o.name);
+  const nameOf = (t: Tensor) => outputName.get(t.id) ?? g.nameOf(t);
   const nodeProtos: P.INodeProto[] = nodes.map((n, k) => ({
     name: `${n.op}_${k}`,
     opType: n.op,
     domain: n.domain,
-    input: n.inputs.map((i) => (i ? g.nameOf(i) : '')),
-    output: n.outputs.map((o) => g.nameOf(o)),
+    input: n.inputs.map((i) => (i ? nameOf(i) : '')),
+    output: n.outputs.map((o) => nameOf(o)),
     attribute: Object.keys(n.attrs)
       .sort()
       .map((k2) => attribute(k2, n.attrs[k2])),
   }));
-  // Graph outputs get their own names through Identity nodes (a tensor may be both an input and an output).
   const outputs = g.outputs.map((o) => {
-    nodeProtos.push({
-      name: `output_${o.name}`,
-      opType: 'Identity',
-      input: [g.nameOf(o.tensor)],
-      output: [o.name],
-    });
+    if (nameOf(o.tensor) !== o.name)
+      nodeProtos.push({
+        name: `output_${o.name}`,
+        opType: 'Identity',
+        input: [nameOf(o.tensor)],
+        output: [o.name],
+      });
     return valueInfo(o.name, o.tensor);
   });
 
