@@ -131,9 +131,11 @@ for (const seq of quick ? [1, 128] : [1, 512]) {
   };
   const flops = 2 * seq * (H * H * 2 + H * KV * D * 2 + 3 * H * F) + 4 * seq * seq * HEADS * D;
   const base: Record<string, number> = {};
-  for (const fmt of ['fp32', 'int4'] as const) {
+  for (const fmt of ['fp32', 'int4', 'int4-acc4'] as const) {
     const f: LinearFormat =
-      fmt === 'fp32' ? { dtype: 'float32' } : { dtype: 'float32', quant: { bits: 4, blockSize: 32 } };
+      fmt === 'fp32'
+        ? { dtype: 'float32' }
+        : { dtype: 'float32', quant: { bits: 4, blockSize: 32, accuracyLevel: fmt === 'int4' ? 0 : 4 } };
     const src =
       fmt === 'fp32'
         ? weights

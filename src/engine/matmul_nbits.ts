@@ -27,6 +27,12 @@ export interface NBitsOptions {
   n: number;
   bits: 4 | 8;
   blockSize: number;
+  /**
+   * MatMulNBits `accuracy_level` (fused lowering only): 0 = compute in the activation type (exact dequantized
+   * matmul, the default); 4 = quantize activations to int8 per block and use integer kernels (much faster on CPU,
+   * small extra error).
+   */
+  accuracyLevel?: 0 | 1 | 2 | 3 | 4;
 }
 
 const blocksOf = (o: NBitsOptions) => Math.ceil(o.k / o.blockSize);
@@ -58,7 +64,13 @@ const node = defineComposite<NBitsOptions>('MatMulNBits', {
       'MatMulNBits',
       zp ? [x, qw, scales, zp] : [x, qw, scales],
       [{ dtype: x!.dtype, shape: [...x!.shape.slice(0, -1), o.n] }],
-      { K: o.k, N: o.n, bits: o.bits, block_size: o.blockSize },
+      {
+        K: o.k,
+        N: o.n,
+        bits: o.bits,
+        block_size: o.blockSize,
+        ...(o.accuracyLevel ? { accuracy_level: o.accuracyLevel } : {}),
+      },
       { domain: 'com.microsoft' },
     );
   },

@@ -5,7 +5,8 @@ import type { DType } from '../tensor.ts';
 /** How linear weights are stored in the graph: as floats, or block-quantized for MatMulNBits. */
 export interface LinearFormat {
   dtype: DType;
-  quant?: { bits: 4 | 8; blockSize: number };
+  /** accuracyLevel: see NBitsOptions (4 = int8 activations, fast on CPU). */
+  quant?: { bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
 }
 
 export const FP32: LinearFormat = { dtype: 'float32' };
@@ -29,7 +30,7 @@ export function dense(
 ): Tensor {
   const b = bias ? g.param(`${name}.bias`, f.dtype, [outF]) : null;
   if (!f.quant) return linear(x, g.param(`${name}.weight`, f.dtype, [outF, inF]), b);
-  const { bits, blockSize } = f.quant;
+  const { bits, blockSize, accuracyLevel } = f.quant;
   const blocks = Math.ceil(inF / blockSize);
   const n = quantNames(name);
   const y = matmulNBits(
@@ -37,7 +38,7 @@ export function dense(
     g.param(n.qweight, 'uint8', [outF, blocks, (blockSize * bits) / 8]),
     g.param(n.scales, f.dtype, [outF * blocks]),
     g.param(n.zeros, 'uint8', [outF * Math.ceil((blocks * bits) / 8)]),
-    { k: inF, n: outF, bits, blockSize },
+    { k: inF, n: outF, bits, blockSize, accuracyLevel },
   );
   return b ? add(y, b) : y;
 }

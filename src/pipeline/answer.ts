@@ -58,7 +58,7 @@ export interface PipelineOptions {
   /** Where per-video geometry for space-aware sampling is cached (default ~/.cache/spatial-mllm/geometry). */
   cacheDir?: string;
   /** Block-quantize the linear layers of Qwen and the connector (MatMulNBits); VGGT stays float32. */
-  quant?: { bits: 4 | 8; blockSize: number };
+  quant?: { bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
 }
 
 export interface AskOptions {

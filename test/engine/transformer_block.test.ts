@@ -157,4 +157,21 @@ describe('transformer block from safetensors weights', () => {
       assert.ok(drift.rel < 0.1, `int4 drift ${drift.rel}`);
     });
   }
+
+  test('int4 with accuracy level 4 (int8 activations, fused MatMulNBits) stays within 1% of the dequantized reference', async () => {
+    const quant = { bits: 4 as const, blockSize: 32 };
+    const source = quantizedSource(openCheckpoint(file), quant);
+    const graph = buildBlock({ dtype: 'float32', quant: { ...quant, accuracyLevel: 4 } });
+    const s = await Session.create(E.toOnnx(graph, { weights: source, lowering: 'fused' }).bytes);
+    const y = (await s.run(feeds)).y;
+    await s.release();
+    const deq = new Map(weights);
+    for (const [name] of LINEARS)
+      deq.set(
+        `${name}.weight`,
+        dequantizeMatMulNBits(quantizeMatMulNBits(weights.get(`${name}.weight`)!, quant)),
+      );
+    const e = maxErrors(y.data as Float32Array, blockRef(x, cos, sin, deq));
+    assert.ok(e.rel > 0 && e.rel <= 1e-2, `abs ${e.abs}, rel ${e.rel}`);
+  });
 });
