@@ -30,6 +30,11 @@ export async function main(argv: string[]): Promise<number> {
 
 const isEntry = process.argv[1] && /(cli\.ts|spatial-mllm(\.js)?)$/.test(process.argv[1]);
 if (isEntry) {
+  // `spatial-mllm … | head` closes stdout early: that is not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
