@@ -48,7 +48,9 @@ function rewrite(dtype?: 'bfloat16' | 'bf16-rounded-float32'): string {
     shards[i % 2].set(key, t);
     weightMap[key] = `model-0000${(i % 2) + 1}-of-00002.safetensors`;
   });
-  shards.forEach((s, i) => writeSafetensors(join(dir, `model-0000${i + 1}-of-00002.safetensors`), s));
+  shards.forEach((s, i) => {
+    writeSafetensors(join(dir, `model-0000${i + 1}-of-00002.safetensors`), s);
+  });
   writeFileSync(
     join(dir, 'model.safetensors.index.json'),
     JSON.stringify({ metadata: {}, weight_map: weightMap }),
