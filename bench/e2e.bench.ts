@@ -1,26 +1,28 @@
 // End-to-end Spatial-MLLM benchmark (a script, not a test): the real pipeline (SpatialMllmPipeline.load + ask) on
-// a synthetic 32-frame 644×476 clip, 16 frames given to the model, on ONNX Runtime CPU: seconds per stage
-// (sampling, decode, encoders, prefill, generate) and peak memory, for fp32 and int4 weights (MatMulNBits, block 32,
-// on Qwen and the connector; VGGT stays fp32), uniform and space-aware sampling.
+// a synthetic 32-frame 644×476 clip, 16 frames given to the model (grid 8×34×46, 3,128 visual tokens), on ONNX
+// Runtime CPU: seconds per stage (sampling, decode, encoders, prefill, generate) and peak memory, for fp32 and int4
+// weights (MatMulNBits, block 32, on Qwen and the connector; VGGT stays fp32), uniform and space-aware sampling.
 //
 // The real model (Qwen2.5-VL-3B + VGGT-1B with heads + connector, ~5B parameters, ~20 GB in fp32) does not fit a
 // small machine together with ONNX Runtime's copies, so the checkpoints are random, at REAL WIDTH (every hidden
 // size, head count, MLP size and the 151,936-entry vocabulary as upstream) and REDUCED DEPTH, written twice:
 // S (text 1 layer, ViT 1 block, VGGT 1 unit = 1 DINOv2 block + 1 frame/global pair, no VGGT heads: the DPT heads
-// need 4 distinct layers) and R (4, 4, 4, with heads). Each configuration is measured at S and R and extrapolated
-// linearly per layer to the real depths (text 36, ViT 32 with 4 full-attention blocks, VGGT 24):
+// need 4 distinct layers) and R (4, 4, 4, with heads). Each uniform configuration asks once at S and once at R and
+// is extrapolated linearly per layer to the real depths (text 36, ViT 32 with 4 full-attention blocks, VGGT 24):
 // - prefill and generate scale with the text depth: real = R + (36 − 4) · (R − S) / 3;
 // - encoders = ViT run + spatial encoder & connector run (timed apart by wrapping Session.run) + setup (graph
 //   serialization, weight conversion or quantization, session creation), each run per its own depth, the setup
 //   linearly in the weight bytes of the two graphs;
-// - sampling (space-aware: VGGT with heads on the 32 candidate frames; measured at R only) = aggregator run
-//   scaled by 24/4 (its fixed part, the patch embedding, is < 1% of a unit) + head runs + the rest (decoding the
-//   candidates, setup) scaled by the geometry weight bytes — an over-estimate of the decoding part;
 // - decode (the chosen frames) does not depend on the model.
+// Space-aware sampling runs VGGT with heads on the candidate frames, which needs R: that ask stops after its
+// sampling stage (the later stages are the int4 uniform ask's computation, reused). Its sampling = aggregator run
+// scaled by 24/4 (the fixed part, the patch embedding, is < 1% of a unit) + head runs + the rest (decoding the
+// candidates, setup) scaled by the geometry weight bytes, which over-estimates the decoding part.
 // The reduced ViT ends with one full-attention block; the other 3 real full-attention blocks are counted as window
-// blocks (attention is ~15% of a block's FLOPs at this grid). The stages include their first-run setup (one cold
-// ask per process). Peak RSS = maxRSS of the child process that ran that configuration (load + one ask); at real
-// depth it is estimated as measured + the missing weight bytes in the format the sessions hold.
+// blocks (full attention is ~1/6 of a block's FLOPs at this grid). The stages include their first-run setup (one
+// cold ask per process). Peak RSS = maxRSS of the child process that ran that configuration (load + one ask); at
+// real depth it is estimated as measured + the missing weight bytes in the format the sessions hold.
+// Wall times depend on what else runs on the machine: the table gives process CPU seconds beside them and the load.
 // The checkpoints (bf16 safetensors shards) and the clip are written under os.tmpdir() and deleted at the end.
 // Usage: npm run bench:e2e [-- --quick] [-- --no-space-aware]
 import { spawn } from 'node:child_process';
