@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import * as E from '../engine/index.ts';
+import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import { resize } from '../image/resize.ts';
 import { encodePng, type RgbImage } from '../image.ts';
@@ -21,6 +21,7 @@ import {
 } from '../models/qwen2_5_vl/processor.ts';
 import { type GridThw, ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import { expandVisionPlaceholders, QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
+import { GraphSessions } from '../models/sessions.ts';
 import { openSpatialMllm, type SpatialMllmCheckpoint } from '../models/spatial_mllm/checkpoint.ts';
 import { buildSpatialFusion } from '../models/spatial_mllm/connector.ts';
 import {
@@ -33,8 +34,7 @@ import {
 import { vggtWeights } from '../models/vggt/load.ts';
 import { VggtModel } from '../models/vggt/model.ts';
 import { spatialMllmSamplingPreprocess, vggtPreprocess } from '../models/vggt/preprocess.ts';
-import { SessionCache } from '../runtime/cache.ts';
-import { type Device, Session } from '../runtime/session.ts';
+import type { Device, Session } from '../runtime/session.ts';
 import { type HostTensor, tensor } from '../tensor.ts';
 import { quantizedSource } from '../weights/quantized_source.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
@@ -128,7 +128,6 @@ async function collect(video: VideoSource, indices: readonly number[]): Promise<
 }
 
 export class SpatialMllmPipeline {
-  private fusionSessions = new SessionCache((m, o) => Session.create(m, o));
   private vggt?: VggtModel;
 
   private constructor(
@@ -137,7 +136,12 @@ export class SpatialMllmPipeline {
     readonly tokenizer: QwenTokenizer,
     readonly processor: ProcessorConfig,
     readonly options: PipelineOptions,
-  ) {}
+  ) {
+    const weights = options.quant ? quantizedSource(checkpoint.weights, options.quant) : checkpoint.weights;
+    this.fusion = new GraphSessions(weights, options);
+  }
+
+  private readonly fusion: GraphSessions;
 
   static load(dir: string, options: PipelineOptions = {}): SpatialMllmPipeline {
     if (!existsSync(dir) || !statSync(dir).isDirectory())
@@ -405,24 +409,14 @@ export class SpatialMllmPipeline {
   }
 
   private fusionSession(grid: GridThw): Promise<Session> {
-    const graph = buildSpatialFusion(this.config, grid, {
-      spatialInput: 'frames',
-      format: linearFormat(this.options),
-    });
-    const weights = this.options.quant
-      ? quantizedSource(this.checkpoint.weights, this.options.quant)
-      : this.checkpoint.weights;
-    const lowering = this.options.lowering ?? 'fused';
-    return this.fusionSessions.get(
-      E.graphHash(graph, { lowering }),
-      { device: this.options.device, threads: this.options.threads },
-      () => E.sessionModel(graph, { weights, lowering }),
+    return this.fusion.get(`fusion:${grid}`, () =>
+      buildSpatialFusion(this.config, grid, { spatialInput: 'frames', format: linearFormat(this.options) }),
     );
   }
 
   async release(): Promise<void> {
     await this.qwen.release();
-    await this.fusionSessions.clear();
+    await this.fusion.release();
     await this.vggt?.release();
     this.checkpoint.checkpoint.close();
   }

@@ -3,13 +3,13 @@
 // graph hash, so the same grid or model is never compiled twice in a process.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import * as E from '../../engine/index.ts';
+import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import { SessionCache } from '../../runtime/cache.ts';
-import { type Device, Session } from '../../runtime/session.ts';
+import type { Device, Session } from '../../runtime/session.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import { openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
 import type { LinearFormat } from '../layers.ts';
+import { GraphSessions } from '../sessions.ts';
 import { qwenWeightSource } from './checkpoint.ts';
 import { type Qwen25VLConfig, readQwen25VLConfig } from './config.ts';
 import type { GridThw } from './rope_index.ts';
@@ -51,16 +51,16 @@ export interface ForwardOutput {
 }
 
 export class Qwen25VLModel {
-  private sessions = new SessionCache((m, o) => Session.create(m, o));
-  /** Graph key → session, so a decode step neither rebuilds nor re-hashes its graph. */
-  private memo = new Map<string, Promise<Session>>();
-
   private constructor(
     readonly dir: string,
     readonly config: Qwen25VLConfig,
-    private readonly weights: E.WeightSource,
+    weights: E.WeightSource,
     readonly options: LoadOptions,
-  ) {}
+  ) {
+    this.sessions = new GraphSessions(weights, options);
+  }
+
+  private readonly sessions: GraphSessions;
 
   static load(dir: string, options: LoadOptions = {}): Qwen25VLModel {
     const configPath = join(dir, 'config.json');
@@ -77,17 +77,7 @@ export class Qwen25VLModel {
   }
 
   private session(key: string, build: () => E.Graph): Promise<Session> {
-    let s = this.memo.get(key);
-    if (!s) {
-      const graph = build();
-      const lowering = this.options.lowering ?? 'fused';
-      const opts = { device: this.options.device, threads: this.options.threads };
-      s = this.sessions.get(E.graphHash(graph, { lowering }), opts, () =>
-        E.sessionModel(graph, { weights: this.weights, lowering }),
-      );
-      this.memo.set(key, s);
-    }
-    return s;
+    return this.sessions.get(key, build);
   }
 
   /** Vision tower on processor output `pixel_values(_videos)` [t·h·w, 1176] → merged features [t·h·w/4, hidden]. */
@@ -150,7 +140,6 @@ export class Qwen25VLModel {
   }
 
   async release(): Promise<void> {
-    this.memo.clear();
-    await this.sessions.clear();
+    await this.sessions.release();
   }
 }

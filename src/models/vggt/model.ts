@@ -3,14 +3,11 @@
 // confidences), each built once per image size with dynamic batch and frame counts. The DPT graph runs on
 // chunks of frames (8, as upstream) to bound memory; its ops are per frame, so chunking changes no number.
 // Graphs whose weights exceed protobuf's 2 GB limit are written with external data to a temporary folder.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import { SessionCache } from '../../runtime/cache.ts';
-import { type Device, Session } from '../../runtime/session.ts';
-import { BYTES, type HostTensor, numel, tensor } from '../../tensor.ts';
+import type { Device } from '../../runtime/session.ts';
+import { type HostTensor, numel, tensor } from '../../tensor.ts';
+import { GraphSessions } from '../sessions.ts';
 import { aggregator, BATCH, FRAMES } from './aggregator.ts';
 import { cameraHead } from './camera_head.ts';
 import type { VggtConfig } from './config.ts';
@@ -138,21 +135,17 @@ export interface VggtPredictions {
   layers: Map<number, HostTensor>;
 }
 
-/** Graphs with more parameter bytes than this are serialized with external data. */
-const INLINE_LIMIT = 1.5e9;
-
 export class VggtModel {
-  private sessions = new SessionCache((m, o) => Session.create(m, o));
-  private memo = new Map<string, Promise<Session>>();
-  /** Temp folders of models serialized with external data, removed once their session exists. */
-  private staged: string[] = [];
+  private readonly sessions: GraphSessions;
 
   constructor(
     readonly config: VggtConfig,
-    private readonly weights: E.WeightSource,
+    weights: E.WeightSource,
     readonly options: VggtOptions = {},
     private readonly onRelease?: () => void,
-  ) {}
+  ) {
+    this.sessions = new GraphSessions(weights, options);
+  }
 
   /** From a checkpoint (VGGT-1B or a Spatial-MLLM checkpoint); see load.ts. */
   static load(pathOrDir: string, options: VggtOptions & { config?: VggtConfig } = {}): VggtModel {
@@ -160,43 +153,8 @@ export class VggtModel {
     return new VggtModel(config, weights, options, () => checkpoint.close());
   }
 
-  private session(key: string, build: () => E.Graph): Promise<Session> {
-    let s = this.memo.get(key);
-    if (!s) {
-      const graph = build();
-      const lowering = this.options.lowering ?? 'fused';
-      const opts = { device: this.options.device, threads: this.options.threads };
-      s = this.sessions.get(E.graphHash(graph, { lowering }), opts, () => this.serialize(graph, lowering));
-      // ONNX Runtime has read the external data once the session exists: the staged copy can go.
-      s.finally(() => this.unstage()).catch(() => {});
-      this.memo.set(key, s);
-    }
-    return s;
-  }
-
-  /** ONNX bytes, or for large graphs a model file (+ external data) staged in a temp folder. */
-  private serialize(graph: E.Graph, lowering: E.Lowering): Uint8Array | string {
-    let bytes = 0;
-    for (const p of graph.params.values()) bytes += numel(p.shape as number[]) * BYTES[p.dtype];
-    if (bytes <= INLINE_LIMIT) return E.toOnnx(graph, { weights: this.weights, lowering }).bytes;
-    const dir = mkdtempSync(join(this.options.tempDir ?? tmpdir(), 'vggt-'));
-    const model = join(dir, 'model.onnx');
-    const onnx = E.toOnnx(graph, {
-      weights: this.weights,
-      lowering,
-      externalData: { path: join(dir, 'weights.bin') },
-    });
-    writeFileSync(model, onnx.bytes);
-    this.staged.push(dir);
-    return model;
-  }
-
   private async run(key: string, build: () => E.Graph, feeds: Record<string, HostTensor>) {
-    return (await this.session(key, build)).run(feeds);
-  }
-
-  private unstage(): void {
-    for (const dir of this.staged.splice(0)) rmSync(dir, { recursive: true, force: true });
+    return (await this.sessions.get(key, build)).run(feeds);
   }
 
   /** Images [S, 3, H, W] (one sequence) or [B, S, 3, H, W], values in [0, 1], H and W multiples of the patch. */
@@ -276,9 +234,7 @@ export class VggtModel {
   }
 
   async release(): Promise<void> {
-    await this.sessions.clear();
-    this.memo.clear();
-    this.unstage();
+    await this.sessions.release();
     this.onRelease?.();
   }
 }
