@@ -49,6 +49,20 @@ function randomWeights(seed: number): Map<string, HostTensor> {
   return w;
 }
 
+/** The weights with every linear replaced by its quantize → dequantize round trip. */
+function dequantized(
+  weights: Map<string, HostTensor>,
+  quant: { bits: 4; blockSize: number },
+): Map<string, HostTensor> {
+  const deq = new Map(weights);
+  for (const [name] of LINEARS)
+    deq.set(
+      `${name}.weight`,
+      dequantizeMatMulNBits(quantizeMatMulNBits(weights.get(`${name}.weight`)!, quant)),
+    );
+  return deq;
+}
+
 function buildBlock(f: LinearFormat): E.Graph {
   const g = new E.Graph('block');
   const x = g.input('x', 'float32', [1, 'seq', H]);
@@ -143,13 +157,7 @@ describe('transformer block from safetensors weights', () => {
       );
       const y = (await s.run(feeds)).y;
       await s.release();
-      const deq = new Map(weights);
-      for (const [name] of LINEARS)
-        deq.set(
-          `${name}.weight`,
-          dequantizeMatMulNBits(quantizeMatMulNBits(weights.get(`${name}.weight`)!, quant)),
-        );
-      const exact = blockRef(x, cos, sin, deq);
+      const exact = blockRef(x, cos, sin, dequantized(weights, quant));
       const e = maxErrors(y.data as Float32Array, exact);
       assert.ok(e.rel <= 1e-5, `vs dequantized reference: abs ${e.abs}, rel ${e.rel}`);
       // And int4 stays close to the float block (not a bound, a sanity check on the quantizer's scale).
@@ -165,13 +173,7 @@ describe('transformer block from safetensors weights', () => {
     const s = await Session.create(E.toOnnx(graph, { weights: source, lowering: 'fused' }).bytes);
     const y = (await s.run(feeds)).y;
     await s.release();
-    const deq = new Map(weights);
-    for (const [name] of LINEARS)
-      deq.set(
-        `${name}.weight`,
-        dequantizeMatMulNBits(quantizeMatMulNBits(weights.get(`${name}.weight`)!, quant)),
-      );
-    const e = maxErrors(y.data as Float32Array, blockRef(x, cos, sin, deq));
+    const e = maxErrors(y.data as Float32Array, blockRef(x, cos, sin, dequantized(weights, quant)));
     assert.ok(e.rel > 0 && e.rel <= 1e-2, `abs ${e.abs}, rel ${e.rel}`);
   });
 });
