@@ -18,54 +18,76 @@ export function liveNodes(graph: Graph, roots: Tensor[] = graph.outputs.map((o) 
   return graph.nodes.filter((n) => live.has(n));
 }
 
-export function lower(graph: Graph, lowering: Lowering): Graph {
-  // Fresh dims of the expansions must not reuse the source graph's names.
+/** A node copied as it is (composites stay composite). */
+export function copyNode(node: Node, inputs: (Tensor | null)[], out: Graph): Tensor[] {
+  return out.node(
+    node.op,
+    inputs,
+    node.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape })),
+    node.attrs,
+    { domain: node.domain, composite: node.composite },
+  );
+}
+
+export interface ReplayOptions {
+  /** Outputs to keep (default all); only nodes that reach them are replayed. */
+  outputs?: string[];
+  /** Produces a node's results in the new graph from its mapped inputs (default: a copy). */
+  emit?: (node: Node, inputs: (Tensor | null)[], out: Graph) => Tensor[];
+}
+
+/**
+ * Replays the nodes that reach the kept outputs into a fresh graph (inputs, parameters and constants carried over);
+ * lowering and training rewrites (LoRA, loss heads) are replays with their own `emit`.
+ */
+export function replay(graph: Graph, o: ReplayOptions = {}): Graph {
+  const kept = o.outputs ? graph.outputs.filter((x) => o.outputs!.includes(x.name)) : graph.outputs;
+  const unknown = (o.outputs ?? []).filter((n) => !graph.outputs.some((x) => x.name === n));
+  if (unknown.length) throw new Error(`graph ${graph.name} has no output ${unknown.join(', ')}`);
+  // Fresh dims made while replaying must not reuse the source graph's names.
   const out = new Graph(graph.name, graph.freshCount);
   const map = new Map<number, Tensor>();
-  for (const t of graph.inputs) {
-    const s = graph.sources.get(t.id) as { name: string };
-    map.set(t.id, out.input(s.name, t.dtype, t.shape));
-  }
+  for (const t of graph.inputs) map.set(t.id, out.input(graph.nameOf(t), t.dtype, t.shape));
   const get = (t: Tensor): Tensor => {
     let m = map.get(t.id);
     if (m) return m;
     const s = graph.sources.get(t.id)!;
     if (s.kind === 'param') m = out.param(s.name, t.dtype, t.shape as number[]);
     else if (s.kind === 'const') m = out.constant(s.value);
-    else throw new Error(`lower: tensor t${t.id} used before it is produced`);
+    else throw new Error(`replay: tensor t${t.id} used before it is produced`);
     map.set(t.id, m);
     return m;
   };
-  for (const node of liveNodes(graph)) {
-    const inputs = node.inputs.map((i) => (i ? get(i) : null));
-    let results: Tensor[];
-    if (node.composite) {
-      const def = compositeDef(node.composite.kind);
-      const opts = node.composite.options;
-      results = (lowering === 'fused' && def.fused?.(out, inputs, opts)) || def.primitive(out, inputs, opts);
-      if (results.length !== node.outputs.length)
-        throw new Error(
-          `composite ${node.composite.kind} returned ${results.length} outputs, declared ${node.outputs.length}`,
-        );
-      results.forEach((r, i) => {
-        if (r.dtype !== node.outputs[i].dtype)
-          throw new Error(
-            `composite ${node.composite!.kind}: output ${i} is ${r.dtype}, declared ${node.outputs[i].dtype}`,
-          );
-      });
-    } else {
-      results = out.node(
-        node.op,
-        inputs,
-        node.outputs.map((o) => ({ dtype: o.dtype, shape: o.shape })),
-        node.attrs,
-        { domain: node.domain },
-      );
-    }
-    node.outputs.forEach((o, i) => {
-      map.set(o.id, results[i]);
+  const emit = o.emit ?? copyNode;
+  for (const node of liveNodes(
+    graph,
+    kept.map((x) => x.tensor),
+  )) {
+    const results = emit(
+      node,
+      node.inputs.map((i) => (i ? get(i) : null)),
+      out,
+    );
+    if (results.length !== node.outputs.length)
+      throw new Error(`replay of ${node.op}: ${results.length} results for ${node.outputs.length} outputs`);
+    node.outputs.forEach((x, i) => {
+      if (results[i].dtype !== x.dtype)
+        throw new Error(`replay of ${node.op}: output ${i} is ${results[i].dtype}, declared ${x.dtype}`);
+      map.set(x.id, results[i]);
     });
   }
-  for (const o of graph.outputs) out.output(o.name, get(o.tensor));
+  for (const x of kept) out.output(x.name, get(x.tensor));
   return out;
+}
+
+/** Every composite expanded with the chosen lowering ('fused' falls back to primitive where it has no form). */
+export function lower(graph: Graph, lowering: Lowering): Graph {
+  return replay(graph, {
+    emit(node, inputs, out) {
+      if (!node.composite) return copyNode(node, inputs, out);
+      const def = compositeDef(node.composite.kind);
+      const opts = node.composite.options;
+      return (lowering === 'fused' && def.fused?.(out, inputs, opts)) || def.primitive(out, inputs, opts);
+    },
+  });
 }
