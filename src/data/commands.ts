@@ -9,7 +9,6 @@ import { toConversation } from './qa/format.ts';
 import { generateQuestions } from './qa/generate.ts';
 import { answerQuestions, type QuestionIn } from './qa/oracle.ts';
 import type { Conversation, QuestionType, VsiQuestion } from './qa/types.ts';
-import { isQuestionType, QUESTION_TYPES } from './qa/types.ts';
 import { readSceneMetaFile, type SceneMetaFile } from './scene.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -18,36 +17,22 @@ function readScenes(paths: readonly string[]): SceneMetaFile {
   return Object.assign({}, ...paths.map(readSceneMetaFile));
 }
 
-export function parseSeed(text: string): number {
-  if (!/^-?\d+$/.test(text)) throw new InputError(`--seed must be an integer, got "${text}"`);
-  return Number(text);
-}
-
-export function parseTypes(text: string | undefined): QuestionType[] | undefined {
-  if (text === undefined) return undefined;
-  const types = text.split(',').map((t) => t.trim());
-  const bad = types.find((t) => !isQuestionType(t));
-  if (bad) throw new InputError(`unknown question type "${bad}"; choose from ${QUESTION_TYPES.join(', ')}`);
-  return types as QuestionType[];
-}
-
+/** `data qa` options, as src/apps/commands/data.ts parses them. */
 export interface QaOptions {
   meta: string[];
   out: string;
-  types?: string;
-  seed: string;
+  types?: QuestionType[];
+  seed: number;
   exhaustive?: boolean;
-  format: string;
+  format: 'vsi' | 'conversation';
 }
 
 export function runQa(o: QaOptions): void {
-  if (o.format !== 'vsi' && o.format !== 'conversation')
-    throw new InputError(`--format must be vsi or conversation, got "${o.format}"`);
   const scenes = readScenes(o.meta);
   const counts = new Map<string, number>();
   const questions = generateQuestions(scenes, {
-    types: parseTypes(o.types),
-    seed: parseSeed(o.seed),
+    types: o.types,
+    seed: o.seed,
     exhaustive: o.exhaustive,
     progress: (type, _scene, kept) => counts.set(type, (counts.get(type) ?? 0) + kept),
   });
@@ -98,8 +83,8 @@ export interface MixCliOptions {
   sqa3dQuestions?: string;
   sqa3dAnnotations?: string;
   recipe?: string;
-  total?: string;
-  seed: string;
+  total?: number;
+  seed: number;
   excludeScenes?: string[];
 }
 
@@ -149,13 +134,11 @@ export async function runMix(o: MixCliOptions): Promise<void> {
       ]),
     );
   }
-  if (o.total !== undefined && !/^\d+$/.test(o.total))
-    throw new InputError(`--total must be a whole number, got "${o.total}"`);
   const exclude = new Set((await Promise.all((o.excludeScenes ?? []).map(readSceneList))).flat());
   const { samples: mixed, report } = mixDatasets(samples, {
     recipe: o.recipe ? parseRecipe(readJson(o.recipe), o.recipe) : undefined,
-    total: o.total === undefined ? undefined : Number(o.total),
-    seed: parseSeed(o.seed),
+    total: o.total,
+    seed: o.seed,
     excludeScenes: exclude,
   });
   writeRecordsAtomic(o.out, mixed);

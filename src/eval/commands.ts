@@ -1,61 +1,47 @@
 // What the `spatial-mllm eval …` commands do; src/apps/commands/eval.ts only declares their options.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors.ts';
-import { createAdapter, SAMPLINGS, type Sampling } from './adapters.ts';
-import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
-import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
+import { CommandFailed, InputError } from '../errors.ts';
+import { createAdapter, type Sampling } from './adapters.ts';
+import { loadBenchmark, type VsiSubset } from './datasets.ts';
+import type { Benchmark, PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import { mergeRuns, parseShard, type RunSettings, runEval, selectQuestions } from './runner.ts';
+import { mergeRuns, type RunSettings, runEval, type Shard, selectQuestions } from './runner.ts';
 
+/** `eval <benchmark>` options, as src/apps/commands/eval.ts parses them. */
 export interface EvalCommandOptions {
   model: string;
   data: string;
   videos?: string;
-  subset: string;
+  /** VSI-Bench only (the command refuses it for the others). */
+  subset?: VsiSubset;
   out?: string;
-  frames: string;
-  sampling: string;
-  prompt: string;
+  frames: number;
+  sampling: Sampling;
+  prompt: PromptStyle;
   convention?: string;
-  limit?: string;
-  shard?: string;
+  limit?: number;
+  shard?: Shard;
   endpoint?: string;
   apiKeyEnv?: string;
-  maxTokens?: string;
+  maxTokens?: number;
   progress: boolean;
-}
-
-function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
-  if (!(allowed as readonly string[]).includes(value))
-    throw new InputError(`${flag} ${value}: choose one of ${allowed.join(', ')}`);
-  return value as T;
-}
-
-function positiveInt(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InputError(`${flag} ${value}: give a whole number ≥ 1`);
-  return n;
 }
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
 export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
   const convention = conventionFor(benchmark, o.convention);
-  const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
-  const frames = positiveInt(o.frames, '--frames');
-  const sampling = oneOf(o.sampling, SAMPLINGS, '--sampling') as Sampling;
-  const prompt = oneOf(o.prompt, PROMPT_STYLES, '--prompt') as PromptStyle;
-  const limit = o.limit === undefined ? undefined : positiveInt(o.limit, '--limit');
-  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+  const subset = o.subset ?? 'full';
+  const { frames, sampling, prompt, limit, shard } = o;
   const all = await loadBenchmark(benchmark, o.data, subset);
   const questions = selectQuestions(all, limit, shard);
   const adapter = await createAdapter(o.model, {
     questions: all,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,
-    maxTokens: o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens'),
+    maxTokens: o.maxTokens,
   });
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
   const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
@@ -68,7 +54,7 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
     sampling,
     prompt,
     limit: limit ?? null,
-    shard: o.shard ?? null,
+    shard: shard ? `${shard.index}/${shard.count}` : null,
     questions: questions.length,
   };
   const controller = new AbortController();
@@ -88,17 +74,23 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
       signal: controller.signal,
       progress: o.progress,
     });
-    for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
-    if (outcome.failed.length)
-      process.stderr.write(
-        `${outcome.failed.length} questions failed; rerun the same command to retry them\n`,
-      );
     if (outcome.report) {
       process.stdout.write(reportMarkdown(outcome.report));
       process.stdout.write(
         `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
       );
     }
+    if (!outcome.report)
+      throw new CommandFailed(
+        `interrupted after ${outcome.answered} new answers; rerun the same command to resume`,
+        130,
+      );
+    for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
+    if (outcome.failed.length)
+      throw new CommandFailed(
+        `${outcome.failed.length} of ${questions.length} questions failed (the report leaves them out; the first ` +
+          `${Math.min(20, outcome.failed.length)} are listed above); rerun the same command to retry them`,
+      );
   } finally {
     process.off('SIGINT', onSigint);
     await adapter.close?.();
@@ -112,13 +104,13 @@ export function evalMerge(dirs: string[], o: { out: string; convention?: string 
 
 export function evalScore(o: {
   predictions: string;
-  benchmark: string;
+  benchmark: Benchmark;
   convention?: string;
   json?: boolean;
   out?: string;
   model: string;
 }): void {
-  const benchmark = oneOf(o.benchmark, BENCHMARKS, '--benchmark');
+  const benchmark = o.benchmark;
   const results = readResults(o.predictions, benchmark);
   if (!results.records.length && !results.invalid.length)
     throw new InputError(

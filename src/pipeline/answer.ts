@@ -155,7 +155,7 @@ export class SpatialMllmPipeline {
       checkpoint,
       qwen,
       QwenTokenizer.load(tokenizerDir(dir)),
-      readProcessorConfig(dir),
+      readProcessorConfig(dir, checkpoint.config.qwen.vision),
       options,
     );
   }

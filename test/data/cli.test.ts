@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { register } from '../../src/apps/commands/data.ts';
 import { InputError } from '../../src/errors.ts';
 
@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), 'data-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 async function run(...args: string[]): Promise<void> {
-  const program = new Command().exitOverride();
+  const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
   register(program);
   await program.parseAsync(['data', ...args], { from: 'user' });
 }
@@ -122,15 +122,18 @@ describe('spatial-mllm data', { skip: !existsSync(META) && 'VSI-Bench meta_info 
     assert.equal(readFileSync(out('none.jsonl'), 'utf8'), '');
   });
 
-  it('reports bad input as InputError', async () => {
+  it('reports bad input: option values through commander, files as InputError', async () => {
     await assert.rejects(run('qa', '--meta', out('missing.json'), '--out', out('x.json')), InputError);
     await assert.rejects(
       run('qa', '--meta', META, '--out', out('x.json'), '--types', 'object_count'),
-      /unknown question type/,
+      (e: Error) =>
+        e instanceof CommanderError &&
+        /--types/.test(e.message) &&
+        /"object_count" is not one of/.test(e.message),
     );
     await assert.rejects(
       run('qa', '--meta', META, '--out', out('x.json'), '--seed', 'abc'),
-      /--seed must be an integer/,
+      (e: Error) => e instanceof CommanderError && /--seed.*Give a whole number/.test(e.message),
     );
     writeFileSync(out('bad.jsonl'), '{"question": "How many?"}\n');
     await assert.rejects(run('answer', '--meta', META, '--questions', out('bad.jsonl')), /lacks scene_name/);

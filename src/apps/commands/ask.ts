@@ -1,32 +1,6 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
-
-export interface AskCliOptions {
-  model: string;
-  video: string;
-  frames: number;
-  sampling: 'uniform' | 'space-aware' | 'space-aware-depth';
-  device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: string;
-  maxNewTokens: number;
-  temperature: number;
-  topP: number;
-  topK?: number;
-  seed: number;
-  suffix: 'none' | 'mc' | 'numeric';
-  json?: boolean;
-  save?: string;
-}
-
-const int = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
-  return n;
-};
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative number`);
-  return n;
-};
+import type { Command } from 'commander';
+import type { AskCliOptions } from '../ask.ts';
+import { choice, framesOption, integer, number } from '../options.ts';
 
 export function register(program: Command): void {
   program
@@ -35,43 +9,36 @@ export function register(program: Command): void {
     .argument('<question>', 'the question (add the options of a multiple-choice question to it)')
     .requiredOption('--model <dir>', 'Spatial-MLLM checkpoint folder (safetensors, config.json, tokenizer)')
     .requiredOption('--video <path>', 'video file (mp4, webm, mov) or folder of frames')
-    .option('--frames <n>', 'frames given to the model', int('--frames'), 16)
+    .addOption(framesOption('frames given to the model'))
     .addOption(
-      new Option(
+      choice(
         '--sampling <how>',
         'frame selection (space-aware-depth: the paper variant, VGGT depth + cameras)',
-      )
-        .choices(['uniform', 'space-aware', 'space-aware-depth'])
-        .default('uniform'),
+        ['uniform', 'space-aware', 'space-aware-depth'],
+        'uniform',
+      ),
     )
+    .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
     .addOption(
-      new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
-    )
-    .addOption(
-      new Option(
+      choice(
         '--dtype <dtype>',
         'linear-layer weights: float32, or int4/int8 block-quantized (MatMulNBits; VGGT stays float32)',
-      )
-        .choices(['float32', 'int4', 'int8'])
-        .default('float32'),
+        ['float32', 'int4', 'int8'],
+        'float32',
+      ),
     )
-    .option('--max-new-tokens <n>', 'generation limit', int('--max-new-tokens'), 1024)
-    .option(
-      '--temperature <t>',
-      'sampling temperature (0 = greedy); upstream uses 0.1',
-      num('--temperature'),
-      0.1,
-    )
-    .option('--top-p <p>', 'nucleus sampling mass; upstream uses 0.001', num('--top-p'), 0.001)
-    .option('--top-k <k>', 'keep the k most likely tokens', int('--top-k'))
-    .option('--seed <n>', 'sampling seed', int('--seed'), 0)
+    .option('--max-new-tokens <n>', 'generation limit', integer(0), 1024)
+    .option('--temperature <t>', 'sampling temperature (0 = greedy); upstream uses 0.1', number(0), 0.1)
+    .option('--top-p <p>', 'nucleus sampling mass; upstream uses 0.001', number(0, 1), 0.001)
+    .option('--top-k <k>', 'keep the k most likely tokens (0 = all)', integer(0))
+    .option('--seed <n>', 'sampling seed', integer(0), 0)
     .addOption(
-      new Option(
+      choice(
         '--suffix <kind>',
         'task instruction appended to the question (mc = option letter, numeric = single word)',
-      )
-        .choices(['none', 'mc', 'numeric'])
-        .default('none'),
+        ['none', 'mc', 'numeric'],
+        'none',
+      ),
     )
     .option('--json', 'print the answer, frames, coverage and timings as JSON')
     .option('--save <dir>', 'write the selected frames (PNG), the point cloud (PLY) and the cameras (JSON)')

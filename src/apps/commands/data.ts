@@ -1,5 +1,9 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
+import type { AnswerOptions, MixCliOptions, QaOptions } from '../../data/commands.ts';
+import { QUESTION_TYPES } from '../../data/qa/types.ts';
+import type { SynthCliOptions } from '../../data/synth/cli.ts';
+import { DEFAULT_SYNTH } from '../../data/synth/world.ts';
+import { choice, integer, listOf } from '../options.ts';
 
 export function register(program: Command): void {
   const data = program
@@ -13,15 +17,18 @@ export function register(program: Command): void {
       'scene metadata (VSI-Bench meta_info layout, optionally with frames and floor)',
     )
     .requiredOption('--out <file>', 'output: .json (array) or .jsonl')
-    .option('--types <list>', 'comma-separated question types (default: all)')
-    .option('--seed <n>', 'random seed', '0')
+    .option('--types <list>', 'comma-separated question types (default: all)', listOf(QUESTION_TYPES))
+    .option('--seed <n>', 'random seed', integer(), 0)
     .option('--exhaustive', 'every eligible question instead of a per-scene sample')
-    .option(
-      '--format <layout>',
-      'vsi (VSI-Bench question layout) or conversation (Qwen-VL fine-tuning)',
-      'vsi',
+    .addOption(
+      choice(
+        '--format <layout>',
+        'vsi (VSI-Bench question layout) or conversation (Qwen-VL fine-tuning)',
+        ['vsi', 'conversation'],
+        'vsi',
+      ),
     )
-    .action(async (opts) => {
+    .action(async (opts: QaOptions) => {
       const { runQa } = await import('../../data/commands.ts');
       runQa(opts);
     });
@@ -33,7 +40,7 @@ export function register(program: Command): void {
     .requiredOption('--meta <files...>', 'scene metadata files')
     .requiredOption('--questions <file>', 'questions in the VSI-Bench layout (.json, .jsonl or .parquet)')
     .option('--out <file>', 'write the answers here (default: JSON Lines on stdout)')
-    .action(async (opts) => {
+    .action(async (opts: AnswerOptions) => {
       const { runAnswer } = await import('../../data/commands.ts');
       await runAnswer(opts);
     });
@@ -48,35 +55,30 @@ export function register(program: Command): void {
     .option('--sqa3d-questions <file>', 'v1_balanced_questions_<split>_scannetv2.json')
     .option('--sqa3d-annotations <file>', 'v1_balanced_sqa_annotations_<split>_scannetv2.json')
     .option('--recipe <file>', 'JSON {"buckets": [{"name", "weight", "types"}]}')
-    .option('--total <n>', 'number of samples (default: the largest the recipe allows)')
+    .option('--total <n>', 'number of samples (default: the largest the recipe allows)', integer(0))
     .option(
       '--exclude-scenes <files...>',
       'scenes to leave out: text list, JSON list, or meta_info JSON (its keys)',
     )
-    .option('--seed <n>', 'random seed', '0')
-    .action(async (opts) => {
+    .option('--seed <n>', 'random seed', integer(), 0)
+    .action(async (opts: MixCliOptions) => {
       const { runMix } = await import('../../data/commands.ts');
       await runMix(opts);
     });
+  const d = DEFAULT_SYNTH;
   data
     .command('synth')
-    .description('render synthetic rooms with exact metadata (see `data synth --help`)')
-    .helpOption(false)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .argument('[args...]')
-    .action(async (args: string[]) => {
-      // Lives in src/data/synth/cli.ts, which exports runSynth(argv); loaded only when asked for.
-      const path = '../../data/synth/cli.ts';
-      let mod: { runSynth(argv: string[]): Promise<void> };
-      try {
-        mod = await import(path);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('synth/cli')) {
-          throw new InputError('the synthetic world (src/data/synth) is not part of this checkout yet');
-        }
-        throw e;
-      }
-      await mod.runSynth(args);
+    .description('render procedural rooms to videos with exact depth, masks, cameras, metadata and QA')
+    .requiredOption('--scenes <n>', 'number of rooms', integer(1, 100000))
+    .requiredOption('--out <dir>', 'output folder (an interrupted run resumes there)')
+    .option('--seed <n>', 'random seed: the same seed gives byte-identical files', integer(0), 0)
+    .option('--frames <n>', 'frames per video', integer(1, 10000), d.frames)
+    .option('--fps <n>', 'frame rate of the videos', integer(1, 120), d.fps)
+    .option('--width <px>', 'frame width (even)', integer(1, 4096), d.width)
+    .option('--height <px>', 'frame height (even)', integer(1, 4096), d.height)
+    .option('--previews', 'also write <scene>.png: colour | depth | instances of its busiest frame')
+    .action(async (opts: SynthCliOptions) => {
+      const { runSynth } = await import('../../data/synth/cli.ts');
+      await runSynth(opts);
     });
 }

@@ -1,4 +1,12 @@
 import type { Command } from 'commander';
+import { SAMPLINGS } from '../../eval/adapters.ts';
+import type { EvalCommandOptions } from '../../eval/commands.ts';
+import { VSI_SUBSETS } from '../../eval/datasets.ts';
+import { QA3D_CONVENTIONS } from '../../eval/qa3d_metrics.ts';
+import { BENCHMARKS, PROMPT_STYLES } from '../../eval/questions.ts';
+import { parseShard } from '../../eval/runner.ts';
+import { CONVENTIONS } from '../../eval/vsibench_metrics.ts';
+import { choice, framesOption, integer, parsedBy, refused } from '../options.ts';
 
 const MODEL_HELP =
   'spatial-mllm:CHECKPOINT_DIR | baseline:chance | baseline:frequency | openai:MODEL_NAME (with --endpoint)';
@@ -9,9 +17,9 @@ export function register(program: Command): void {
     .description('evaluate on VSI-Bench, ScanQA or SQA3D (resumable, shardable) and score prediction files');
 
   for (const [benchmark, title, conventions] of [
-    ['vsibench', 'VSI-Bench', 'official (default) | spatial-mllm'],
-    ['scanqa', 'ScanQA val', 'video-3d-llm (default, = Spatial-MLLM) | leo'],
-    ['sqa3d', 'SQA3D test', 'leo'],
+    ['vsibench', 'VSI-Bench', CONVENTIONS],
+    ['scanqa', 'ScanQA val', QA3D_CONVENTIONS],
+    ['sqa3d', 'SQA3D test', ['leo']],
   ] as const)
     evalCmd
       .command(benchmark)
@@ -22,22 +30,32 @@ export function register(program: Command): void {
         '--videos <dir>',
         'root of the videos if not --data (<dataset>/<scene>.mp4 or a folder of frames)',
       )
-      .option('--subset <name>', 'VSI-Bench: full | debiased', 'full')
+      .addOption(
+        benchmark === 'vsibench'
+          ? choice('--subset <name>', 'full or debiased (VSI-Bench-Debiased)', VSI_SUBSETS, 'full')
+          : refused('--subset <name>', `${title} has no subsets (debiased is VSI-Bench's); drop --subset.`),
+      )
       .option('--out <dir>', 'output folder (default eval_results/<benchmark>-<model>)')
-      .option('--frames <n>', 'frames given to the model per video', '16')
-      .option('--sampling <how>', 'uniform | space-aware (our model only)', 'uniform')
-      .option('--prompt <style>', 'VSI-Bench prompt: official (lmms-eval) | spatial-mllm', 'official')
-      .option('--convention <name>', `scoring: ${conventions}`)
-      .option('--limit <n>', 'only the first n questions')
-      .option('--shard <i/n>', 'answer only part i of n (merge the parts with `eval merge`)')
+      .addOption(framesOption('frames given to the model per video', 1))
+      .addOption(choice('--sampling <how>', 'frame selection (our model only)', SAMPLINGS, 'uniform'))
+      .addOption(
+        choice('--prompt <style>', 'VSI-Bench prompt (official = lmms-eval)', PROMPT_STYLES, 'official'),
+      )
+      .addOption(choice('--convention <name>', `scoring convention (default ${conventions[0]})`, conventions))
+      .option('--limit <n>', 'only the first n questions', integer(1))
+      .option(
+        '--shard <i/n>',
+        'answer only part i of n (merge the parts with `eval merge`)',
+        parsedBy(parseShard),
+      )
       .option(
         '--endpoint <url>',
         'openai: base URL of the chat-completions API, e.g. http://127.0.0.1:8000/v1',
       )
       .option('--api-key-env <name>', 'openai: environment variable holding the API key')
-      .option('--max-tokens <n>', 'openai: max_tokens of each answer (default 256)')
+      .option('--max-tokens <n>', 'openai: max_tokens of each answer (default 256)', integer(1))
       .option('--no-progress', 'no progress bar on stderr')
-      .action(async (opts) => {
+      .action(async (opts: EvalCommandOptions) => {
         const { evalBenchmark } = await import('../../eval/commands.ts');
         await evalBenchmark(benchmark, opts);
       });
@@ -48,7 +66,7 @@ export function register(program: Command): void {
     .argument('<dirs...>', 'the shard output folders')
     .requiredOption('--out <dir>', 'folder for the merged results and report')
     .option('--convention <name>', 'scoring convention (default: the benchmark reference one)')
-    .action(async (dirs: string[], opts) => {
+    .action(async (dirs: string[], opts: { out: string; convention?: string }) => {
       const { evalMerge } = await import('../../eval/commands.ts');
       evalMerge(dirs, opts);
     });
@@ -59,12 +77,12 @@ export function register(program: Command): void {
       'score a JSONL of predictions without a model (lines: question_type, prediction, ground_truth, optional options; ScanQA/SQA3D: answers) and print the report',
     )
     .requiredOption('--predictions <file>', 'JSONL file, e.g. the results.jsonl of a run')
-    .option('--benchmark <name>', 'vsibench | scanqa | sqa3d', 'vsibench')
+    .addOption(choice('--benchmark <name>', 'which benchmark the predictions are of', BENCHMARKS, 'vsibench'))
     .option('--convention <name>', 'scoring convention (default: the benchmark reference one)')
     .option('--model <name>', 'name to print in the report', 'predictions')
     .option('--out <dir>', 'also write report.json, report.md and chart.svg there')
     .option('--json', 'print the JSON report instead of Markdown')
-    .action(async (opts) => {
+    .action(async (opts: Parameters<typeof import('../../eval/commands.ts').evalScore>[0]) => {
       const { evalScore } = await import('../../eval/commands.ts');
       evalScore(opts);
     });

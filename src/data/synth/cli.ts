@@ -7,13 +7,12 @@
 // whose metadata file exists, are read back instead of rendered again.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command } from 'commander';
 import { InputError } from '../../errors.ts';
 import { writeRecordsAtomic } from '../jsonl.ts';
 import { generateQuestions } from '../qa/generate.ts';
 import type { VsiQuestion } from '../qa/types.ts';
 import { parseSceneMeta, type SceneMeta, type SceneMetaFile } from '../scene.ts';
-import { buildScene, DEFAULT_SYNTH, SYNTH_DATASET, type SynthOptions, sceneName } from './world.ts';
+import { buildScene, SYNTH_DATASET, type SynthOptions, sceneName } from './world.ts';
 import { writeJson, writeScene } from './write.ts';
 
 export interface SynthRun extends SynthOptions {
@@ -88,40 +87,17 @@ function checkMatches(meta: SceneMeta, run: SynthRun, file: string): void {
 /** A scene's depth (4 bytes) and mask (1 byte) per pixel stay in memory until written: at most 500 MB. */
 export const MAX_PIXELS_PER_SCENE = 100e6;
 
-function positiveInt(name: string, max: number): (text: string) => number {
-  return (text) => {
-    const n = Number(text);
-    if (!/^\d+$/.test(text) || n < 1 || n > max)
-      throw new InputError(`${name} must be an integer in 1..${max}, got "${text}"`);
-    return n;
-  };
-}
+/** `data synth` options, as src/apps/commands/data.ts parses them. */
+export type SynthCliOptions = Omit<SynthRun, 'log'>;
 
-/** Entry point of `spatial-mllm data synth` (src/apps/commands/data.ts hands over the arguments). */
-export async function runSynth(argv: string[]): Promise<void> {
-  const d = DEFAULT_SYNTH;
-  const cmd = new Command('spatial-mllm data synth')
-    .description('render procedural rooms to videos with exact depth, masks, cameras, metadata and QA')
-    .requiredOption('--scenes <n>', 'number of rooms', positiveInt('--scenes', 100000))
-    .requiredOption('--out <dir>', 'output folder (an interrupted run resumes there)')
-    .option('--seed <n>', 'random seed: the same seed gives byte-identical files', '0')
-    .option('--frames <n>', 'frames per video', positiveInt('--frames', 10000), d.frames)
-    .option('--fps <n>', 'frame rate of the videos', positiveInt('--fps', 120), d.fps)
-    .option('--width <px>', 'frame width (even)', positiveInt('--width', 4096), d.width)
-    .option('--height <px>', 'frame height (even)', positiveInt('--height', 4096), d.height)
-    .option('--previews', 'also write <scene>.png: colour | depth | instances of its busiest frame')
-    .exitOverride()
-    .action(async (o: Omit<SynthRun, 'seed'> & { seed: string }) => {
-      if (!/^\d+$/.test(o.seed))
-        throw new InputError(`--seed must be a non-negative integer, got "${o.seed}"`);
-      if (o.width % 2 || o.height % 2)
-        throw new InputError('--width and --height must be even (H.264 4:2:0 video)');
-      if (o.frames * o.width * o.height > MAX_PIXELS_PER_SCENE)
-        throw new InputError(
-          `${o.frames} frames of ${o.width}×${o.height} exceed ${MAX_PIXELS_PER_SCENE / 1e6}M pixels per scene, whose ` +
-            'depth and masks are held in memory until written: use fewer frames or smaller ones',
-        );
-      await synthesize({ ...o, seed: Number(o.seed) });
-    });
-  await cmd.parseAsync(argv, { from: 'user' });
+/** Entry point of `spatial-mllm data synth`: the checks that span several options, then the run. */
+export async function runSynth(o: SynthCliOptions): Promise<void> {
+  if (o.width % 2 || o.height % 2)
+    throw new InputError('--width and --height must be even (H.264 4:2:0 video)');
+  if (o.frames * o.width * o.height > MAX_PIXELS_PER_SCENE)
+    throw new InputError(
+      `${o.frames} frames of ${o.width}×${o.height} exceed ${MAX_PIXELS_PER_SCENE / 1e6}M pixels per scene, whose ` +
+        'depth and masks are held in memory until written: use fewer frames or smaller ones',
+    );
+  await synthesize(o);
 }

@@ -2,13 +2,14 @@
 // tower reads. Upstream: transformers 4.51 `models/qwen2_vl/image_processing_qwen2_vl.py` (Qwen2VLImageProcessor,
 // which Qwen2_5_VLProcessor uses for images and videos alike), `models/qwen2_5_vl/processing_qwen2_5_vl.py`
 // (second_per_grid_ts) and qwen_vl_utils `vision_process.py` (smart_resize, fetch_video's pixel budget).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../../errors.ts';
+import { InputError, readJsonObject } from '../../errors.ts';
 import { resize } from '../../image/resize.ts';
 import { pythonRound } from '../../image/sizing.ts';
 import type { RgbImage } from '../../image.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
+import type { VisionConfig } from './config.ts';
 import type { GridThw } from './rope_index.ts';
 
 export interface ProcessorConfig {
@@ -35,16 +36,35 @@ export const DEFAULT_PROCESSOR_CONFIG: ProcessorConfig = {
 };
 
 /** Reads preprocessor_config.json; missing keys take the Qwen2.5-VL values. `min_pixels`/`max_pixels` override
- * `size.shortest_edge`/`size.longest_edge`, as in the 4.51 constructor. */
-export function readProcessorConfig(dir: string): ProcessorConfig {
+ * `size.shortest_edge`/`size.longest_edge`, as in the 4.51 constructor. With `vision` (config.json's vision
+ * encoder), the patch sizes must match it: the encoder's patch embedding only takes its own. */
+export function readProcessorConfig(
+  dir: string,
+  vision?: Pick<VisionConfig, 'patchSize' | 'temporalPatchSize' | 'spatialMergeSize'>,
+): ProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return DEFAULT_PROCESSOR_CONFIG;
-  const j = JSON.parse(readFileSync(path, 'utf8'));
+  const fix = 'fix the file or copy the one of the published checkpoint';
+  const cfg = parseProcessorConfig(readJsonObject(path, fix), path, fix);
+  if (vision)
+    for (const [ours, theirs, key] of [
+      [cfg.patchSize, vision.patchSize, 'patch_size'],
+      [cfg.temporalPatchSize, vision.temporalPatchSize, 'temporal_patch_size'],
+      [cfg.mergeSize, vision.spatialMergeSize, 'merge_size'],
+    ] as const)
+      if (ours !== theirs)
+        throw new InputError(
+          `${path}: ${key} ${ours} differs from config.json's vision_config (${theirs}); ${fix}`,
+        );
+  return cfg;
+}
+
+function parseProcessorConfig(j: Record<string, any>, path: string, fix: string): ProcessorConfig {
   const d = DEFAULT_PROCESSOR_CONFIG;
   const triple = (v: unknown, fallback: readonly [number, number, number], key: string) => {
     if (v === undefined) return fallback;
     if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number'))
-      throw new InputError(`${path}: ${key} must be 3 numbers (R, G, B); fix the file`);
+      throw new InputError(`${path}: ${key} must be 3 numbers (R, G, B); ${fix}`);
     return v as unknown as [number, number, number];
   };
   const cfg: ProcessorConfig = {
@@ -57,9 +77,24 @@ export function readProcessorConfig(dir: string): ProcessorConfig {
     imageStd: triple(j.image_std, d.imageStd, 'image_std'),
     rescaleFactor: j.rescale_factor ?? d.rescaleFactor,
   };
-  for (const [k, v] of Object.entries(cfg))
-    if (typeof v === 'number' && !(v > 0))
-      throw new InputError(`${path}: ${k} must be a positive number; fix the file`);
+  const fileKey: Partial<Record<keyof ProcessorConfig, string>> = {
+    minPixels: 'min_pixels',
+    maxPixels: 'max_pixels',
+    patchSize: 'patch_size',
+    temporalPatchSize: 'temporal_patch_size',
+    mergeSize: 'merge_size',
+    rescaleFactor: 'rescale_factor',
+  };
+  for (const [k, key] of Object.entries(fileKey)) {
+    const v = cfg[k as keyof ProcessorConfig];
+    const integer = k !== 'rescaleFactor';
+    if (typeof v !== 'number' || !(v > 0) || (integer && !Number.isInteger(v)))
+      throw new InputError(
+        `${path}: ${key} must be a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(v)}; ${fix}`,
+      );
+  }
+  if (cfg.minPixels > cfg.maxPixels)
+    throw new InputError(`${path}: min_pixels ${cfg.minPixels} exceeds max_pixels ${cfg.maxPixels}; ${fix}`);
   return cfg;
 }
 

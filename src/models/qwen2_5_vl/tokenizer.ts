@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError } from '../../errors.ts';
+import { InputError, readJsonObject } from '../../errors.ts';
 import type { GridThw } from './rope_index.ts';
 
 /** Pre-tokenizer split of Qwen2 (tokenization_qwen2.py PRETOKENIZE_REGEX, as the hub tokenizer.json spells it). */
@@ -55,13 +55,17 @@ type TokenizerConfig = Record<string, unknown> & {
   bos_token?: unknown;
 };
 
-const readJson = (path: string): any => {
+const FIX = 'copy the tokenizer files of the checkpoint there';
+const readJson = (path: string): any => readJsonObject(path, FIX);
+
+/** Runs a library constructor on a file's content; what it rejects is the file's fault. */
+function fromFile<T>(file: string, make: () => T): T {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return make();
   } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}; check the checkpoint folder`);
+    throw new InputError(`${file}: ${(e as Error).message.split('\n')[0]}; ${FIX}`);
   }
-};
+}
 
 /** A special token written in tokenizer_config.json: a plain string or an AddedToken object. */
 const tokenText = (v: unknown): string | null =>
@@ -103,14 +107,19 @@ function tokenizerJsonFromBpeFiles(dir: string, config: TokenizerConfig): Record
 }
 
 /** The processor's template (chat_template.jinja / chat_template.json) wins over the tokenizer's, as in transformers. */
-function findChatTemplate(dir: string, config: TokenizerConfig): string | null {
-  if (existsSync(join(dir, 'chat_template.jinja')))
-    return readFileSync(join(dir, 'chat_template.jinja'), 'utf8');
-  if (existsSync(join(dir, 'chat_template.json')))
-    return readJson(join(dir, 'chat_template.json')).chat_template;
+function findChatTemplate(dir: string, config: TokenizerConfig): { source: string; file: string } | null {
+  const jinja = join(dir, 'chat_template.jinja');
+  if (existsSync(jinja)) return { source: readFileSync(jinja, 'utf8'), file: jinja };
+  const json = join(dir, 'chat_template.json');
+  if (existsSync(json)) {
+    const t = readJson(json).chat_template;
+    if (typeof t !== 'string') throw new InputError(`${json}: chat_template must be a string; ${FIX}`);
+    return { source: t, file: json };
+  }
+  const file = join(dir, 'tokenizer_config.json');
   const t = config.chat_template;
-  if (Array.isArray(t)) return t.find((x) => x.name === 'default')?.template ?? null;
-  return t ?? null;
+  const source = Array.isArray(t) ? t.find((x) => x.name === 'default')?.template : t;
+  return typeof source === 'string' ? { source, file } : null;
 }
 
 export class QwenTokenizer {
@@ -120,9 +129,9 @@ export class QwenTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     private readonly config: TokenizerConfig,
-    templateSource: string | null,
+    template: { source: string; file: string } | null,
   ) {
-    this.template = templateSource === null ? null : new Template(templateSource);
+    this.template = template && fromFile(template.file, () => new Template(template.source));
     this.special = {
       endOfText: this.tokenId('<|endoftext|>'),
       imStart: this.tokenId('<|im_start|>'),
@@ -148,7 +157,11 @@ export class QwenTokenizer {
       throw new InputError(
         `${dir} has neither tokenizer.json nor vocab.json + merges.txt; copy the tokenizer files of the checkpoint there`,
       );
-    return new QwenTokenizer(new Tokenizer(json, config), config, findChatTemplate(dir, config));
+    const file = existsSync(join(dir, 'tokenizer.json'))
+      ? join(dir, 'tokenizer.json')
+      : join(dir, 'vocab.json');
+    const tokenizer = fromFile(file, () => new Tokenizer(json, config));
+    return new QwenTokenizer(tokenizer, config, findChatTemplate(dir, config));
   }
 
   /** Token ids of a text; special-token strings in it are matched as added tokens (no BOS/EOS is added). */

@@ -5,11 +5,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Command, CommanderError } from 'commander';
+import { register } from '../../../src/apps/commands/data.ts';
 import { boxDistance, corners, insidePolygon, pointBoxDistance, toBox } from '../../../src/data/geometry.ts';
 import { answerQuestions } from '../../../src/data/qa/oracle.ts';
 import { QUESTION_TYPES } from '../../../src/data/qa/types.ts';
 import { parseSceneMeta, type SceneMeta, type Vec3 } from '../../../src/data/scene.ts';
-import { runSynth, type SynthResult, synthesize } from '../../../src/data/synth/cli.ts';
+import { type SynthResult, synthesize } from '../../../src/data/synth/cli.ts';
 import { render } from '../../../src/data/synth/render.ts';
 import { CAMERA_CLEARANCE, MIN_GAP } from '../../../src/data/synth/room.ts';
 import { buildScene, MIN_VISIBLE_FRACTION, type SynthScene } from '../../../src/data/synth/world.ts';
@@ -18,6 +20,13 @@ import { readImage } from '../../../src/image.ts';
 import { openVideo } from '../../../src/pipeline/video.ts';
 import { toFloat32 } from '../../../src/tensor.ts';
 import { readSafetensors } from '../../../src/weights/safetensors.ts';
+
+/** `spatial-mllm data synth …` through commander, as the CLI runs it. */
+async function runSynth(args: string[]): Promise<void> {
+  const program = new Command().exitOverride().configureOutput({ outputError: () => {} });
+  register(program);
+  await program.parseAsync(['data', 'synth', ...args], { from: 'user' });
+}
 
 const OPTS = { width: 96, height: 72, frames: 32, fps: 2 };
 const SEED = 5;
@@ -333,6 +342,9 @@ describe('synthetic world', () => {
       (e: Error) => e instanceof InputError && /other options/.test(e.message),
     );
     await assert.rejects(runSynth([...args, '--width', '33']), InputError);
-    await assert.rejects(runSynth(['--scenes', '0', '--out', out]), InputError);
+    await assert.rejects(
+      runSynth(['--scenes', '0', '--out', out]),
+      (e: Error) => e instanceof CommanderError && /--scenes/.test(e.message),
+    );
   });
 });

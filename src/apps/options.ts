@@ -1,0 +1,80 @@
+// Option values of every command, parsed and checked where commander declares them: a bad value stops the command
+// before any work with "error: option '--frames <n>' argument 'abc' is invalid. <the fix>" and exit 2 (cli.ts).
+// Command modules (src/apps/commands/*.ts) declare options only with these; the work modules they call receive
+// typed values and check only what spans several options or needs files.
+import { InvalidArgumentError, Option } from 'commander';
+import { InputError } from '../errors.ts';
+
+const rangeText = (min: number, max: number) =>
+  min === -Infinity
+    ? max === Infinity
+      ? ''
+      : ` ≤ ${max}`
+    : max === Infinity
+      ? ` ≥ ${min}`
+      : ` in ${min}..${max}`;
+
+/** A whole number in [min, max]. */
+export function integer(min = -Infinity, max = Infinity): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (!/^\s*-?\d+\s*$/.test(text) || n < min || n > max)
+      throw new InvalidArgumentError(`Give a whole number${rangeText(min, max)}.`);
+    return n;
+  };
+}
+
+/** A finite number in [min, max]. */
+export function number(min = -Infinity, max = Infinity): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max)
+      throw new InvalidArgumentError(`Give a number${rangeText(min, max).replace('..', ' to ')}.`);
+    return n;
+  };
+}
+
+/** A comma-separated list whose items are each one of `allowed`. */
+export function listOf<T extends string>(allowed: readonly T[]): (text: string) => T[] {
+  return (text) => {
+    const items = text.split(',').map((t) => t.trim());
+    const bad = items.find((t) => !(allowed as readonly string[]).includes(t));
+    if (bad !== undefined) throw new InvalidArgumentError(`"${bad}" is not one of ${allowed.join(', ')}.`);
+    return items as T[];
+  };
+}
+
+/** A parser of the domain code (which throws InputError) as an option parser. */
+export function parsedBy<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (e) {
+      if (e instanceof InputError) throw new InvalidArgumentError(e.message);
+      throw e;
+    }
+  };
+}
+
+/** An option whose value is one of `choices` (commander lists them when another is given). */
+export function choice<T extends string>(
+  flags: string,
+  description: string,
+  choices: readonly T[],
+  defaultValue?: T,
+): Option {
+  const o = new Option(flags, description).choices(choices);
+  return defaultValue === undefined ? o : o.default(defaultValue);
+}
+
+/** An option a command does not take, kept out of its help, refused with the reason and the fix. */
+export function refused(flags: string, why: string): Option {
+  return new Option(flags).hideHelp().argParser(() => {
+    throw new InvalidArgumentError(why);
+  });
+}
+
+/** Upstream gives the model 16 frames; the pipeline needs at least 2 (Qwen2.5-VL patches 2 frames in time). */
+export const DEFAULT_FRAMES = 16;
+export const framesOption = (description: string, min = 2) =>
+  new Option('--frames <n>', description).argParser(integer(min)).default(DEFAULT_FRAMES);
