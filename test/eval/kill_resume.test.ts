@@ -68,3 +68,40 @@ test('SIGKILL mid-run, then resume: same report as an uninterrupted run', { time
     await server.close();
   }
 });
+
+test('failed questions: exit 1 with a summary, the report of the rest; a rerun retries them and exits 0', {
+  timeout: 60_000,
+}, async () => {
+  const data = syntheticVsiBench(6);
+  // The endpoint refuses the first two requests (HTTP 400 is not retried): those two questions fail.
+  const server = await startFakeServer({ failFirst: 2, status: 400 });
+  try {
+    const out = mkdtempSync(join(tmpdir(), 'failed-'));
+    const args = [
+      'eval',
+      'vsibench',
+      '--model',
+      'openai:fake',
+      '--endpoint',
+      server.url,
+      '--data',
+      data,
+      '--out',
+      out,
+      '--frames',
+      '2',
+      '--no-progress',
+    ];
+    const first = await runCli(args);
+    assert.equal(first.status, 1, first.stderr);
+    assert.match(first.stderr, /^error: 2 of 6 questions failed .*rerun the same command/m);
+    assert.doesNotMatch(first.stderr, /\n\s+at /);
+    assert.equal(readResults(join(out, 'results.jsonl'), 'vsibench').records.length, 4);
+    assert.ok(existsSync(join(out, 'report.json')));
+    const again = await runCli(args);
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(readResults(join(out, 'results.jsonl'), 'vsibench').records.length, 6);
+  } finally {
+    await server.close();
+  }
+});
