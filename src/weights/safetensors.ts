@@ -288,6 +288,13 @@ function editDistance(a: string, b: string): number {
   return prev[b.length];
 }
 
+/** What the header of a file to write says about one tensor. */
+export interface TensorSpec {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
 /**
  * Writes tensors in the reference layout (Rust crate `prepare`): sorted by dtype, widest first, then by name,
  * contiguous offsets, compact JSON with `__metadata__` first, header padded with spaces to a multiple of 8.
@@ -298,21 +305,31 @@ export function writeSafetensors(
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
 ): void {
-  const list = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))];
-  const rank = (t: HostTensor) => CODES.indexOf(TO_CODE[t.dtype]);
-  list.sort(([an, a], [bn, b]) => rank(b) - rank(a) || (an < bn ? -1 : an > bn ? 1 : 0));
+  const map = tensors instanceof Map ? tensors : new Map(Object.entries(tensors));
+  const specs = [...map].map(([name, t]) => ({ name, dtype: t.dtype, shape: t.shape }));
+  writeSafetensorsFrom(path, specs, (name) => map.get(name)!, metadata);
+}
+
+/** `writeSafetensors` holding one tensor at a time: the header comes from `specs`, the data from `read`, called
+ * once per tensor in file order (so a multi-GB shard converts in the memory of its largest tensor). */
+export function writeSafetensorsFrom(
+  path: string,
+  specs: readonly TensorSpec[],
+  read: (name: string) => HostTensor,
+  metadata?: Record<string, string>,
+): void {
+  const rank = (t: TensorSpec) => CODES.indexOf(TO_CODE[t.dtype]);
+  const list = [...specs].sort(
+    (a, b) => rank(b) - rank(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
 
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
-  for (const [name, t] of list) {
-    if (name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
+  for (const t of list) {
+    if (t.name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
     const byteLength = numel(t.shape) * BYTES[t.dtype];
-    if (t.data.byteLength !== byteLength)
-      throw new Error(
-        `tensor "${name}": shape [${t.shape}] of ${t.dtype} needs ${byteLength} bytes, data has ${t.data.byteLength}`,
-      );
-    header[name] = { dtype: TO_CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + byteLength] };
+    header[t.name] = { dtype: TO_CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + byteLength] };
     offset += byteLength;
   }
   const json = Buffer.from(JSON.stringify(header), 'utf8');
@@ -327,8 +344,15 @@ export function writeSafetensors(
     try {
       writeAll(fd, prefix);
       writeAll(fd, padded);
-      for (const [, t] of list)
+      for (const spec of list) {
+        const t = read(spec.name);
+        const byteLength = numel(spec.shape) * BYTES[spec.dtype];
+        if (t.dtype !== spec.dtype || t.data.byteLength !== byteLength)
+          throw new Error(
+            `tensor "${spec.name}": declared [${spec.shape}] of ${spec.dtype} (${byteLength} bytes), got [${t.shape}] of ${t.dtype} (${t.data.byteLength} bytes)`,
+          );
         writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+      }
     } finally {
       closeSync(fd);
     }

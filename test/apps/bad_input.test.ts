@@ -123,6 +123,13 @@ describe('bad input: exit 2, one line, no stack', () => {
     [['data', 'qa', '--meta', 'm.json', '--out', 'o.json', '--seed', 'x'], /--seed/],
     [['data', 'synth', '--scenes', '0', '--out', dir], /--scenes/],
     [['weights', 'inspect', join(dir, 'missing.safetensors')], /missing\.safetensors/],
+    [['weights', 'convert', model, join(dir, 'out'), '--dtype', 'int4'], /--dtype.*int4.*bfloat16/],
+    [['weights', 'convert', model, join(dir, 'out')], /--dtype/],
+    [
+      ['weights', 'convert', join(dir, 'nope'), join(dir, 'out'), '--dtype', 'float16'],
+      /nope is not a folder/,
+    ],
+    [['weights', 'convert', model, model, '--dtype', 'float16'], /output folder is the input folder/],
     [['nonsense'], /unknown command 'nonsense'/],
   ];
   for (const [args, names] of options)
