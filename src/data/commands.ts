@@ -1,6 +1,6 @@
 // The work behind `spatial-mllm data …` (src/apps/commands/data.ts only declares the options).
 import { readFileSync } from 'node:fs';
-import { InputError } from '../errors.ts';
+import { InputError, readJsonFile } from '../errors.ts';
 import { readRecords, writeRecordsAtomic } from './jsonl.ts';
 import { mixDatasets, parseRecipe } from './mix/mix.ts';
 import { scanqaConversations } from './mix/scanqa.ts';
@@ -98,31 +98,40 @@ function asConversation(r: Record<string, unknown>, where: string): Conversation
 
 /** Scene names from a text list (one per line), a JSON array, or a meta_info JSON object (its keys). */
 async function readSceneList(path: string): Promise<string[]> {
+  const fix = 'give a text list of scene names, a JSON list, or a meta_info JSON file';
   if (!path.endsWith('.json')) {
-    return readFileSync(path, 'utf8')
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new InputError(`cannot read ${path} (${(e as NodeJS.ErrnoException).code}); ${fix}`);
+    }
+    return text
       .split('\n')
       .map((l) => l.trim())
       .filter((l) => l.length > 0);
   }
-  const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const value = readJsonFile(path, fix);
   if (Array.isArray(value)) return value.map(String);
   if (value && typeof value === 'object') return Object.keys(value);
-  throw new InputError(`${path}: expected a list of scene names or a meta_info object`);
+  throw new InputError(`${path}: expected a list of scene names or a meta_info object; ${fix}`);
 }
 
-const readJson = (path: string): unknown => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read JSON file ${path} (${(e as Error).message})`);
-  }
-};
+const readJson = (path: string): unknown => readJsonFile(path, 'check the path and that the file is JSON');
+
+/** A JSON file that must hold a list (ScanQA's release files). */
+function readJsonList(path: string, what: string): unknown[] {
+  const value = readJson(path);
+  if (!Array.isArray(value)) throw new InputError(`${path} is not a JSON list; pass ${what}`);
+  return value;
+}
 
 export async function runMix(o: MixCliOptions): Promise<void> {
   const samples: Conversation[] = [];
   for (const path of o.in ?? [])
     samples.push(...(await readRecords(path)).map((r) => asConversation(r, path)));
-  for (const path of o.scanqa ?? []) samples.push(...scanqaConversations(readJson(path) as unknown[], path));
+  for (const path of o.scanqa ?? [])
+    samples.push(...scanqaConversations(readJsonList(path, 'ScanQA_v1.0_<split>.json'), path));
   if ((o.sqa3dQuestions === undefined) !== (o.sqa3dAnnotations === undefined)) {
     throw new InputError('give --sqa3d-questions and --sqa3d-annotations together (the same split)');
   }

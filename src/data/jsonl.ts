@@ -53,6 +53,13 @@ export function formatRecords(path: string, records: readonly unknown[]): string
 
 export function writeRecordsAtomic(path: string, records: readonly unknown[]): void {
   const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatRecords(path, records));
+  try {
+    writeFileSync(tmp, formatRecords(path, records));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'ENOTDIR' || code === 'EISDIR')
+      throw new InputError(`cannot write ${path} (${code}): give a path in an existing, writable folder`);
+    throw e;
+  }
   renameSync(tmp, path);
 }

@@ -116,6 +116,11 @@ export function evalScore(o: {
     throw new InputError(
       `${o.predictions} is empty or missing; give a JSONL file with one prediction per line`,
     );
+  if (!results.records.length)
+    throw new InputError(
+      `${o.predictions}: no line is a ${benchmark} prediction (line ${results.invalid[0].line}: ${results.invalid[0].reason}); ` +
+        'give one JSON object per line with question_type, prediction and ground_truth (ScanQA/SQA3D: answers)',
+    );
   const report = buildReport({
     benchmark,
     model: o.model,

@@ -178,9 +178,17 @@ export function loadSqa3d(data: string): EvalQuestion[] {
   }
   const qPath = findFile(data, [official], 'SQA3D test questions');
   const aPath = findFile(data, ['v1_balanced_sqa_annotations_test_scannetv2.json'], 'SQA3D test annotations');
-  const questions = (readJson(qPath) as { questions: Row[] }).questions;
+  const listIn = (path: string, key: string): Row[] => {
+    const list = (readJson(path) as Record<string, unknown> | null)?.[key];
+    if (!Array.isArray(list))
+      throw new InputError(
+        `${path} has no "${key}" list; give the SQA3D v1_balanced_*_test_scannetv2.json files`,
+      );
+    return list as Row[];
+  };
+  const questions = listIn(qPath, 'questions');
   const answers = new Map(
-    (readJson(aPath) as { annotations: Row[] }).annotations.map((a) => [
+    listIn(aPath, 'annotations').map((a) => [
       text(a.question_id),
       (a.answers as { answer: string }[]).map((x) => x.answer),
     ]),

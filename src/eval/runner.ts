@@ -2,9 +2,9 @@
 // appends each result as it arrives, resumes where a killed run stopped, and writes the report at the end.
 // Output folder: settings.json (what was run), results.jsonl (one line per answered question), report.json,
 // report.md, chart.svg.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError } from '../errors.ts';
+import { InputError, readJsonObject } from '../errors.ts';
 import type { ModelAdapter, Sampling } from './adapters.ts';
 import { videoPath } from './datasets.ts';
 import { type Benchmark, buildPrompt, type EvalQuestion, type PromptStyle } from './questions.ts';
@@ -88,7 +88,10 @@ function checkSettings(out: string, settings: RunSettings): void {
     writeJsonAtomic(path, settings);
     return;
   }
-  const before = JSON.parse(readFileSync(path, 'utf8')) as RunSettings;
+  const before = readJsonObject(
+    path,
+    'delete it (or the whole --out folder) to start the run afresh',
+  ) as unknown as RunSettings;
   const changed = (Object.keys(settings) as (keyof RunSettings)[]).filter(
     (k) => JSON.stringify(before[k]) !== JSON.stringify(settings[k]),
   );
@@ -207,7 +210,8 @@ export function mergeRuns(dirs: string[], out: string, convention?: string): Rep
   const runs = dirs.map((d) => {
     const path = join(d, 'settings.json');
     if (!existsSync(path)) throw new InputError(`${d} is not a run folder (no settings.json)`);
-    return { dir: d, settings: JSON.parse(readFileSync(path, 'utf8')) as RunSettings };
+    const settings = readJsonObject(path, 'is this the folder of an eval run?') as unknown as RunSettings;
+    return { dir: d, settings };
   });
   const { shard: _s, questions: _q, ...first } = runs[0].settings;
   for (const r of runs.slice(1)) {

@@ -2,9 +2,9 @@
 // exit 2, no stack trace. Runs the CLI in-process (src/apps/cli.ts main) on a generated tiny checkpoint whose files
 // are broken one at a time.
 import assert from 'node:assert/strict';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/apps/cli.ts';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
@@ -104,7 +104,44 @@ describe('bad input: exit 2, one line, no stack', () => {
       assertBadInput(await cli(ask(brokenModel(file, content))), names, `${file}: ${what}`);
     });
 
+  it('data and eval files: invalid JSON, wrong shapes, an output folder that does not exist', async () => {
+    const file = (name: string, text: string) => {
+      const path = join(dir, name);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, text);
+      return path;
+    };
+    file('run/settings.json', '{bad');
+    const sqa = dirname(file('sqa/v1_balanced_questions_test_scannetv2.json', '{"questions": 3}'));
+    file('sqa/v1_balanced_sqa_annotations_test_scannetv2.json', '{"annotations": []}');
+    const cases: [string[], RegExp][] = [
+      [
+        ['data', 'mix', '--out', join(dir, 'o.jsonl'), '--exclude-scenes', file('ex.json', '{bad')],
+        /ex\.json is not valid JSON/,
+      ],
+      [
+        ['data', 'mix', '--out', join(dir, 'o.jsonl'), '--scanqa', file('s.json', '{}')],
+        /s\.json is not a JSON list/,
+      ],
+      [
+        ['data', 'mix', '--out', join(dir, 'nodir', 'o.jsonl'), '--in', file('in.jsonl', '')],
+        /cannot write .*nodir/,
+      ],
+      [['eval', 'merge', join(dir, 'run'), '--out', join(dir, 'm')], /settings\.json is not valid JSON/],
+      [
+        ['eval', 'score', '--predictions', file('p.jsonl', '{bad\n')],
+        /p\.jsonl: no line is a vsibench prediction/,
+      ],
+      [
+        ['eval', 'sqa3d', '--model', 'baseline:chance', '--data', sqa, '--out', join(dir, 'o7')],
+        /has no "questions" list/,
+      ],
+    ];
+    for (const [args, names] of cases) assertBadInput(await cli(args), names, args.join(' '));
+  });
+
   const options: [string[], RegExp][] = [
+    [['demo', '--sampling', 'bogus'], /--sampling/],
     [ask(model, '--sampling', 'random'), /--sampling.*random.*uniform, space-aware/],
     [ask(model, '--frames', 'abc'), /--frames.*abc/],
     [ask(model, '--frames', '1'), /--frames.*≥ 2/],
