@@ -75,3 +75,14 @@ export function findFixtures(kind: string): Fixture[] {
     });
   return found;
 }
+
+/** The eos ids a model fixture's greedy generation stopped on: generation_config.json's, else config.json's. */
+export function generationStops(dir: string): number[] {
+  for (const f of ['generation_config.json', 'config.json']) {
+    const path = join(dir, f);
+    if (!existsSync(path)) continue;
+    const eos = (JSON.parse(readFileSync(path, 'utf8')) as { eos_token_id?: number | number[] }).eos_token_id;
+    if (eos !== undefined) return Array.isArray(eos) ? eos : [eos];
+  }
+  return [];
+}
