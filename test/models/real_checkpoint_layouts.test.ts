@@ -105,9 +105,13 @@ function sparseFolder(m: Manifest, config: Record<string, unknown> | null): stri
   });
   writeFileSync(
     join(dir, 'model.safetensors.index.json'),
-    JSON.stringify({ metadata: {}, weight_map: weightMap }),
+    JSON.stringify({ metadata: { total_size: totalBytes(m) }, weight_map: weightMap }),
   );
   return dir;
+}
+
+function totalBytes(m: Manifest): number {
+  return Object.values(m.tensors).reduce((a, t) => a + numel(t.shape) * ELEMENT_BYTES[t.dtype], 0);
 }
 
 /** Graph parameter name → shape, over several graphs (a name shared by graphs must agree). */
