@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { ModelAdapter, Sampling } from './adapters.ts';
+import type { ModelAdapter, Sampling } from './adapter.ts';
 import { videoPath } from './datasets.ts';
 import { type Benchmark, buildPrompt, type EvalQuestion, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, type Report, writeReport } from './report.ts';
