@@ -1,6 +1,7 @@
 // The work behind `spatial-mllm data …` (src/apps/commands/data.ts only declares the options).
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { isQuestionType, QUESTION_TYPES, type QuestionType } from '../vsibench.ts';
 import { readRecords, writeRecordsAtomic } from './jsonl.ts';
 import { mixDatasets, parseRecipe } from './mix/mix.ts';
 import { scanqaConversations } from './mix/scanqa.ts';
@@ -8,8 +9,7 @@ import { sqa3dConversations } from './mix/sqa3d.ts';
 import { toConversation } from './qa/format.ts';
 import { generateQuestions } from './qa/generate.ts';
 import { answerQuestions, type QuestionIn } from './qa/oracle.ts';
-import type { Conversation, QuestionType, VsiQuestion } from './qa/types.ts';
-import { isQuestionType, QUESTION_TYPES } from './qa/types.ts';
+import type { Conversation, VsiQuestion } from './qa/types.ts';
 import { readSceneMetaFile, type SceneMetaFile } from './scene.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

@@ -1,8 +1,9 @@
 // VSI-Bench's chance baselines ('Chance Level (Random)' and 'Chance Level (Frequency)' of the paper) as model
 // adapters: no model, answers drawn from the question alone or from answer statistics of the evaluated set.
+
+import { isChoiceType } from '../vsibench.ts';
 import type { ModelAdapter } from './adapter.ts';
 import type { EvalQuestion } from './questions.ts';
-import { isMultipleChoice, type QuestionType } from './vsibench_metrics.ts';
 
 /** FNV-1a of a string: a per-question seed, so that a resumed run draws exactly what it would have drawn. */
 function hash32(s: string): number {
@@ -56,7 +57,7 @@ export function frequencyAdapter(questions: readonly EvalQuestion[]): ModelAdapt
   const correctOption = (q: EvalQuestion) => q.options?.find((o) => letterOf(o) === q.answers[0]) ?? '';
   const guess = new Map<string, { text?: string; answer: string }>();
   for (const [type, qs] of byType) {
-    if (qs[0].benchmark === 'vsibench' && isMultipleChoice(type as QuestionType))
+    if (qs[0].benchmark === 'vsibench' && isChoiceType(type))
       guess.set(type, {
         text: mode(qs.map((q) => optionText(correctOption(q)))),
         answer: mode(qs.map((q) => q.answers[0])),

@@ -10,9 +10,9 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { isQuestionType } from '../vsibench.ts';
 import { sqa3dQuestionType } from './qa3d_metrics.ts';
 import type { Benchmark, EvalQuestion } from './questions.ts';
-import { isQuestionType } from './vsibench_metrics.ts';
 
 export const VSI_SUBSETS = ['full', 'debiased'] as const;
 export type VsiSubset = (typeof VSI_SUBSETS)[number];

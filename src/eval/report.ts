@@ -4,6 +4,7 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { type QuestionType, TASKS } from '../vsibench.ts';
 import { npMean, pyFormatFixed } from './python_compat.ts';
 import {
   QA3D_CONVENTIONS,
@@ -20,12 +21,10 @@ import {
   CONVENTIONS,
   type Convention,
   officialAggregate,
-  type QuestionType,
   type ScoredQuestion,
   scoreQuestion,
   spatialMllmAggregate,
   summarize,
-  TASKS,
 } from './vsibench_metrics.ts';
 
 export interface Problem {
