@@ -4,8 +4,8 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { npMean, pyFormatFixed } from '../python_compat.ts';
 import { type QuestionType, TASKS } from '../vsibench.ts';
-import { npMean, pyFormatFixed } from './python_compat.ts';
 import {
   QA3D_CONVENTIONS,
   type Qa3dConvention,

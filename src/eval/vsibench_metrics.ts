@@ -6,8 +6,8 @@
 //   (last `<answer>` block, whole cleaned string compared, commas dropped from numbers, float32 MRA with `<` and
 //   +1e-8 in the denominator, question-weighted "micro" means next to the macro one).
 
-import { isChoiceType, type QuestionType, REL_DIRECTION_TYPES, TASKS, type Task } from '../vsibench.ts';
 import {
+  npLinspace,
   npMean,
   npSum,
   pyCollapseSpace,
@@ -16,7 +16,8 @@ import {
   pyRstripChars,
   pyStrip,
   pySum,
-} from './python_compat.ts';
+} from '../python_compat.ts';
+import { isChoiceType, type QuestionType, REL_DIRECTION_TYPES, TASKS, type Task } from '../vsibench.ts';
 
 export const CONVENTIONS = ['official', 'spatial-mllm'] as const;
 export type Convention = (typeof CONVENTIONS)[number];
@@ -32,11 +33,11 @@ export function officialFuzzyMatch(pred: string): string {
 }
 
 /** `np.linspace(.5, .95, int((.95 - .5) / .05 + 2))`: 10.999… truncates to 10 thresholds. */
-export const OFFICIAL_THRESHOLDS: readonly number[] = (() => {
-  const num = Math.trunc((0.95 - 0.5) / 0.05 + 2);
-  const step = (0.95 - 0.5) / (num - 1);
-  return Array.from({ length: num }, (_, i) => (i === num - 1 ? 0.95 : i * step + 0.5));
-})();
+export const OFFICIAL_THRESHOLDS: readonly number[] = npLinspace(
+  0.5,
+  0.95,
+  Math.trunc((0.95 - 0.5) / 0.05 + 2),
+);
 
 /** `mean_relative_accuracy`: |p−g|/g (float64, signed g) ≤ 1−θ, mean over the thresholds; g = 0 raises upstream. */
 export function officialMra(pred: number, target: number): QuestionScore {

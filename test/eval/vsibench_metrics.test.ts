@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pyFloat } from '../../src/eval/python_compat.ts';
 import {
   OFFICIAL_THRESHOLDS,
   officialAggregate,
@@ -15,6 +14,7 @@ import {
   spatialMllmNumber,
   spatialMllmScore,
 } from '../../src/eval/vsibench_metrics.ts';
+import { pyFloat } from '../../src/python_compat.ts';
 import { isChoiceType, isQuestionType, type QuestionType } from '../../src/vsibench.ts';
 import { findFixtures } from '../support/fixtures.ts';
 

@@ -2,8 +2,8 @@
 // metadata, so third-party datasets can be checked against it. Multiple-choice answers come back as the letter of
 // the matching option. Ambiguity filters do not suppress an answer here; they are reported in `note`.
 
+import { formatDecimal } from '../../python_compat.ts';
 import { isNumericType } from '../../vsibench.ts';
-import { formatDecimal } from '../rounding.ts';
 import type { SceneMetaFile, Vec2 } from '../scene.ts';
 import { absDistance } from './abs_distance.ts';
 import { appearanceOrder, firstAppearances } from './appearance_order.ts';
