@@ -2,11 +2,12 @@
 // tower reads. Upstream: transformers 4.51 `models/qwen2_vl/image_processing_qwen2_vl.py` (Qwen2VLImageProcessor,
 // which Qwen2_5_VLProcessor uses for images and videos alike), `models/qwen2_5_vl/processing_qwen2_5_vl.py`
 // (second_per_grid_ts) and qwen_vl_utils `vision_process.py` (smart_resize, fetch_video's pixel budget).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { resize } from '../../image/resize.ts';
 import type { RgbImage } from '../../image.ts';
+import { readJsonFile } from '../../json.ts';
 import { roundHalfEven } from '../../python_compat.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import type { GridThw } from './rope_index.ts';
@@ -39,7 +40,7 @@ export const DEFAULT_PROCESSOR_CONFIG: ProcessorConfig = {
 export function readProcessorConfig(dir: string): ProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return DEFAULT_PROCESSOR_CONFIG;
-  const j = JSON.parse(readFileSync(path, 'utf8'));
+  const j: any = readJsonFile(path, 'fix the file or remove it (Qwen2.5-VL defaults apply)');
   const d = DEFAULT_PROCESSOR_CONFIG;
   const triple = (v: unknown, fallback: readonly [number, number, number], key: string) => {
     if (v === undefined) return fallback;
