@@ -3,10 +3,14 @@
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
 import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
 
-/** The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling. */
+/**
+ * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
+ * Its sessions run in a worker thread: an eval is a long job whose event loop must stay free meanwhile (Ctrl-C
+ * finishing the current question, the progress line, a job queue's lock renewals).
+ */
 export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
   const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
-  const pipeline = SpatialMllmPipeline.load(checkpoint);
+  const pipeline = SpatialMllmPipeline.load(checkpoint, { offMainThread: true });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>

@@ -67,7 +67,15 @@ export function conciseOrtError(message: string): string {
   return /[.!]$/.test(text) ? text : `${text}.`;
 }
 
-export class Session {
+/** What callers of a session use; a Session and a session in a worker thread (runtime/worker.ts) both are one. */
+export interface RunnableSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+export class Session implements RunnableSession {
   private constructor(
     private readonly inner: ort.InferenceSession,
     readonly device: Device,
