@@ -224,6 +224,15 @@ test('our model adapter says clearly when the pipeline is not in the build', asy
       e instanceof InputError &&
       /model pipeline \(src\/pipeline\/answer\.ts\) is not available/.test(e.message),
   );
+  const injected = await createAdapter('spatial-mllm:/some/dir', {
+    questions: [],
+    spatialMllm: async (checkpoint) => ({ name: `fake:${checkpoint}`, answer: async () => 'A' }),
+  });
+  assert.equal(injected.name, 'fake:/some/dir');
+  await assert.rejects(
+    createAdapter('openai:x', { questions: [], endpoint: 'http://127.0.0.1:1/v1' }),
+    (e) => e instanceof InputError && /no video decoder/.test(e.message),
+  );
   await assert.rejects(createAdapter('gpt:x', { questions: [] }), /unknown --model/);
   await assert.rejects(createAdapter('openai:x', { questions: [] }), /needs --endpoint/);
 });
