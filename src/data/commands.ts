@@ -1,6 +1,8 @@
 // The work behind `spatial-mllm data …` (src/apps/commands/data.ts only declares the options).
 import { readFileSync } from 'node:fs';
-import { InputError, readJsonFile } from '../errors.ts';
+import { InputError } from '../errors.ts';
+import { readJsonFile } from '../json.ts';
+import type { QuestionType } from '../vsibench.ts';
 import { readRecords, writeRecordsAtomic } from './jsonl.ts';
 import { mixDatasets, parseRecipe } from './mix/mix.ts';
 import { scanqaConversations } from './mix/scanqa.ts';
@@ -8,7 +10,7 @@ import { sqa3dConversations } from './mix/sqa3d.ts';
 import { toConversation } from './qa/format.ts';
 import { generateQuestions } from './qa/generate.ts';
 import { answerQuestions, type QuestionIn } from './qa/oracle.ts';
-import type { Conversation, QuestionType, VsiQuestion } from './qa/types.ts';
+import type { Conversation, VsiQuestion } from './qa/types.ts';
 import { readSceneMetaFile, type SceneMetaFile } from './scene.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);

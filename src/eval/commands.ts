@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandFailed, InputError } from '../errors.ts';
-import { createAdapter, type Sampling } from './adapters.ts';
+import type { AdapterDeps, Sampling } from './adapter.ts';
+import { createAdapter } from './adapters.ts';
 import { loadBenchmark, type VsiSubset } from './datasets.ts';
 import type { Benchmark, PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
@@ -31,13 +32,19 @@ export interface EvalCommandOptions {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
-export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+/** `deps`: what the app wires in (our model, the video decoder); without them only baselines run. */
+export async function evalBenchmark(
+  benchmark: Benchmark,
+  o: EvalCommandOptions,
+  deps: AdapterDeps = {},
+): Promise<void> {
   const convention = conventionFor(benchmark, o.convention);
   const subset = o.subset ?? 'full';
   const { frames, sampling, prompt, limit, shard } = o;
   const all = await loadBenchmark(benchmark, o.data, subset);
   const questions = selectQuestions(all, limit, shard);
   const adapter = await createAdapter(o.model, {
+    ...deps,
     questions: all,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,

@@ -2,7 +2,8 @@
 // and `spatial-mllm weights convert`: a checkpoint folder rewritten in another float dtype.
 import { cpSync, existsSync, mkdirSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { InputError, readJsonObject } from '../errors.ts';
+import { InputError } from '../errors.ts';
+import { readJsonObject } from '../json.ts';
 import { BYTES, type DType, f32ToBf16, f32ToF16, type HostTensor, numel, toFloat32 } from '../tensor.ts';
 import {
   openCheckpoint,

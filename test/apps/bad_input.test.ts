@@ -96,7 +96,7 @@ describe('bad input: exit 2, one line, no stack', () => {
     ],
     ['tokenizer.json', 'an array', () => '[]', /tokenizer\.json is not a JSON object/],
     ['tokenizer_config.json', 'null', () => 'null', /tokenizer_config\.json is not a JSON object/],
-    ['config.json', 'invalid JSON', (s) => s.slice(0, 30), /config\.json is not valid JSON.*config\.json/],
+    ['config.json', 'invalid JSON', (s) => s.slice(0, 30), /config\.json is not valid JSON \(.*\); \w/],
     ['chat_template.jinja', 'a broken template', () => '{% for %}', /chat_template\.jinja: /],
   ];
   for (const [file, what, content, names] of files)

@@ -18,8 +18,9 @@ import {
   routeQuestion,
   sizeQuestion,
 } from '../../src/data/qa/templates.ts';
-import { QUESTION_TYPES, type VsiQuestion } from '../../src/data/qa/types.ts';
+import type { VsiQuestion } from '../../src/data/qa/types.ts';
 import { readSceneMetaFile, type SceneMetaFile } from '../../src/data/scene.ts';
+import { QUESTION_TYPES } from '../../src/vsibench.ts';
 
 const QUESTIONS: VsiQuestion[] = gunzipSync(
   readFileSync(new URL('vsibench/questions.jsonl.gz', import.meta.url)),

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { AnswerOptions, MixCliOptions, QaOptions } from '../../data/commands.ts';
-import { QUESTION_TYPES } from '../../data/qa/types.ts';
 import type { SynthCliOptions } from '../../data/synth/cli.ts';
 import { DEFAULT_SYNTH } from '../../data/synth/world.ts';
+import { QUESTION_TYPES } from '../../vsibench.ts';
 import { choice, integer, listOf } from '../options.ts';
 
 export function register(program: Command): void {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { SAMPLINGS } from '../../eval/adapters.ts';
+import { SAMPLINGS } from '../../eval/adapter.ts';
 import type { EvalCommandOptions } from '../../eval/commands.ts';
 import { VSI_SUBSETS } from '../../eval/datasets.ts';
 import { QA3D_CONVENTIONS } from '../../eval/qa3d_metrics.ts';
@@ -57,7 +57,8 @@ export function register(program: Command): void {
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts: EvalCommandOptions) => {
         const { evalBenchmark } = await import('../../eval/commands.ts');
-        await evalBenchmark(benchmark, opts);
+        const { evalDeps } = await import('../eval_deps.ts');
+        await evalBenchmark(benchmark, opts, evalDeps);
       });
 
   evalCmd

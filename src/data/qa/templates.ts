@@ -5,6 +5,7 @@
 // third-party questions with them). test/data/vsibench_questions.test.ts checks both against all 5130 released
 // questions.
 // Parsers collapse whitespace first, so line breaks and doubled spaces in other copies of the wording still match.
+import type { REL_DIRECTION_TYPES } from '../../vsibench.ts';
 
 export const countingQuestion = (category: string) => `How many ${category}(s) are in this room?`;
 
@@ -84,7 +85,7 @@ export type ParsedQuestion =
   | { type: 'object_abs_distance'; a: string; b: string }
   | { type: 'object_rel_distance'; choices: string[]; category: string }
   | {
-      type: 'object_rel_direction_easy' | 'object_rel_direction_medium' | 'object_rel_direction_hard';
+      type: (typeof REL_DIRECTION_TYPES)[number];
       positioning: string;
       orienting: string;
       querying: string;

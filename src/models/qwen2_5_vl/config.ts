@@ -3,7 +3,8 @@
 // `vision_config`); rope_scaling may say {"type":"mrope"} (hub files) or {"type":"default"} (what the config
 // class re-serializes) — both carry `mrope_section`.
 import { z } from 'zod';
-import { InputError, readJsonObject } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
+import { readJsonObject } from '../../json.ts';
 
 export interface TextConfig {
   hiddenSize: number;
@@ -164,7 +165,7 @@ export function parseQwen25VLConfig(json: Record<string, unknown>): Qwen25VLConf
 }
 
 export function readQwen25VLConfig(path: string): Qwen25VLConfig {
-  return parseQwen25VLConfig(readJsonObject(path, "fix it or copy the checkpoint's config.json again"));
+  return parseQwen25VLConfig(readJsonObject(path, 'check the checkpoint folder'));
 }
 
 /** The config.json fields of Qwen/Qwen2.5-VL-3B-Instruct (the 2D encoder and LLM of Spatial-MLLM), for benchmarks

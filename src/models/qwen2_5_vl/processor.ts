@@ -4,10 +4,11 @@
 // (second_per_grid_ts) and qwen_vl_utils `vision_process.py` (smart_resize, fetch_video's pixel budget).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, readJsonObject } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
 import { resize } from '../../image/resize.ts';
-import { pythonRound } from '../../image/sizing.ts';
 import type { RgbImage } from '../../image.ts';
+import { readJsonObject } from '../../json.ts';
+import { roundHalfEven } from '../../python_compat.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import type { VisionConfig } from './config.ts';
 import type { GridThw } from './rope_index.ts';
@@ -118,8 +119,8 @@ export function smartResize(height: number, width: number, limits: PixelLimits =
     throw new InputError(
       `a ${width}×${height} image is too elongated (aspect ratio above ${MAX_ASPECT_RATIO}); crop it first`,
     );
-  let h = Math.max(factor, pythonRound(height / factor) * factor);
-  let w = Math.max(factor, pythonRound(width / factor) * factor);
+  let h = Math.max(factor, roundHalfEven(height / factor) * factor);
+  let w = Math.max(factor, roundHalfEven(width / factor) * factor);
   if (h * w > maxPixels) {
     const beta = Math.sqrt((height * width) / maxPixels);
     h = Math.max(factor, Math.floor(height / beta / factor) * factor);
@@ -172,7 +173,7 @@ export interface FrameCountOptions {
   maxFrames?: number;
 }
 
-const roundBy = (x: number, f: number) => pythonRound(x / f) * f;
+const roundBy = (x: number, f: number) => roundHalfEven(x / f) * f;
 const floorBy = (x: number, f: number) => Math.floor(x / f) * f;
 const ceilBy = (x: number, f: number) => Math.ceil(x / f) * f;
 

@@ -8,7 +8,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { InputError, readJsonObject } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
+import { readJsonObject } from '../../json.ts';
 import type { GridThw } from './rope_index.ts';
 
 /** Pre-tokenizer split of Qwen2 (tokenization_qwen2.py PRETOKENIZE_REGEX, as the hub tokenizer.json spells it). */

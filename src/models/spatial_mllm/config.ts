@@ -8,7 +8,8 @@
 //   (VGGTEmbeddingMerger), always fed the last aggregator layer.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { InputError, readJsonObject } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
+import { isObject, type JsonObject as Json, readJsonObject } from '../../json.ts';
 import { parseQwen25VLConfig, type Qwen25VLConfig } from '../qwen2_5_vl/config.ts';
 import { parseVggtConfig, type VggtConfig } from '../vggt/config.ts';
 
@@ -38,9 +39,6 @@ export interface SpatialMllmConfig {
   vggt: VggtConfig;
   connector: ConnectorConfig;
 }
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const V1_1_ARCHITECTURE = 'SpatialMLLMForConditionalGeneration';
 export const V1_0_ARCHITECTURE = 'Qwen2_5_VL_VGGTForConditionalGeneration';
@@ -166,6 +164,6 @@ export function readSpatialMllmConfig(dir: string, names?: readonly string[]): S
   const path = join(dir, 'config.json');
   if (!existsSync(path))
     throw new InputError(`${dir} has no config.json: pass a Spatial-MLLM checkpoint folder`);
-  const json = readJsonObject(path, "fix it or copy the checkpoint's config.json again");
+  const json = readJsonObject(path, 'pass a Spatial-MLLM checkpoint folder');
   return parseSpatialMllmConfig(json, names, path);
 }

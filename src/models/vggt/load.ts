@@ -5,7 +5,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { WeightSource } from '../../engine/index.ts';
-import { InputError, readJsonFile } from '../../errors.ts';
+import { InputError } from '../../errors.ts';
+import { readJsonFile } from '../../json.ts';
 import { type Checkpoint, openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
 import { defaultVggtConfig, parseVggtConfig, type VggtConfig } from './config.ts';
 

@@ -9,7 +9,6 @@ import { Command, CommanderError } from 'commander';
 import { register } from '../../../src/apps/commands/data.ts';
 import { boxDistance, corners, insidePolygon, pointBoxDistance, toBox } from '../../../src/data/geometry.ts';
 import { answerQuestions } from '../../../src/data/qa/oracle.ts';
-import { QUESTION_TYPES } from '../../../src/data/qa/types.ts';
 import { parseSceneMeta, type SceneMeta, type Vec3 } from '../../../src/data/scene.ts';
 import { type SynthResult, synthesize } from '../../../src/data/synth/cli.ts';
 import { render } from '../../../src/data/synth/render.ts';
@@ -19,6 +18,7 @@ import { InputError } from '../../../src/errors.ts';
 import { readImage } from '../../../src/image.ts';
 import { openVideo } from '../../../src/pipeline/video.ts';
 import { toFloat32 } from '../../../src/tensor.ts';
+import { QUESTION_TYPES } from '../../../src/vsibench.ts';
 import { readSafetensors } from '../../../src/weights/safetensors.ts';
 
 /** `spatial-mllm data synth …` through commander, as the CLI runs it. */
