@@ -1,5 +1,5 @@
 // Frames for adapters that send images (the OpenAI-compatible one): a FrameSource turns a video reference into
-// `count` RGB frames. The default one is the pipeline's decoder (src/pipeline/video.ts: .mp4/.webm/.mov through
+// `count` RGB frames. The default one is the media decoder (src/media/video.ts: .mp4/.webm/.mov through
 // the bundled ffmpeg, or a folder of numbered frames), with the same uniform frame choice as qwen-vl-utils, so
 // that other systems see the frames our model sees. It is imported lazily: scoring needs no decoder.
 import { InputError } from '../errors.ts';
@@ -16,7 +16,7 @@ export interface FrameSource {
   frames(video: string, count: number): Promise<RgbFrame[]>;
 }
 
-/** The part of src/pipeline/video.ts this file uses. */
+/** The part of src/media/video.ts this file uses. */
 interface VideoModule {
   openVideo(path: string): Promise<{
     frameCount: number;
@@ -29,11 +29,11 @@ export const defaultFrameSource: FrameSource = {
   async frames(video, count) {
     let mod: VideoModule;
     try {
-      mod = await import(new URL('../pipeline/video.ts', import.meta.url).href);
+      mod = await import(new URL('../media/video.ts', import.meta.url).href);
     } catch (e) {
-      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('pipeline/video.ts'))
+      if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('media/video.ts'))
         throw new InputError(
-          'this build has no video decoder (src/pipeline/video.ts), so frames cannot be read',
+          'this build has no video decoder (src/media/video.ts), so frames cannot be read',
         );
       throw e;
     }

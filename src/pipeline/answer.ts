@@ -8,17 +8,18 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
-import { resize } from '../image/resize.ts';
-import { encodePng, type RgbImage } from '../image.ts';
+import { encodePng, type RgbImage } from '../media/image.ts';
+import { resize } from '../media/resize.ts';
+import { openVideo, uniformIndices, type VideoFrame, type VideoSource } from '../media/video.ts';
 import type { LinearFormat } from '../models/layers.ts';
 import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
-import { Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import {
   type ProcessorConfig,
   processVideos,
   readProcessorConfig,
   videoFrameSize,
-} from '../models/qwen2_5_vl/processor.ts';
+} from '../models/qwen2_5_vl/image_processor.ts';
+import { Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import { type GridThw, ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import { expandVisionPlaceholders, QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
 import { GraphSessions } from '../models/sessions.ts';
@@ -45,7 +46,6 @@ import {
   type SpaceAwareSelection,
   spaceAwareSampling,
 } from './space_aware_sampling.ts';
-import { openVideo, uniformIndices, type VideoFrame, type VideoSource } from './video.ts';
 
 /** uniform; space-aware from VGGT's point head (upstream sa_sampling.py); space-aware-depth: the paper's variant,
  * world points unprojected from VGGT's depth maps with its predicted cameras. */

@@ -3,10 +3,10 @@
 // compare against a float64 reference of the same separable filter.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type ResampleFilter, resize } from '../../src/image/resize.ts';
-import { pythonRound } from '../../src/image/sizing.ts';
-import { cropRows, padCentered, rotateClockwise } from '../../src/image/transform.ts';
-import type { RgbImage } from '../../src/image.ts';
+import type { RgbImage } from '../../src/media/image.ts';
+import { type ResampleFilter, resize } from '../../src/media/resize.ts';
+import { pythonRound } from '../../src/media/sizing.ts';
+import { cropRows, padCentered, rotateClockwise } from '../../src/media/transform.ts';
 import { rng } from '../support/random.ts';
 
 const gray = (width: number, height: number, values: number[]): RgbImage => ({

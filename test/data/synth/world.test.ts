@@ -14,8 +14,8 @@ import { render } from '../../../src/data/synth/render.ts';
 import { CAMERA_CLEARANCE, MIN_GAP } from '../../../src/data/synth/room.ts';
 import { buildScene, MIN_VISIBLE_FRACTION, type SynthScene } from '../../../src/data/synth/world.ts';
 import { InputError } from '../../../src/errors.ts';
-import { readImage } from '../../../src/image.ts';
-import { openVideo } from '../../../src/pipeline/video.ts';
+import { readImage } from '../../../src/media/image.ts';
+import { openVideo } from '../../../src/media/video.ts';
 import { toFloat32 } from '../../../src/tensor.ts';
 import { readSafetensors } from '../../../src/weights/safetensors.ts';
 

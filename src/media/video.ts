@@ -15,7 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { InputError } from '../errors.ts';
-import { IMAGE_EXTENSIONS, type RgbImage, readImage } from '../image.ts';
+import { IMAGE_EXTENSIONS, type RgbImage, readImage } from './image.ts';
 
 const FFMPEG = ffmpegInstaller.path;
 const FFPROBE = ffprobeInstaller.path;
