@@ -41,10 +41,11 @@ import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { spatialMllmKey } from '../src/models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig, type SpatialMllmConfig } from '../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../src/models/spatial_mllm/connector.ts';
+import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
+import { SpatialMllm } from '../src/models/spatial_mllm/model.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../src/models/vggt/model.ts';
-import { type Sampling, SpatialMllmPipeline, type StageEvent } from '../src/pipeline/answer.ts';
-import { candidateFrameIndices } from '../src/pipeline/space_aware_sampling.ts';
+import { ask, type StageEvent } from '../src/pipeline/ask.ts';
+import { candidateFrameIndices, type FrameSampling } from '../src/pipeline/frame_sampling.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, f32ToBf16, type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
@@ -249,7 +250,7 @@ interface Job {
   model: string;
   clip: string;
   format: Format;
-  sampling: Sampling;
+  sampling: FrameSampling;
   frames: number;
   maxNewTokens: number;
   /** Stop once the frames are chosen: a space-aware ask's later stages are the uniform ask's computation. */
@@ -310,12 +311,13 @@ async function runChild(job: Job): Promise<Measured> {
   };
 
   const cacheDir = mkdtempSync(join(tmpdir(), 'e2e-bench-geometry-'));
-  const pipeline = SpatialMllmPipeline.load(job.model, { quant: FORMATS[job.format].quant, cacheDir });
+  const model = SpatialMllm.load(job.model, { quant: FORMATS[job.format].quant });
   const stages = Object.fromEntries(STAGES.map((s) => [s, zero()])) as Record<Stage, Time>;
   let started = now();
   let answer: Measured['answer'];
   try {
-    const result = await pipeline.ask(job.clip, 'How many chairs are in this room?', {
+    const result = await ask(model, job.clip, 'How many chairs are in this room?', {
+      cacheDir,
       frames: job.frames,
       sampling: job.sampling,
       maxNewTokens: job.maxNewTokens,
@@ -338,7 +340,7 @@ async function runChild(job: Job): Promise<Measured> {
   } catch (e) {
     if (!(e instanceof SamplingDone)) throw e;
   } finally {
-    await pipeline.release();
+    await model.release();
     rmSync(cacheDir, { recursive: true, force: true });
   }
   return {

@@ -2,13 +2,11 @@
 // our model (through the pipeline, loaded lazily), VSI-Bench's chance baselines, and any OpenAI-compatible
 // chat endpoint.
 import { InputError } from '../errors.ts';
+import type { FrameSampling } from '../pipeline/frame_sampling.ts';
 import { defaultFrameSource, type FrameSource } from './frames.ts';
 import { OpenAIChatAdapter } from './openai_adapter.ts';
 import type { EvalQuestion } from './questions.ts';
 import { isMultipleChoice, type QuestionType } from './vsibench_metrics.ts';
-
-export const SAMPLINGS = ['uniform', 'space-aware'] as const;
-export type Sampling = (typeof SAMPLINGS)[number];
 
 /** Everything an adapter gets for one question. */
 export interface ModelQuery {
@@ -19,7 +17,7 @@ export interface ModelQuery {
   video: string;
   /** How many frames to give the model, and how to pick them. */
   frames: number;
-  sampling: Sampling;
+  sampling: FrameSampling;
 }
 
 export interface ModelAdapter {
@@ -30,21 +28,18 @@ export interface ModelAdapter {
   close?(): Promise<void>;
 }
 
-/** The part of `src/pipeline/answer.ts` the Spatial-MLLM adapter uses. */
+/** The part of the package's public API (`src/index.ts`) the Spatial-MLLM adapter uses. */
 interface PipelineModule {
-  SpatialMllmPipeline: {
-    load(dir: string): {
-      ask(
-        video: string,
-        prompt: string,
-        o: { frames: number; sampling: Sampling; signal?: AbortSignal },
-      ): Promise<{ answer: string }>;
-      release(): Promise<void>;
-    };
-  };
+  SpatialMllm: { load(dir: string): unknown };
+  ask(
+    model: unknown,
+    video: string,
+    prompt: string,
+    o: { frames: number; sampling: FrameSampling; signal?: AbortSignal },
+  ): Promise<{ answer: string }>;
 }
 
-const PIPELINE_MODULE = new URL('../pipeline/answer.ts', import.meta.url).href;
+const PIPELINE_MODULE = new URL('../index.ts', import.meta.url).href;
 
 /** Our model through the pipeline, imported only now (it brings ONNX Runtime). `moduleUrl` is for tests. */
 export async function spatialMllmAdapter(
@@ -61,16 +56,17 @@ export async function spatialMllmAdapter(
     )
       throw e;
   }
-  if (typeof mod.SpatialMllmPipeline?.load !== 'function')
+  if (typeof mod.SpatialMllm?.load !== 'function' || typeof mod.ask !== 'function')
     throw new InputError(
-      'the Spatial-MLLM model pipeline (src/pipeline/answer.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
+      'the Spatial-MLLM model pipeline (src/pipeline/ask.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
     );
-  const pipeline = mod.SpatialMllmPipeline.load(checkpoint);
+  const { ask } = mod;
+  const model = mod.SpatialMllm.load(checkpoint) as { release(): Promise<void> };
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>
-      (await pipeline.ask(q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
-    close: () => pipeline.release(),
+      (await ask(model, q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+    close: () => model.release(),
   };
 }
 

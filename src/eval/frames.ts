@@ -3,6 +3,7 @@
 // the bundled ffmpeg, or a folder of numbered frames), with the same uniform frame choice as qwen-vl-utils, so
 // that other systems see the frames our model sees. It is imported lazily: scoring needs no decoder.
 import { InputError } from '../errors.ts';
+import { uniformIndices } from '../pipeline/frame_sampling.ts';
 
 /** One decoded frame: 8-bit RGB, row-major, no padding. */
 export interface RgbFrame {
@@ -22,7 +23,6 @@ interface VideoModule {
     frameCount: number;
     readFrames(indices: readonly number[]): AsyncIterable<{ image: RgbFrame }>;
   }>;
-  uniformIndices(n: number, k: number): number[];
 }
 
 export const defaultFrameSource: FrameSource = {
@@ -39,7 +39,7 @@ export const defaultFrameSource: FrameSource = {
     }
     const source = await mod.openVideo(video);
     const out: RgbFrame[] = [];
-    for await (const f of source.readFrames(mod.uniformIndices(source.frameCount, count))) out.push(f.image);
+    for await (const f of source.readFrames(uniformIndices(source.frameCount, count))) out.push(f.image);
     return out;
   },
 };

@@ -222,8 +222,7 @@ test('our model adapter says clearly when the pipeline is not in the build', asy
   await assert.rejects(
     spatialMllmAdapter('/nowhere', missing),
     (e) =>
-      e instanceof InputError &&
-      /model pipeline \(src\/pipeline\/answer\.ts\) is not available/.test(e.message),
+      e instanceof InputError && /model pipeline \(src\/pipeline\/ask\.ts\) is not available/.test(e.message),
   );
   await assert.rejects(createAdapter('gpt:x', { questions: [] }), /unknown --model/);
   await assert.rejects(createAdapter('openai:x', { questions: [] }), /needs --endpoint/);

@@ -10,11 +10,11 @@ import { encodeJpeg, type RgbImage, readImage, writeImage } from '../../src/medi
 import {
   compareFrameNames,
   openVideo,
-  uniformIndices,
   type VideoFrame,
   type VideoSource,
   writeVideo,
 } from '../../src/media/video.ts';
+import { uniformIndices } from '../../src/pipeline/frame_sampling.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'video-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

@@ -12,7 +12,7 @@ import {
   pointMapsFromDepth,
   spaceAwareSampling,
   voxelOfKey,
-} from '../../src/pipeline/space_aware_sampling.ts';
+} from '../../src/pipeline/frame_sampling.ts';
 import { toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
