@@ -7,21 +7,15 @@ import type { TokenSampling } from '../models/generate.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllm } from '../models/spatial_mllm/model.ts';
 import { type Coverage, type FrameSampling, sampleFrames } from './frame_sampling.ts';
+import { StageClock, type StageEvent, type StageTimings } from './stages.ts';
+
+export type { Stage, StageEvent } from './stages.ts';
 
 /** VSI-Bench answer instructions Spatial-MLLM appends (src/evaluation/vsibench). */
 export const PROMPT_SUFFIXES = {
   multipleChoice: "Answer with the option's letter from the given choices directly.",
   numeric: 'Please answer the question using a single word or phrase.',
 };
-
-export type Stage = 'sampling' | 'decode' | 'encoders' | 'prefill' | 'generate';
-
-export interface StageEvent {
-  stage: Stage;
-  state: 'start' | 'end';
-  seconds?: number;
-  detail?: string;
-}
 
 export interface AskOptions extends TokenSampling {
   /** Frames given to the model (default 16) and how they are chosen (default uniform); see frame_sampling.ts. */
@@ -46,7 +40,7 @@ export interface AskResult {
   grid: GridThw;
   promptTokens: number;
   newTokens: number;
-  timings: Record<Stage | 'total', number> & { tokensPerSecond: number };
+  timings: StageTimings;
   /** The resized frames the model saw (an odd count is padded with the last frame). */
   images: RgbImage[];
 }
@@ -57,78 +51,49 @@ export async function ask(
   question: string,
   o: AskOptions = {},
 ): Promise<AskResult> {
-  const t0 = performance.now();
-  const timings = {
-    sampling: 0,
-    decode: 0,
-    encoders: 0,
-    prefill: 0,
-    generate: 0,
-    total: 0,
-    tokensPerSecond: 0,
-  };
-  const begin = (stage: Stage) => o.onStage?.({ stage, state: 'start' });
-  const finish = (stage: Stage, seconds: number, detail: string) => {
-    timings[stage] = seconds;
-    o.onStage?.({ stage, state: 'end', seconds, detail });
-  };
-  const timed = async <T>(stage: Stage, run: () => Promise<T>, detail: (r: T) => string): Promise<T> => {
-    begin(stage);
-    const s = performance.now();
-    const r = await run();
-    finish(stage, (performance.now() - s) / 1000, detail(r));
-    return r;
-  };
-
+  const clock = new StageClock(o.onStage);
   const video = await openVideo(videoPath);
-  const geometry = () => model.geometry();
-  const choice = await timed(
+  const choice = await clock.run(
     'sampling',
-    () => sampleFrames(video, { ...o, geometry, modelKey: model.dir }),
+    () => sampleFrames(video, { ...o, geometry: () => model.geometry(), modelKey: model.dir }),
     (r) => `${r.indices.length} frames (${r.sampling})`,
   );
-  const frames = await timed(
+  const frames = await clock.run(
     'decode',
     () => readFrames(video, choice.indices),
     (r) => `${r.length} frames decoded`,
   );
   const text = o.promptSuffix ? `${question}\n${o.promptSuffix}` : question;
-  const messages = [{ role: 'user', content: [{ type: 'video' as const }, { type: 'text' as const, text }] }];
-  const { inputs, visualEmbeds } = await timed(
+  const { inputs, visualEmbeds } = await clock.run(
     'encoders',
     async () => {
       const inputs = model.processor.process(
-        messages,
+        [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text }] }],
         { videos: [{ frames: frames.map((f) => f.image) }] },
-        {
-          addGenerationPrompt: true,
-        },
+        { addGenerationPrompt: true },
       );
       return { inputs, visualEmbeds: await model.embedVision(inputs) };
     },
     (r) => `grid ${r.inputs.videos[0].grid.join('×')}, ${r.visualEmbeds?.shape[0]} visual tokens`,
   );
-
-  begin('prefill');
-  const genStart = performance.now();
+  clock.start('prefill');
   const gen = await model.generate(inputs, {
     ...o,
     visualEmbeds,
     onToken: (t) => {
       if (t.index === 0) {
-        finish('prefill', (performance.now() - genStart) / 1000, `${inputs.inputIds.length} prompt tokens`);
-        begin('generate');
+        clock.end('prefill', `${inputs.inputIds.length} prompt tokens`);
+        clock.start('generate');
       }
       if (t.text) o.onToken?.(t.text);
     },
   });
-  timings.tokensPerSecond = gen.decodeSeconds > 0 ? (gen.tokens.length - 1) / gen.decodeSeconds : 0;
-  finish(
+  clock.timings.tokensPerSecond = gen.tokensPerSecond;
+  clock.end(
     'generate',
+    `${gen.tokens.length} tokens, ${gen.tokensPerSecond.toFixed(1)} tokens/s`,
     gen.decodeSeconds,
-    `${gen.tokens.length} tokens, ${timings.tokensPerSecond.toFixed(1)} tokens/s`,
   );
-  timings.total = (performance.now() - t0) / 1000;
   return {
     answer: gen.text,
     frames: frames.map((f) => ({ index: f.index, timestamp: f.timestamp })),
@@ -137,7 +102,7 @@ export async function ask(
     grid: inputs.videos[0].grid,
     promptTokens: gen.promptTokens,
     newTokens: gen.tokens.length,
-    timings,
+    timings: clock.finish(),
     images: inputs.videos[0].frames,
   };
 }

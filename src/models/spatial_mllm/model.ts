@@ -57,6 +57,8 @@ export interface Generation extends GenerateResult {
   /** Prompt → first token, and first → last token, in seconds. */
   prefillSeconds: number;
   decodeSeconds: number;
+  /** Decode steps (tokens after the first) per second. */
+  tokensPerSecond: number;
 }
 
 /** What generation starts from: processor output (or the same fields built by hand). */
@@ -200,12 +202,14 @@ export class SpatialMllm {
       },
     );
     const end = performance.now();
+    const decodeSeconds = result.tokens.length ? (end - first) / 1000 : 0;
     return {
       ...result,
       text: this.processor.decode(tokens).trim(),
       promptTokens: inputs.inputIds.length,
       prefillSeconds: ((result.tokens.length ? first : end) - start) / 1000,
-      decodeSeconds: result.tokens.length ? (end - first) / 1000 : 0,
+      decodeSeconds,
+      tokensPerSecond: decodeSeconds > 0 ? (result.tokens.length - 1) / decodeSeconds : 0,
     };
   }
 
