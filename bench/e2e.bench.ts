@@ -45,7 +45,11 @@ import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
 import { SpatialMllm } from '../src/models/spatial_mllm/model.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../src/models/vggt/model.ts';
 import { ask, type StageEvent } from '../src/pipeline/ask.ts';
-import { candidateFrameIndices, type FrameSampling } from '../src/pipeline/frame_sampling.ts';
+import {
+  candidateFrameIndices,
+  DEFAULT_FRAME_COUNT,
+  type FrameSampling,
+} from '../src/pipeline/frame_sampling.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, f32ToBf16, type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
@@ -588,7 +592,7 @@ async function main(): Promise<void> {
       job: Omit<Job, 'model' | 'clip' | 'frames' | 'maxNewTokens'>,
     ) => {
       process.stderr.write(`${name} at ${k} (${depthText(depths[k])})\n`);
-      const o = await child({ model: models[k], clip, frames: 16, maxNewTokens, ...job });
+      const o = await child({ model: models[k], clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
       if (!o.ok) table.push([name, `failed at ${k}`, o.error, '']);
       return o.ok ? o.result : undefined;
     };
@@ -614,7 +618,7 @@ async function main(): Promise<void> {
 
     console.log(
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
-        `width; ${clipFrames}-frame ${clipW}×${clipH} clip, 16 frames to the model, ${maxNewTokens} new tokens ` +
+        `width; ${clipFrames}-frame ${clipW}×${clipH} clip, ${DEFAULT_FRAME_COUNT} frames to the model, ${maxNewTokens} new tokens ` +
         `(greedy); onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ` +
         `${mem(totalmem())} RAM (${mem(freemem())} free at the end); load average ${load0.toFixed(1)} at the ` +
         `start, ${loadavg()[0].toFixed(1)} at the end; ${((performance.now() - start) / 60e3).toFixed(1)} min in all.`,

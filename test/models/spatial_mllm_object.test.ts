@@ -9,7 +9,7 @@ import type { RgbImage } from '../../src/media/image.ts';
 import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
-import { findFixtures } from '../support/fixtures.ts';
+import { findFixtures, generationStops } from '../support/fixtures.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
 function maxAbs(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -54,7 +54,12 @@ for (const fx of findFixtures('spatial_mllm')) {
         assert.ok(eFused <= 2e-4, `fused embeddings off by ${eFused}`);
 
         const want = ints(io.read('video.generate.new_tokens'));
-        const o = { maxNewTokens: want.length, temperature: 0, stopTokens: [982, 980], visualEmbeds: fused };
+        const o = {
+          maxNewTokens: want.length,
+          temperature: 0,
+          stopTokens: generationStops(fx.dir),
+          visualEmbeds: fused,
+        };
         const gen = await model.generate(inputs, { ...o, keepLogits: true });
         assert.deepEqual(gen.tokens, want);
         const stepWant = toFloat32(io.read('video.generate.step_logits'));

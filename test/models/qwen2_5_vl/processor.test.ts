@@ -116,8 +116,10 @@ for (const fx of findFixtures('spatial_mllm_sft_step')) {
         const videoDir = join(fx.dir, meta.data.data_path, a.video);
         const names = readJson(join(videoDir, 'video.json')).frames as string[];
         const frames = s.frame_idx.map((i) => readImage(join(videoDir, names[i])));
+        // data_qwen.py starts every sample with its fixed system turn, as the stored text shows.
+        const system = s.text.split('<|im_start|>system\n')[1].split('<|im_end|>')[0];
         const messages: ChatMessage[] = [
-          { role: 'system', content: 'You are a helpful assistant.' },
+          { role: 'system', content: system },
           ...a.conversations.map((c) => ({
             role: c.from === 'gpt' ? 'assistant' : 'user',
             content: c.value,
