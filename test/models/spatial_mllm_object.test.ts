@@ -79,6 +79,23 @@ for (const fx of findFixtures('spatial_mllm')) {
         }
         assert.deepEqual(streamed, want);
         assert.deepEqual(r.value.tokens, want);
+        // A prompt with an image after the video: features in prompt order, the image through Qwen's ViT alone.
+        const clip = frames(io.read('video.frames_uint8'));
+        const mixed = model.processor.process(
+          [
+            {
+              role: 'user',
+              content: [{ type: 'video' }, { type: 'image' }, { type: 'text', text: question }],
+            },
+          ],
+          { videos: [{ frames: clip }], images: [clip[0]] },
+          { addGenerationPrompt: true, videoSizing: 'processor' },
+        );
+        const both = toFloat32((await model.embedVision(mixed))!);
+        const video = toFloat32(await model.encodeVideo(mixed.videos[0], mixed.pixelValuesVideos!));
+        const image = toFloat32(await model.qwen.encodeVision(mixed.pixelValues!, mixed.imageGridThw[0]));
+        assert.deepEqual(both, Float32Array.from([...video, ...image]));
+
         // Breaking out of the iterator stops generation.
         for await (const t of model.stream(inputs, o)) {
           assert.equal(t.index, 0);

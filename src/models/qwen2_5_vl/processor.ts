@@ -116,7 +116,7 @@ export class Qwen25VLProcessor {
   }
 
   /** The same processor with other settings (e.g. SFT's per-frame pixel limits). */
-  with(config: Partial<ProcessorConfig>): Qwen25VLProcessor {
+  withConfig(config: Partial<ProcessorConfig>): Qwen25VLProcessor {
     return new Qwen25VLProcessor(this.tokenizer, { ...this.config, ...config }, this.rope);
   }
 

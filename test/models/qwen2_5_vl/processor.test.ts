@@ -100,7 +100,7 @@ for (const fx of findFixtures('spatial_mllm_sft_step')) {
     };
     const config = readQwen25VLConfig(join(fx.dir, 'config.json'));
     // data_qwen.py gives its processor copy the per-frame pixel limits of the video.
-    const processor = Qwen25VLProcessor.load(fx.dir, ropeIndexConfig(config)).with({
+    const processor = Qwen25VLProcessor.load(fx.dir, ropeIndexConfig(config)).withConfig({
       minPixels: meta.data_args.video_min_frame_pixels,
       maxPixels: meta.data_args.video_max_frame_pixels,
     });
