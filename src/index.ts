@@ -2,13 +2,10 @@
 // frames, run an evaluation. The package ships TypeScript sources: run the importing program with
 // `node --import tsx` (or any TypeScript-aware loader or bundler). See the README, "Use it from TypeScript".
 
+export { evalDeps, spatialMllmAdapter, videoFrameSource } from './apps/eval_deps.ts';
 export { InputError } from './errors.ts';
-export {
-  type AdapterContext,
-  createAdapter,
-  type ModelAdapter,
-  type ModelQuery,
-} from './eval/adapters.ts';
+export type { AdapterDeps, FrameSource, ModelAdapter, ModelQuery } from './eval/adapter.ts';
+export { type AdapterContext, createAdapter } from './eval/adapters.ts';
 export {
   BENCHMARKS,
   type Benchmark,

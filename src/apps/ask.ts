@@ -1,8 +1,26 @@
 // `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
 import { SpatialMllm } from '../models/spatial_mllm/model.ts';
 import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
+import type { FrameSampling } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
-import type { AskCliOptions } from './commands/ask.ts';
+
+/** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
+export interface AskCliOptions {
+  model: string;
+  video: string;
+  frames: number;
+  sampling: FrameSampling;
+  device: 'cpu' | 'webgpu' | 'cuda';
+  dtype: string;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK?: number;
+  seed: number;
+  suffix: 'none' | 'mc' | 'numeric';
+  json?: boolean;
+  save?: string;
+}
 
 export function stageLogger(write: (s: string) => void) {
   return (e: StageEvent) => {

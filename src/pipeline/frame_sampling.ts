@@ -1,6 +1,7 @@
-// Frame sampling: which frames of a video the model sees. One home for the sampling modes, the default frame count
-// and its validation (CLI, eval, server and training all use these), uniform sampling (qwen_vl_utils) and
-// space-aware sampling (Spatial-MLLM paper §3.3) in both variants with its per-video geometry cache.
+// Frame sampling: which frames of a video the model sees — uniform sampling (qwen_vl_utils) and space-aware
+// sampling (Spatial-MLLM paper §3.3) in both variants with its per-video geometry cache. The sampling modes, the
+// default frame count and its check live in ../frame_options.ts (eval may not import the pipeline) and are
+// re-exported here.
 //
 // Space-aware: reconstruct the candidate frames with VGGT, voxelise the confident points, and greedily pick the K
 // frames that cover the most voxels. Upstream: THU-SI/Spatial-MLLM `src/sampling/sa_sampling.py`
@@ -11,13 +12,19 @@
 // Difference from upstream, on purpose: upstream writes candidates as `frame_{idx:04d}.png` and reads them back
 // in lexicographic order, which misorders videos longer than 10,000 frames; here candidates stay in time order.
 //
-// Light on purpose (no ONNX Runtime): VGGT comes in as a `GeometryModel`, so eval and the CLI can import the modes
-// and the validation without loading a model.
+// Light on purpose (no ONNX Runtime): VGGT comes in as a `GeometryModel`, so the CLI can import this file
+// without loading a model.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import {
+  checkFrameCount,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  type FrameSampling,
+} from '../frame_options.ts';
 import { readFrames, type VideoSource } from '../media/video.ts';
 import {
   type Cameras,
@@ -28,37 +35,19 @@ import {
 } from '../models/vggt/geometry.ts';
 import type { VggtModel } from '../models/vggt/model.ts';
 import { spatialMllmSamplingPreprocess } from '../models/vggt/preprocess.ts';
+import { npLinspaceInt, roundHalfEven, torchLinspace32 } from '../python_compat.ts';
 import { type HostTensor, tensor } from '../tensor.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 
-/** uniform: evenly spaced (qwen_vl_utils); space-aware: voxel coverage of VGGT's point-head world points
- * (upstream sa_sampling.py); space-aware-depth: the paper's variant, world points unprojected from VGGT's depth
- * maps with its predicted cameras. */
-export const FRAME_SAMPLINGS = ['uniform', 'space-aware', 'space-aware-depth'] as const;
-export type FrameSampling = (typeof FRAME_SAMPLINGS)[number];
-export const DEFAULT_FRAME_SAMPLING: FrameSampling = 'uniform';
-
-/** Frames given to the model, as upstream's inference and evaluation. */
-export const DEFAULT_FRAME_COUNT = 16;
-/** Frames pair up into temporal patches, so at least 2 (qwen_vl_utils smart_nframes refuses fewer). */
-export const MIN_FRAME_COUNT = 2;
-
-/** The frame count of a request (number or command-line text), checked: a whole number ≥ 2. */
-export function checkFrameCount(value: number | string, name = '--frames'): number {
-  const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < MIN_FRAME_COUNT)
-    throw new InputError(
-      `${name} ${value}: give a whole number of frames ≥ ${MIN_FRAME_COUNT} (default ${DEFAULT_FRAME_COUNT})`,
-    );
-  return n;
-}
-
-/** A sampling mode by name, checked. */
-export function checkFrameSampling(value: string, name = '--sampling'): FrameSampling {
-  if (!(FRAME_SAMPLINGS as readonly string[]).includes(value))
-    throw new InputError(`${name} ${value}: choose one of ${FRAME_SAMPLINGS.join(', ')}`);
-  return value as FrameSampling;
-}
+export {
+  checkFrameCount,
+  checkFrameSampling,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  FRAME_SAMPLINGS,
+  type FrameSampling,
+  MIN_FRAME_COUNT,
+} from '../frame_options.ts';
 
 /**
  * `k` frame indices spread evenly over an `n`-frame video, as qwen_vl_utils picks them:
@@ -69,19 +58,7 @@ export function checkFrameSampling(value: string, name = '--sampling'): FrameSam
 export function uniformIndices(n: number, k: number): number[] {
   if (!(Number.isInteger(n) && n > 0 && Number.isInteger(k) && k > 0))
     throw new InputError(`cannot pick ${k} frames from a ${n}-frame video: both must be positive integers`);
-  const f = Math.fround;
-  if (k === 1) return [0];
-  const end = n - 1;
-  const step = f(end / (k - 1));
-  const halfway = Math.floor(k / 2);
-  return Array.from({ length: k }, (_, i) =>
-    roundHalfEven(i < halfway ? f(step * i) : f(end - f(step * (k - 1 - i)))),
-  );
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return torchLinspace32(0, n - 1, k).map(roundHalfEven);
 }
 
 /** VGGT with its heads, as space-aware sampling needs it (SpatialMllm.geometry() gives one). */
@@ -224,23 +201,13 @@ export interface PointMaps extends MapDims {
   conf: Float32Array;
 }
 
-/**
- * `np.linspace(0, last, num, dtype=int)` as numpy 1.24 evaluates it: i·(last/(num−1)) in float64, truncated,
- * the final value exactly `last`; a single sample is 0.
- */
-export function linspaceIndices(last: number, num: number): number[] {
-  if (num === 1) return [0];
-  const step = last / (num - 1);
-  return Array.from({ length: num }, (_, i) => (i === num - 1 ? last : Math.trunc(i * step)));
-}
-
 /** The min(128, N) candidate frame indices of an N-frame video, in time order. */
 export function candidateFrameIndices(numFrames: number, maxCandidates = MAX_CANDIDATES): number[] {
   if (!Number.isInteger(numFrames) || numFrames < 1)
     throw new InputError(
       `the video has ${numFrames} frames: space-aware sampling needs at least one decodable frame`,
     );
-  return linspaceIndices(numFrames - 1, Math.min(maxCandidates, numFrames));
+  return npLinspaceInt(numFrames - 1, Math.min(maxCandidates, numFrames));
 }
 
 /** The voxel grid: origin (min corner of the confident points' box), far corner, edge length, cells per axis. */

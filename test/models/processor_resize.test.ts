@@ -1,12 +1,12 @@
-// Pillow-compatible resampling and pixel transforms (src/image). Bit-exact parity with Pillow itself is checked by
+// Pillow-compatible resampling and pixel transforms (src/media). Bit-exact parity with Pillow itself is checked by
 // the vggt_preprocess fixture (downscale, upscale, both at once, RGBA); these tests pin hand-derivable cases and
 // compare against a float64 reference of the same separable filter.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { RgbImage } from '../../src/media/image.ts';
 import { type ResampleFilter, resize } from '../../src/media/resize.ts';
-import { pythonRound } from '../../src/media/sizing.ts';
 import { cropRows, padCentered, rotateClockwise } from '../../src/media/transform.ts';
+import { roundHalfEven } from '../../src/python_compat.ts';
 import { rng } from '../support/random.ts';
 
 const gray = (width: number, height: number, values: number[]): RgbImage => ({
@@ -120,10 +120,10 @@ describe('resize (Pillow)', () => {
   });
 });
 
-describe('pythonRound', () => {
+describe('roundHalfEven', () => {
   test('ties go to the even neighbour', () => {
     assert.deepEqual(
-      [0.5, 1.5, 2.5, 10.5, -0.5, -1.5, 2.4999, 2.5001].map(pythonRound),
+      [0.5, 1.5, 2.5, 10.5, -0.5, -1.5, 2.4999, 2.5001].map(roundHalfEven),
       [0, 2, 2, 10, 0, -2, 2, 3],
     );
   });

@@ -5,25 +5,8 @@ import {
   DEFAULT_FRAME_COUNT,
   DEFAULT_FRAME_SAMPLING,
   FRAME_SAMPLINGS,
-  type FrameSampling,
 } from '../../pipeline/frame_sampling.ts';
-
-export interface AskCliOptions {
-  model: string;
-  video: string;
-  frames: number;
-  sampling: FrameSampling;
-  device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: string;
-  maxNewTokens: number;
-  temperature: number;
-  topP: number;
-  topK?: number;
-  seed: number;
-  suffix: 'none' | 'mc' | 'numeric';
-  json?: boolean;
-  save?: string;
-}
+import type { AskCliOptions } from '../ask.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);

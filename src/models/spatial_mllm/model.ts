@@ -6,7 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import type { Device, Session } from '../../runtime/session.ts';
+import type { Device, RunnableSession } from '../../runtime/session.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import { quantizedSource } from '../../weights/quantized_source.ts';
 import { type GenerateResult, generateQwen, type TokenSampling } from '../generate.ts';
@@ -26,6 +26,9 @@ export interface SpatialMllmOptions {
   device?: Device;
   lowering?: E.Lowering;
   threads?: number;
+  /** Sessions in a worker thread (see GraphSessionOptions.offMainThread): keeps the event loop free during long
+   * runs (Ctrl-C, progress, a server's other requests). */
+  offMainThread?: boolean;
   /** Block-quantize the linear layers of Qwen and the connector (MatMulNBits); VGGT stays float32. */
   quant?: { bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
 }
@@ -256,13 +259,13 @@ export class SpatialMllm {
         );
       const config = structuredClone(this.config.vggt);
       config.heads = { camera: w.available.camera, depth: w.available.depth, point: true };
-      const { device, threads, lowering } = this.options;
-      this.vggt = new VggtModel(config, w, { device, threads, lowering });
+      const { device, threads, lowering, offMainThread } = this.options;
+      this.vggt = new VggtModel(config, w, { device, threads, lowering, offMainThread });
     }
     return this.vggt;
   }
 
-  private fusionSession(grid: GridThw): Promise<Session> {
+  private fusionSession(grid: GridThw): Promise<RunnableSession> {
     const format: LinearFormat = { dtype: 'float32', quant: this.options.quant };
     return this.fusion.get(`fusion:${grid}`, () =>
       buildSpatialFusion(this.config, grid, { spatialInput: 'frames', format }),
