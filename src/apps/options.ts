@@ -4,6 +4,7 @@
 // typed values and check only what spans several options or needs files.
 import { InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.ts';
+import { checkFrameCount, DEFAULT_FRAME_COUNT } from '../frame_options.ts';
 
 const rangeText = (min: number, max: number) =>
   min === -Infinity
@@ -74,7 +75,6 @@ export function refused(flags: string, why: string): Option {
   });
 }
 
-/** Upstream gives the model 16 frames; the pipeline needs at least 2 (Qwen2.5-VL patches 2 frames in time). */
-export const DEFAULT_FRAMES = 16;
-export const framesOption = (description: string, min = 2) =>
-  new Option('--frames <n>', description).argParser(integer(min)).default(DEFAULT_FRAMES);
+/** --frames: src/frame_options.ts holds the one default and the one check (used by eval and the API too). */
+export const framesOption = (description: string) =>
+  new Option('--frames <n>', description).argParser(parsedBy(checkFrameCount)).default(DEFAULT_FRAME_COUNT);

@@ -2,13 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandFailed, InputError } from '../errors.ts';
-import type { AdapterDeps, Sampling } from './adapter.ts';
+import type { FrameSampling } from '../frame_options.ts';
+import type { AdapterDeps } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
 import { loadBenchmark, type VsiSubset } from './datasets.ts';
 import type { Benchmark, PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import { mergeRuns, type RunSettings, runEval, type Shard, selectQuestions } from './runner.ts';
+import { evaluate, mergeRuns, type Shard } from './runner.ts';
 
 /** `eval <benchmark>` options, as src/apps/commands/eval.ts parses them. */
 export interface EvalCommandOptions {
@@ -19,7 +20,7 @@ export interface EvalCommandOptions {
   subset?: VsiSubset;
   out?: string;
   frames: number;
-  sampling: Sampling;
+  sampling: FrameSampling;
   prompt: PromptStyle;
   convention?: string;
   limit?: number;
@@ -41,29 +42,16 @@ export async function evalBenchmark(
   const convention = conventionFor(benchmark, o.convention);
   const subset = o.subset ?? 'full';
   const { frames, sampling, prompt, limit, shard } = o;
-  const all = await loadBenchmark(benchmark, o.data, subset);
-  const questions = selectQuestions(all, limit, shard);
+  const questions = await loadBenchmark(benchmark, o.data, subset);
   const adapter = await createAdapter(o.model, {
     ...deps,
-    questions: all,
+    questions,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,
     maxTokens: o.maxTokens,
   });
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
   const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
-  const settings: RunSettings = {
-    benchmark,
-    model: adapter.name,
-    data: o.data,
-    subset: benchmark === 'vsibench' ? subset : 'test',
-    frames,
-    sampling,
-    prompt,
-    limit: limit ?? null,
-    shard: shard ? `${shard.index}/${shard.count}` : null,
-    questions: questions.length,
-  };
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
@@ -71,13 +59,20 @@ export async function evalBenchmark(
   };
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await runEval({
-      settings,
-      questions,
+    const outcome = await evaluate({
+      benchmark,
+      data: o.data,
+      videos: o.videos,
       adapter,
-      videos: o.videos ?? o.data,
+      questions,
       out,
+      frames,
+      sampling,
+      prompt,
+      subset,
       convention,
+      limit,
+      shard,
       signal: controller.signal,
       progress: o.progress,
     });
@@ -95,7 +90,7 @@ export async function evalBenchmark(
     for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
     if (outcome.failed.length)
       throw new CommandFailed(
-        `${outcome.failed.length} of ${questions.length} questions failed (the report leaves them out; the first ` +
+        `${outcome.failed.length} questions failed (the report leaves them out; the first ` +
           `${Math.min(20, outcome.failed.length)} are listed above); rerun the same command to retry them`,
       );
   } finally {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { demoFrames } from '../../src/apps/demo/clip.ts';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
-import { writeVideo } from '../../src/pipeline/video.ts';
+import { writeVideo } from '../../src/media/video.ts';
 import { tensor } from '../../src/tensor.ts';
 import { castTensor, convertCheckpoint, isFloat } from '../../src/weights/convert.ts';
 import { openCheckpoint, readSafetensors, writeSafetensors } from '../../src/weights/safetensors.ts';

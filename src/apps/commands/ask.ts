@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
+import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
 import type { AskCliOptions } from '../ask.ts';
 import { choice, framesOption, integer, number } from '../options.ts';
 
@@ -14,8 +16,8 @@ export function register(program: Command): void {
       choice(
         '--sampling <how>',
         'frame selection (space-aware-depth: the paper variant, VGGT depth + cameras)',
-        ['uniform', 'space-aware', 'space-aware-depth'],
-        'uniform',
+        FRAME_SAMPLINGS,
+        DEFAULT_FRAME_SAMPLING,
       ),
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
@@ -27,9 +29,19 @@ export function register(program: Command): void {
         'float32',
       ),
     )
-    .option('--max-new-tokens <n>', 'generation limit', integer(0), 1024)
-    .option('--temperature <t>', 'sampling temperature (0 = greedy); upstream uses 0.1', number(0), 0.1)
-    .option('--top-p <p>', 'nucleus sampling mass; upstream uses 0.001', number(0, 1), 0.001)
+    .option('--max-new-tokens <n>', 'generation limit', integer(0), DEFAULT_MAX_NEW_TOKENS)
+    .option(
+      '--temperature <t>',
+      'sampling temperature (0 = greedy); upstream uses 0.1',
+      number(0),
+      SPATIAL_MLLM_SAMPLING.temperature,
+    )
+    .option(
+      '--top-p <p>',
+      'nucleus sampling mass; upstream uses 0.001',
+      number(0, 1),
+      SPATIAL_MLLM_SAMPLING.topP,
+    )
     .option('--top-k <k>', 'keep the k most likely tokens (0 = all)', integer(0))
     .option('--seed <n>', 'sampling seed', integer(0), 0)
     .addOption(

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { FRAME_SAMPLINGS, type FrameSampling } from '../../frame_options.ts';
 import { choice } from '../options.ts';
 
 export function register(program: Command): void {
@@ -6,15 +7,8 @@ export function register(program: Command): void {
     .command('demo')
     .description('run the whole pipeline on a tiny generated model and clip (no downloads)')
     .option('--out <dir>', 'where the tiny model, clip and outputs go (default: a temp folder)')
-    .addOption(
-      choice(
-        '--sampling <how>',
-        'frame selection',
-        ['uniform', 'space-aware', 'space-aware-depth'],
-        'space-aware',
-      ),
-    )
-    .action(async (opts: { out?: string; sampling: 'uniform' | 'space-aware' | 'space-aware-depth' }) => {
+    .addOption(choice('--sampling <how>', 'frame selection', FRAME_SAMPLINGS, 'space-aware'))
+    .action(async (opts: { out?: string; sampling: FrameSampling }) => {
       const { runDemo } = await import('../demo/run.ts');
       await runDemo(opts);
     });

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { SAMPLINGS } from '../../eval/adapter.ts';
 import type { EvalCommandOptions } from '../../eval/commands.ts';
 import { VSI_SUBSETS } from '../../eval/datasets.ts';
 import { QA3D_CONVENTIONS } from '../../eval/qa3d_metrics.ts';
 import { BENCHMARKS, PROMPT_STYLES } from '../../eval/questions.ts';
 import { parseShard } from '../../eval/runner.ts';
 import { CONVENTIONS } from '../../eval/vsibench_metrics.ts';
+import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
 import { choice, framesOption, integer, parsedBy, refused } from '../options.ts';
 
 const MODEL_HELP =
@@ -36,8 +36,15 @@ export function register(program: Command): void {
           : refused('--subset <name>', `${title} has no subsets (debiased is VSI-Bench's); drop --subset.`),
       )
       .option('--out <dir>', 'output folder (default eval_results/<benchmark>-<model>)')
-      .addOption(framesOption('frames given to the model per video', 1))
-      .addOption(choice('--sampling <how>', 'frame selection (our model only)', SAMPLINGS, 'uniform'))
+      .addOption(framesOption('frames given to the model per video'))
+      .addOption(
+        choice(
+          '--sampling <how>',
+          'frame selection (our model only)',
+          FRAME_SAMPLINGS,
+          DEFAULT_FRAME_SAMPLING,
+        ),
+      )
       .addOption(
         choice('--prompt <style>', 'VSI-Bench prompt (official = lmms-eval)', PROMPT_STYLES, 'official'),
       )
