@@ -77,4 +77,4 @@ export function refused(flags: string, why: string): Option {
 
 /** --frames: src/frame_options.ts holds the one default and the one check (used by eval and the API too). */
 export const framesOption = (description: string) =>
-  new Option('--frames <n>', description).argParser(parsedBy(checkFrameCount)).default(DEFAULT_FRAME_COUNT);
+  new Option('--frames <n>', description).argParser((v) => checkFrameCount(v)).default(DEFAULT_FRAME_COUNT);
