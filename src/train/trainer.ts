@@ -27,7 +27,7 @@ import { lrFactor, type Schedule } from './schedule.ts';
 export interface ParamGroup {
   name: string;
   /** Trainable parameters whose name matches join this group (the first matching group wins). */
-  match: RegExp;
+  match: RegExp | ((name: string) => boolean);
   lr: number;
   weightDecay?: number;
 }
@@ -48,6 +48,8 @@ export interface TrainerOptions {
   /** Clip the global gradient norm to this value (torch clip_grad_norm_). */
   maxGradNorm?: number;
   session?: SessionOptions;
+  /** Also return each step's accumulated gradients before clipping (parity checks; costs one copy per step). */
+  keepGradients?: boolean;
 }
 
 export interface StepResult {
@@ -57,6 +59,8 @@ export interface StepResult {
   losses: number[];
   /** Global gradient norm before clipping (when maxGradNorm is set). */
   gradNorm?: number;
+  /** Accumulated gradients before clipping, by parameter (with keepGradients). */
+  gradients?: Map<string, HostTensor>;
   /** Rate used per group. */
   lr: Record<string, number>;
   /** Other outputs of the forward graph, per micro-batch. */
@@ -120,7 +124,7 @@ export class Trainer {
         throw new Error(`trainer: trainable parameter ${name} is ${w.dtype}, not float32`);
       t.params.set(name, [clone(w), zerosLike(w)]);
       for (const slot of t.slots) t.state.set(`${slot}:${name}`, [zerosLike(w), zerosLike(w)]);
-      t.groupOf.set(name, o.groups?.find((g) => g.match.test(name)) ?? fallback);
+      t.groupOf.set(name, o.groups?.find((g) => matchesGroup(g, name)) ?? fallback);
     }
     return t;
   }
@@ -155,6 +159,10 @@ export class Trainer {
       });
       return g;
     }
+    if (this.o.keepGradients)
+      grads.forEach((d, i) => {
+        g.output(`grad:${this.trainable[i]}`, d);
+      });
     if (this.o.maxGradNorm !== undefined) {
       const clipped = clipByGlobalNorm(grads, this.o.maxGradNorm);
       grads = clipped.grads;
@@ -244,6 +252,12 @@ export class Trainer {
       result.losses.push(Number(out[this.lossName].data[0]));
       if (out.grad_norm) result.gradNorm = Number(out.grad_norm.data[0]);
       const { [this.lossName]: _, grad_norm: __, ...rest } = out;
+      for (const key of Object.keys(rest))
+        if (key.startsWith('grad:')) {
+          result.gradients ??= new Map();
+          result.gradients.set(key.slice(5), rest[key]);
+          delete rest[key];
+        }
       result.outputs.push(rest);
     }
     this.parity = next;
@@ -316,6 +330,9 @@ export class Trainer {
     this.sessions.clear();
   }
 }
+
+export const matchesGroup = (g: ParamGroup, name: string): boolean =>
+  typeof g.match === 'function' ? g.match(name) : g.match.test(name);
 
 const sumBytes = (ts: HostTensor[]) => ts.reduce((n, t) => n + t.data.byteLength, 0);
 
