@@ -89,18 +89,19 @@ export class FrozenEncoders {
       return { vitHidden: t.get('vit_hidden')!, spatialMerged: t.get('spatial_merged')!, cached: true };
     }
     const grid = ex.grid;
+    const media = await ex.media();
     const vision = this.checkpoint.config.qwen.vision;
     const vitSession = await this.vit.get(`vit:${grid}`, () =>
       buildVisionEncoder(vision, grid, { format: this.options.format, beforeMerger: true }),
     );
-    const vitHidden = (await vitSession.run({ pixel_values: ex.pixelValues })).vit_hidden;
-    const { width, height } = ex.frames[0];
-    const rgb = new Uint8Array(ex.frames.length * width * height * 3);
-    ex.frames.forEach((f, i) => {
+    const vitHidden = (await vitSession.run({ pixel_values: media.pixelValues })).vit_hidden;
+    const { width, height } = media.frames[0];
+    const rgb = new Uint8Array(media.frames.length * width * height * 3);
+    media.frames.forEach((f, i) => {
       rgb.set(f.data, i * width * height * 3);
     });
     const vggtSession = await this.vggt.get(`vggt:${grid}`, () => buildSpatialTokens(this.checkpoint, grid));
-    const frames = tensor('uint8', [ex.frames.length, height, width, 3], rgb);
+    const frames = tensor('uint8', [media.frames.length, height, width, 3], rgb);
     const spatialMerged = (await vggtSession.run({ frames })).spatial_merged;
     this.stats.computed++;
     if (path) {

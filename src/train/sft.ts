@@ -221,6 +221,7 @@ export class SftModel {
   /** The training graph's feeds for one sample. */
   async feeds(
     ex: SftExample,
+    scale = this.options.hyper.gradAccum,
   ): Promise<{ feeds: Record<string, HostTensor>; labelTokens: number; cached: boolean }> {
     const { vitHidden, spatialMerged, cached } = await this.frozen.encode(ex);
     const videoPad = this.config.qwen.videoTokenId;
@@ -238,7 +239,7 @@ export class SftModel {
         position_ids: ex.positionIds,
         visual_index: i64([visual.length, 1], visual),
         labels: i64([1, S], labels),
-        loss_denominator: f32([], [labelTokens * this.options.hyper.gradAccum]),
+        loss_denominator: f32([], [labelTokens * scale]),
       },
       labelTokens,
       cached,
@@ -262,6 +263,16 @@ export class SftModel {
       labelTokens: prepared.map((p) => p.labelTokens),
       frozenCached: prepared.filter((p) => p.cached).length,
     };
+  }
+
+  /** Mean over samples of each sample's mean token cross-entropy, at the current weights. */
+  async evalLoss(examples: readonly SftExample[]): Promise<number> {
+    let total = 0;
+    for (const ex of examples) {
+      const { feeds } = await this.feeds(ex, 1);
+      total += (await this.trainer.evaluate(feeds)).loss.data[0] as number;
+    }
+    return total / examples.length;
   }
 
   async release(): Promise<void> {

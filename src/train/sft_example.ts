@@ -67,6 +67,13 @@ function folderFps(path: string): number | undefined {
   return typeof fps === 'number' && fps > 0 ? fps : undefined;
 }
 
+export interface ExampleMedia {
+  /** Vision-tower input [t·h·w, 1176]. */
+  pixelValues: HostTensor<'float32'>;
+  /** The resized frames, padded to a multiple of the temporal patch: the spatial encoder's input. */
+  frames: RgbImage[];
+}
+
 export interface SftExample {
   record: SftRecord;
   inputIds: number[];
@@ -74,15 +81,13 @@ export interface SftExample {
   labels: number[];
   /** [3, 1, S] int64. */
   positionIds: HostTensor<'int64'>;
-  /** Vision-tower input [t·h·w, 1176]. */
-  pixelValues: HostTensor<'float32'>;
   grid: GridThw;
-  /** The resized frames, padded to a multiple of the temporal patch: the spatial encoder's input. */
-  frames: RgbImage[];
   frameIndices: number[];
   secondPerGridTs: number;
   /** Identifies the frozen encoders' input: video file identity, frames and size (the encoder cache key). */
   mediaKey: string;
+  /** Decodes, resizes and patchifies the frames (only needed when the frozen encoders must run). */
+  media(): Promise<ExampleMedia>;
 }
 
 export interface ExampleContext {
@@ -95,25 +100,18 @@ export interface ExampleContext {
 export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Promise<SftExample> {
   const source = await openVideo(record.videoPath, { folderFps: folderFps(record.videoPath) });
   const frameIndices = sftFrameIndices(source.frameCount, source.fps, ctx.video);
-  const decoded: RgbImage[] = [];
-  for await (const f of source.readFrames(frameIndices)) decoded.push(f.image);
-  if (decoded.length !== frameIndices.length)
-    throw new InputError(`${record.where}: could not decode frames ${frameIndices} of ${record.videoPath}`);
   // Upstream deep-copies the image processor with the video pixel bounds.
   const p = { ...ctx.processor, minPixels: ctx.video.minPixels, maxPixels: ctx.video.maxPixels };
-  const [height, width] = smartResize(decoded[0].height, decoded[0].width, {
+  const [height, width] = smartResize(source.height, source.width, {
     factor: p.patchSize * p.mergeSize,
     minPixels: p.minPixels,
     maxPixels: p.maxPixels,
   });
-  const resized = decoded.map((f) =>
-    f.width === width && f.height === height ? f : resize(f, width, height),
-  );
-  const { pixelValues, gridThw: grid } = patchify(resized, p);
-  const frames = Array.from(
-    { length: grid[0] * p.temporalPatchSize },
-    (_, i) => resized[Math.min(i, resized.length - 1)],
-  );
+  const grid: GridThw = [
+    Math.ceil(frameIndices.length / p.temporalPatchSize),
+    height / p.patchSize,
+    width / p.patchSize,
+  ];
   const fps = ctx.video.frameFps ?? frameIndices.length / (source.frameCount / source.fps);
   const secondPerGridTs = p.temporalPatchSize / fps;
   const merged = (grid[0] * grid[1] * grid[2]) / p.mergeSize ** 2;
@@ -124,16 +122,20 @@ export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Pr
   );
   const st = statSync(record.videoPath);
   const mediaKey = JSON.stringify([record.videoPath, st.size, st.mtimeMs, frameIndices, height, width]);
-  return {
-    record,
-    inputIds,
-    labels,
-    positionIds,
-    pixelValues,
-    grid,
-    frames,
-    frameIndices,
-    secondPerGridTs,
-    mediaKey,
+  const media = async (): Promise<ExampleMedia> => {
+    const decoded: RgbImage[] = [];
+    for await (const f of source.readFrames(frameIndices)) decoded.push(f.image);
+    if (decoded.length !== frameIndices.length)
+      throw new InputError(`${record.where}: could not decode frames ${frameIndices} of ${record.videoPath}`);
+    const resized = decoded.map((f) =>
+      f.width === width && f.height === height ? f : resize(f, width, height),
+    );
+    const { pixelValues } = patchify(resized, p);
+    const frames = Array.from(
+      { length: grid[0] * p.temporalPatchSize },
+      (_, i) => resized[Math.min(i, resized.length - 1)],
+    );
+    return { pixelValues, frames };
   };
+  return { record, inputIds, labels, positionIds, grid, frameIndices, secondPerGridTs, mediaKey, media };
 }

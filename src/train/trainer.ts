@@ -69,7 +69,7 @@ export interface StepResult {
   bytes: { fed: number; fetched: number };
 }
 
-type Kind = 'step' | 'accumulate' | 'step+acc';
+type Kind = 'step' | 'accumulate' | 'step+acc' | 'forward';
 
 const CHECKPOINT_FORMAT = 'spatial-mllm/train-checkpoint/1';
 
@@ -148,6 +148,7 @@ export class Trainer {
 
   /** The step graph of a kind: forward, gradients, then accumulation or clipping and the optimizer update. */
   buildGraph(kind: Kind): E.Graph {
+    if (kind === 'forward') return this.forward;
     const bw = backward(this.forward, this.lossName, this.trainable);
     const g = bw.graph;
     let grads = this.trainable.map((n) => bw.grads.get(n)!);
@@ -263,6 +264,14 @@ export class Trainer {
     this.parity = next;
     this.stepsDone++;
     return result;
+  }
+
+  /** The forward outputs (loss and the requested outputs) at the current parameters; nothing is updated. */
+  async evaluate(batch: Feeds): Promise<Record<string, HostTensor>> {
+    const session = await this.session('forward');
+    const feeds: Feeds = Object.fromEntries(this.frozen);
+    for (const [name, pair] of this.params) feeds[name] = pair[this.parity];
+    return session.run({ ...feeds, ...batch });
   }
 
   private accumulators(name: string): [HostTensor, HostTensor, HostTensor] {

@@ -1,0 +1,55 @@
+// `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
+import { runSft } from '../train/sft_run.ts';
+import type { SftCliOptions, TrainCommonOptions } from './commands/train.ts';
+
+/** Run options shared by SFT and GRPO. */
+export function commonRunOptions(o: TrainCommonOptions) {
+  return {
+    model: o.model,
+    data: o.data,
+    media: o.media,
+    out: o.out,
+    epochs: o.epochs,
+    maxSteps: o.maxSteps,
+    seed: o.seed,
+    saveEvery: o.saveEvery,
+    evalData: o.evalData,
+    evalEvery: o.evalEvery,
+    merge: o.merge,
+    threads: o.threads,
+    cacheEncoders: o.encoderCache,
+    lora: o.loraRank ? { rank: o.loraRank, alpha: o.loraAlpha, seed: o.seed } : undefined,
+    frozenQuant: o.frozenDtype === 'float32' ? undefined : o.frozenDtype,
+    video: {
+      baseInterval: o.baseInterval,
+      minFrames: o.minFrames ?? o.frames,
+      maxFrames: o.maxFrames ?? o.frames,
+      minPixels: o.minPixels,
+      maxPixels: o.maxPixels,
+      frameFps: o.frameFps,
+    },
+  };
+}
+
+export async function runSftCommand(o: SftCliOptions): Promise<void> {
+  const summary = await runSft({
+    ...commonRunOptions(o),
+    hyper: {
+      lr: o.lr,
+      projectorLr: o.projectorLr,
+      weightDecay: o.weightDecay,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      schedule: o.scheduler,
+      warmupRatio: o.warmupRatio,
+      maxGradNorm: o.maxGradNorm,
+      gradAccum: o.gradAccum,
+    },
+  });
+  const where = [summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ');
+  process.stderr.write(
+    `done: ${summary.steps} steps${summary.resumedFrom ? ` (resumed at ${summary.resumedFrom})` : ''}` +
+      `${summary.lastLoss !== undefined ? `, last loss ${summary.lastLoss.toFixed(4)}` : ''}` +
+      `${summary.evalLoss !== undefined ? `, eval loss ${summary.evalLoss.toFixed(4)}` : ''}; wrote ${where}\n`,
+  );
+}
