@@ -126,7 +126,7 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
       );
     const evaluate = async () => (evalExamples.length ? await model.evalLoss(evalExamples) : undefined);
 
-    const progress = new Progress(totalSteps, resumedFrom);
+    const progress = new Progress(totalSteps, resumedFrom, log, o.log ? false : undefined);
     let lastLoss: number | undefined;
     let evalLoss: number | undefined;
     for (let step = resumedFrom; step < totalSteps; step++) {
