@@ -1,7 +1,9 @@
 // What a training run leaves next to its checkpoints: `train.jsonl` (one JSON object per optimizer step, appended
 // as steps finish and cut back to the checkpoint's step on resume, so the log always matches the weights), an SVG
 // with one small chart per logged series, and a one-line progress display with ETA on stderr.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { InputError } from '../errors.ts';
 
 export type LogRecord = { step: number } & Record<string, unknown>;
 
@@ -103,5 +105,58 @@ export class Progress {
 
   end(): void {
     if (this.tty) this.write('\n');
+  }
+}
+
+/** What a resumable run folder needs from the trainer. */
+export interface Resumable {
+  stepsDone: number;
+  save(path: string, extra?: Record<string, unknown>): void;
+  load(path: string): Record<string, unknown>;
+}
+
+/**
+ * A run folder: refuses other settings than the ones it was started with, restores the state, cuts the log back
+ * to it, and appends / saves / redraws as steps finish. Create it only once the inputs were all checked.
+ */
+export class RunFolder {
+  readonly history: LogRecord[];
+  readonly resumedFrom: number;
+  private readonly statePath: string;
+  private readonly logPath: string;
+
+  constructor(
+    readonly dir: string,
+    settings: Record<string, unknown>,
+    private readonly trainer: Resumable,
+    private readonly curves: string[],
+  ) {
+    const settingsPath = join(dir, 'settings.json');
+    const text = `${JSON.stringify(settings, null, 2)}\n`;
+    if (existsSync(settingsPath) && readFileSync(settingsPath, 'utf8') !== text)
+      throw new InputError(
+        `${dir} holds a run with other settings (${settingsPath}); rerun with the same options to resume, or use a new --out`,
+      );
+    mkdirSync(dir, { recursive: true });
+    writeAtomic(settingsPath, text);
+    this.statePath = join(dir, 'state.safetensors');
+    this.logPath = join(dir, 'train.jsonl');
+    if (existsSync(this.statePath)) trainer.load(this.statePath);
+    this.resumedFrom = trainer.stepsDone;
+    this.history = truncateLog(this.logPath, this.resumedFrom);
+  }
+
+  /** Logs a finished step; saves the state every `saveEvery` steps and at `last`. */
+  record(entry: LogRecord, saveEvery: number, last: number): void {
+    appendFileSync(this.logPath, `${JSON.stringify(entry)}\n`);
+    this.history.push(entry);
+    if (entry.step % saveEvery === 0 || entry.step === last) {
+      this.trainer.save(this.statePath);
+      this.drawCurves();
+    }
+  }
+
+  drawCurves(): void {
+    writeAtomic(join(this.dir, 'train.svg'), curvesSvg(this.history, this.curves));
   }
 }

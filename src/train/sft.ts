@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import type { LinearFormat } from '../models/layers.ts';
+import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
 import { type ProcessorConfig, readProcessorConfig } from '../models/qwen2_5_vl/processor.ts';
+import { ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
 import { openSpatialMllm, type SpatialMllmCheckpoint } from '../models/spatial_mllm/checkpoint.ts';
+import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import type { Device } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
 import { quantizedSource } from '../weights/quantized_source.ts';
@@ -22,7 +25,7 @@ import { Rng } from './rng.ts';
 import type { Schedule } from './schedule.ts';
 import type { SftRecord } from './sft_data.ts';
 import { loadSftExample, type SftExample, UPSTREAM_VIDEO_ARGS, type VideoArgs } from './sft_example.ts';
-import { buildSftGraph } from './sft_graph.ts';
+import { buildSftGraph, type SftGraphOptions } from './sft_graph.ts';
 import { shiftLabels } from './sft_labels.ts';
 import { type ParamGroup, type StepResult, Trainer } from './trainer.ts';
 
@@ -68,6 +71,8 @@ export interface SftOptions {
   device?: Device;
   threads?: number;
   keepGradients?: boolean;
+  /** The training graph (default the SFT loss head) and the extra outputs each step returns (GRPO). */
+  head?: { build: (cfg: SpatialMllmConfig, o: SftGraphOptions) => E.Graph; outputs: string[] };
 }
 
 /** Upstream `create_optimizer`: projector = the vision merger and the connector (they get mm_projector_lr). */
@@ -136,6 +141,8 @@ export class SftModel {
     readonly frozen: FrozenEncoders,
     readonly options: SftOptions,
     readonly lora: { config: LoraConfig; modules: LoraModule[] } | undefined,
+    /** The graph before LoRA (the reference policy's) and the starting value of every parameter it reads. */
+    readonly base: { graph: E.Graph; weights: Map<string, HostTensor> },
   ) {}
 
   static async load(dir: string, options: SftOptions): Promise<SftModel> {
@@ -154,7 +161,8 @@ export class SftModel {
     const llmWeights: E.WeightSource = quant
       ? quantizedSource(checkpoint.weights, quant)
       : checkpoint.weights;
-    let graph = buildSftGraph(cfg, { format });
+    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format });
+    let graph = baseGraph;
     let lora: SftModel['lora'];
     const weights = new Map<string, HostTensor>();
     if (options.lora) {
@@ -188,6 +196,7 @@ export class SftModel {
       maxGradNorm: h.maxGradNorm > 0 ? h.maxGradNorm : undefined,
       session: { threads: options.threads, device: options.device },
       keepGradients: options.keepGradients,
+      outputs: options.head?.outputs,
     });
     const frozen = new FrozenEncoders(checkpoint, {
       cacheDir: options.encoderCache,
@@ -202,6 +211,7 @@ export class SftModel {
       frozen,
       options,
       lora,
+      { graph: baseGraph, weights },
     );
   }
 
@@ -223,25 +233,42 @@ export class SftModel {
     ex: SftExample,
     scale = this.options.hyper.gradAccum,
   ): Promise<{ feeds: Record<string, HostTensor>; labelTokens: number; cached: boolean }> {
-    const { vitHidden, spatialMerged, cached } = await this.frozen.encode(ex);
-    const videoPad = this.config.qwen.videoTokenId;
-    const visual = ex.inputIds.flatMap((id, i) => (id === videoPad ? [i] : []));
     const labels = shiftLabels(ex.labels);
     const labelTokens = labels.filter((l) => l !== IGNORE_INDEX).length;
     if (labelTokens === 0)
       throw new InputError(`${ex.record.where}: every answer token is masked; the answer turn is too short`);
-    const S = ex.inputIds.length;
+    const { feeds, cached } = await this.sequenceFeeds(ex, ex.inputIds, ex.positionIds);
+    feeds.labels = i64([1, labels.length], labels);
+    feeds.loss_denominator = f32([], [labelTokens * scale]);
+    return { feeds, labelTokens, cached };
+  }
+
+  /**
+   * The model inputs for token ids `inputIds` over the video of `ex` (the frozen encoders' outputs, pad positions,
+   * M-RoPE positions computed unless given): the common part of the SFT and GRPO feeds.
+   */
+  async sequenceFeeds(
+    ex: SftExample,
+    inputIds: readonly number[],
+    positionIds?: HostTensor,
+  ): Promise<{ feeds: Record<string, HostTensor>; cached: boolean }> {
+    const { vitHidden, spatialMerged, cached } = await this.frozen.encode(ex);
+    const videoPad = this.config.qwen.videoTokenId;
+    const visual = inputIds.flatMap((id, i) => (id === videoPad ? [i] : []));
+    const positions =
+      positionIds ??
+      ropeIndex(
+        { inputIds: [inputIds], videoGridThw: [ex.grid], secondPerGridTs: [ex.secondPerGridTs] },
+        ropeIndexConfig(this.config.qwen),
+      ).positionIds;
     return {
       feeds: {
         vit_hidden: vitHidden,
         spatial_merged: spatialMerged,
-        input_ids: i64([1, S], ex.inputIds),
-        position_ids: ex.positionIds,
+        input_ids: i64([1, inputIds.length], inputIds),
+        position_ids: positions,
         visual_index: i64([visual.length, 1], visual),
-        labels: i64([1, S], labels),
-        loss_denominator: f32([], [labelTokens * scale]),
       },
-      labelTokens,
       cached,
     };
   }

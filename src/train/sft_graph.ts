@@ -21,34 +21,45 @@ import { tensor } from '../tensor.ts';
 import { maskedCrossEntropy } from './losses.ts';
 
 export interface SftGraphOptions {
-  /** Format of the linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
+  /** Format of the LLM's linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
   format?: LinearFormat;
-  /** Also output `logits` [1, S, V] (GRPO reads log-probabilities from them). */
-  logits?: boolean;
 }
 
-export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+/**
+ * The trainable model up to the logits: inputs vit_hidden, spatial_merged, input_ids, position_ids, visual_index;
+ * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller). The merger and connector
+ * always run in float32: they train.
+ */
+export function buildTrainableLogits(
+  cfg: SpatialMllmConfig,
+  name: string,
+  o: SftGraphOptions = {},
+): { graph: E.Graph; logits: E.Tensor } {
   const text = cfg.qwen.text;
   const decoder = buildTextDecoder(text, { allLogits: true, format: o.format });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
-  const g = new E.Graph(`spatial_mllm_${cfg.version}_sft`, decoder.freshCount);
+  const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
   const C = cfg.qwen.vision.hiddenSize;
-  const dtype = o.format?.dtype ?? 'float32';
-  const vit = g.input('vit_hidden', dtype, ['patches', C]);
-  const spatial = g.input('spatial_merged', dtype, ['visual', cfg.connector.mergedDim]);
+  const vit = g.input('vit_hidden', 'float32', ['patches', C]);
+  const spatial = g.input('spatial_merged', 'float32', ['visual', cfg.connector.mergedDim]);
   const inputs: Record<string, E.Tensor> = {
     input_ids: g.input('input_ids', 'int64', [1, 'seq']),
     position_ids: g.input('position_ids', 'int64', [3, 1, 'seq']),
     visual_index: g.input('visual_index', 'int64', ['visual', 1]),
   };
-  const labels = g.input('labels', 'int64', [1, 'seq']);
-  const denominator = g.input('loss_denominator', 'float32', []);
-  const video = patchMerger(g, vit, cfg.qwen.vision, o.format);
-  inputs.visual_embeds = E.add(video, connector(g, spatial, cfg.connector, o.format).projection);
+  const video = patchMerger(g, vit, cfg.qwen.vision);
+  inputs.visual_embeds = E.add(video, connector(g, spatial, cfg.connector).projection);
+  const dtype = o.format?.dtype ?? 'float32';
   const empty = E.constant(g, tensor(dtype, [1, text.numKvHeads, 0, text.headDim]));
   for (let i = 0; i < text.numLayers; i++) inputs[`past_key.${i}`] = inputs[`past_value.${i}`] = empty;
-  const { logits } = inline(decoder, g, inputs);
+  return { graph: g, logits: inline(decoder, g, inputs).logits };
+}
+
+/** The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. */
+export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
+  const labels = g.input('labels', 'int64', [1, 'seq']);
+  const denominator = g.input('loss_denominator', 'float32', []);
   g.output('loss', maskedCrossEntropy(logits, labels, denominator));
-  if (o.logits) g.output('logits', logits);
   return g;
 }

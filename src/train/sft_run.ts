@@ -8,14 +8,12 @@
 // Data order: micro-batches stream through the records epoch after epoch, each epoch in a seeded permutation
 // (upstream shuffles once with Python's random.seed(42), then the HF sampler reshuffles per epoch with torch's
 // generator; neither stream is reproduced).
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { InputError } from '../errors.ts';
 import { type ExportResult, exportSft } from './export.ts';
 import { Rng } from './rng.ts';
-import { curvesSvg, type LogRecord, Progress, truncateLog, writeAtomic } from './run_log.ts';
+import { type LogRecord, Progress, RunFolder } from './run_log.ts';
 import { SftModel, type SftOptions } from './sft.ts';
-import { readSftRecords, type SftRecord } from './sft_data.ts';
+import { readSftRecords } from './sft_data.ts';
 import type { SftExample } from './sft_example.ts';
 
 export interface SftRunOptions extends Omit<SftOptions, 'hyper' | 'keepGradients'> {
@@ -60,7 +58,7 @@ export function microBatchRecord(i: number, n: number, seed: number): number {
 }
 
 /** The options that define a run (a resume must match them). */
-function settingsOf(o: SftRunOptions, totalSteps: number): Record<string, unknown> {
+export function runSettings(o: SftRunOptions, totalSteps: number): Record<string, unknown> {
   return {
     model: resolve(o.model),
     data: resolve(o.data),
@@ -75,22 +73,20 @@ function settingsOf(o: SftRunOptions, totalSteps: number): Record<string, unknow
   };
 }
 
+/** Steps of a run: --max-steps, else enough optimizer steps for the epochs. */
+export const totalStepsOf = (
+  o: Pick<SftRunOptions, 'maxSteps' | 'epochs'>,
+  records: number,
+  perStep: number,
+) => o.maxSteps ?? Math.max(1, Math.ceil((o.epochs * records) / perStep));
+
 export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
   const log = o.log ?? ((s: string) => process.stderr.write(s));
   // Every record (and the held-out file) is checked before anything is written.
   const records = readSftRecords(o.data, o.media);
   const evalRecords = o.evalData ? readSftRecords(o.evalData, o.media) : [];
   const ga = o.hyper.gradAccum;
-  const totalSteps = o.maxSteps ?? Math.max(1, Math.ceil((o.epochs * records.length) / ga));
-  const settings = settingsOf(o, totalSteps);
-  const settingsPath = join(o.out, 'settings.json');
-  if (existsSync(settingsPath)) {
-    const before = readFileSync(settingsPath, 'utf8');
-    if (before !== `${JSON.stringify(settings, null, 2)}\n`)
-      throw new InputError(
-        `${o.out} holds a run with other settings (${settingsPath}); rerun with the same options to resume, or use a new --out`,
-      );
-  }
+  const totalSteps = totalStepsOf(o, records.length, ga);
   const model = await SftModel.load(o.model, {
     ...o,
     hyper: { ...o.hyper, totalSteps },
@@ -98,32 +94,19 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
   });
   try {
     // Examples (token ids, positions) are built once per record; frames decode only when the cache misses.
-    const examples = new Map<number, SftExample>();
-    const example = async (i: number, list: SftRecord[], cache: Map<number, SftExample>) => {
-      let ex = cache.get(i);
-      if (!ex) {
-        ex = await model.loadExample(list[i]);
-        cache.set(i, ex);
-      }
-      return ex;
-    };
-    for (let i = 0; i < records.length; i++) await example(i, records, examples);
+    const examples: SftExample[] = [];
+    for (const r of records) examples.push(await model.loadExample(r));
     const evalExamples: SftExample[] = [];
-    for (let i = 0; i < evalRecords.length; i++) evalExamples.push(await model.loadExample(evalRecords[i]));
+    for (const r of evalRecords) evalExamples.push(await model.loadExample(r));
 
-    mkdirSync(o.out, { recursive: true });
-    writeAtomic(settingsPath, `${JSON.stringify(settings, null, 2)}\n`);
-    const statePath = join(o.out, 'state.safetensors');
-    const logPath = join(o.out, 'train.jsonl');
-    if (existsSync(statePath)) model.trainer.load(statePath);
-    const resumedFrom = model.trainer.stepsDone;
-    const history: LogRecord[] = truncateLog(logPath, resumedFrom);
+    const run = new RunFolder(o.out, runSettings(o, totalSteps), model.trainer, [
+      'loss',
+      'eval_loss',
+      'grad_norm',
+      'lr.decay',
+    ]);
+    const resumedFrom = run.resumedFrom;
     if (resumedFrom > 0) log(`resuming ${o.out} at step ${resumedFrom}/${totalSteps}\n`);
-    const writeCurves = () =>
-      writeAtomic(
-        join(o.out, 'train.svg'),
-        curvesSvg(history, ['loss', 'eval_loss', 'grad_norm', 'lr.decay']),
-      );
     const evaluate = async () => (evalExamples.length ? await model.evalLoss(evalExamples) : undefined);
 
     const progress = new Progress(totalSteps, resumedFrom, log, o.log ? false : undefined);
@@ -133,7 +116,7 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
       const started = Date.now();
       const batch: SftExample[] = [];
       for (let j = 0; j < ga; j++)
-        batch.push(await example(microBatchRecord(step * ga + j, records.length, o.seed), records, examples));
+        batch.push(examples[microBatchRecord(step * ga + j, records.length, o.seed)]);
       const r = await model.step(batch);
       lastLoss = r.loss;
       const entry: LogRecord = {
@@ -150,12 +133,7 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
         samples: batch.map((b) => b.record.id),
       };
       if (o.evalEvery && r.step % o.evalEvery === 0) entry.eval_loss = evalLoss = await evaluate();
-      appendFileSync(logPath, `${JSON.stringify(entry)}\n`);
-      history.push(entry);
-      if (r.step % o.saveEvery === 0 || r.step === totalSteps) {
-        model.trainer.save(statePath, { seed: o.seed });
-        writeCurves();
-      }
+      run.record(entry, o.saveEvery, totalSteps);
       progress.update(r.step, {
         loss: r.loss.toFixed(4),
         ...(entry.eval_loss !== undefined ? { eval: (entry.eval_loss as number).toFixed(4) } : {}),
@@ -164,7 +142,7 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
     }
     progress.end();
     if (evalExamples.length && evalLoss === undefined) evalLoss = await evaluate();
-    writeCurves();
+    run.drawCurves();
     const exported = await exportSft(model, o.out, { merge: o.merge });
     return { steps: model.trainer.stepsDone, resumedFrom, lastLoss, evalLoss, exported };
   } finally {
