@@ -1,6 +1,7 @@
 // `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
+import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
-import type { SftCliOptions, TrainCommonOptions } from './commands/train.ts';
+import type { GrpoCliOptions, SftCliOptions, TrainCommonOptions } from './commands/train.ts';
 
 /** Run options shared by SFT and GRPO. */
 export function commonRunOptions(o: TrainCommonOptions) {
@@ -51,5 +52,38 @@ export async function runSftCommand(o: SftCliOptions): Promise<void> {
     `done: ${summary.steps} steps${summary.resumedFrom ? ` (resumed at ${summary.resumedFrom})` : ''}` +
       `${summary.lastLoss !== undefined ? `, last loss ${summary.lastLoss.toFixed(4)}` : ''}` +
       `${summary.evalLoss !== undefined ? `, eval loss ${summary.evalLoss.toFixed(4)}` : ''}; wrote ${where}\n`,
+  );
+}
+
+export async function runGrpoCommand(o: GrpoCliOptions): Promise<void> {
+  const summary = await runGrpo({
+    ...commonRunOptions(o),
+    hyper: {
+      lr: o.lr,
+      projectorLr: o.projectorLr ?? o.lr,
+      weightDecay: o.weightDecay,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      schedule: 'constant',
+      warmupRatio: 0,
+      maxGradNorm: o.maxGradNorm,
+      gradAccum: 1,
+    },
+    grpo: {
+      groupSize: o.groupSize,
+      beta: o.beta,
+      epsilon: o.epsilon,
+      lossNorm: o.lossNorm,
+      scaleRewards: o.lossNorm === 'dr_grpo' ? false : o.scaleRewards,
+      maxCompletionLength: o.maxCompletionLength,
+      temperature: o.temperature,
+      promptsPerStep: o.promptsPerStep,
+    },
+  });
+  const first = summary.rewards[0];
+  const last = summary.rewards[summary.rewards.length - 1];
+  process.stderr.write(
+    `done: ${summary.steps} steps${first !== undefined ? `, mean reward ${first.toFixed(3)} → ${last.toFixed(3)}` : ''}; ` +
+      `wrote ${[summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ')}\n`,
   );
 }

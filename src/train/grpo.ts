@@ -210,15 +210,17 @@ export class GrpoTrainer {
   /** Samples one completion from the current policy (full recompute per token: no KV cache in training graphs). */
   async sample(p: GrpoPrompt, seed: number): Promise<number[]> {
     const random = seededRandom(seed);
-    const stop = new Set(this.model.config.qwen.eosTokenIds);
+    const q = this.model.config.qwen;
+    const stop = new Set(q.eosTokenIds);
+    // Vision tokens would open a video block without a video: never sampled (finite: sampleToken sorts by
+    // differences).
+    const banned = [q.imageTokenId, q.videoTokenId, q.visionStartTokenId, q.visionEndTokenId];
     const ids = [...p.promptIds];
     for (let t = 0; t < this.h.maxCompletionLength; t++) {
       const out = await this.model.trainer.evaluate(await this.feeds(p, ids));
-      const token = sampleToken(
-        out.last_logits.data as Float32Array,
-        { temperature: this.h.temperature },
-        random,
-      );
+      const logits = out.last_logits.data as Float32Array;
+      for (const b of banned) logits[b] = -3.4e38;
+      const token = sampleToken(logits, { temperature: this.h.temperature }, random);
       ids.push(token);
       if (stop.has(token)) break;
     }

@@ -41,6 +41,21 @@ export interface TrainCommonOptions {
   baseInterval: number;
 }
 
+export interface GrpoCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  groupSize: number;
+  beta: number;
+  epsilon: number;
+  lossNorm: 'sequence' | 'token' | 'dapo' | 'dr_grpo';
+  scaleRewards: boolean;
+  maxCompletionLength: number;
+  temperature: number;
+  promptsPerStep: number;
+}
+
 export interface SftCliOptions extends TrainCommonOptions {
   lr: number;
   projectorLr: number;
@@ -154,5 +169,35 @@ export function register(program: Command): void {
     .action(async (o: SftCliOptions) => {
       const { runSftCommand } = await import('../train.ts');
       await runSftCommand(o);
+    });
+  common(
+    train
+      .command('grpo')
+      .description('GRPO with verifiable rewards (format + accuracy per task type), as the paper'),
+  )
+    .option('--lr <lr>', 'learning rate (the paper: 1e-6)', num('--lr'), 1e-6)
+    .option('--projector-lr <lr>', 'connector and vision merger rate (default --lr)', num('--projector-lr'))
+    .option('--weight-decay <wd>', 'AdamW weight decay (not on biases)', num('--weight-decay'), 0)
+    .option('--max-grad-norm <n>', 'global gradient-norm clip (0 = off)', num('--max-grad-norm'), 1)
+    .option('--group-size <g>', 'completions sampled per prompt (G)', int('--group-size', 2), 8)
+    .option('--beta <b>', 'KL coefficient to the reference model (k3 estimator)', num('--beta'), 0.04)
+    .option('--epsilon <e>', 'clip range of the probability ratio', num('--epsilon'), 0.2)
+    .addOption(
+      new Option('--loss-norm <how>', 'loss normalisation: per sequence (GRPO), per token, DAPO, Dr. GRPO')
+        .choices(['sequence', 'token', 'dapo', 'dr_grpo'])
+        .default('sequence'),
+    )
+    .option('--no-scale-rewards', 'do not divide advantages by the group reward std (implied by dr_grpo)')
+    .option(
+      '--max-completion-length <n>',
+      'tokens sampled per completion at most',
+      int('--max-completion-length', 1),
+      1024,
+    )
+    .option('--temperature <t>', 'sampling temperature of the rollouts', num('--temperature'), 1)
+    .option('--prompts-per-step <n>', 'prompts per optimizer step', int('--prompts-per-step', 1), 1)
+    .action(async (o: GrpoCliOptions) => {
+      const { runGrpoCommand } = await import('../train.ts');
+      await runGrpoCommand(o);
     });
 }
