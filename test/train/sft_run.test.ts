@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { main } from '../../src/apps/cli.ts';
 import { InputError } from '../../src/errors.ts';
+import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
+import { loadPeft } from '../../src/train/lora.ts';
 import { UPSTREAM_SFT } from '../../src/train/sft.ts';
 import { runSft } from '../../src/train/sft_run.ts';
 import { tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
@@ -97,6 +99,51 @@ describe('train sft', () => {
     assert.ok(bytes(whole, 'state.safetensors').equals(bytes(killed, 'state.safetensors')));
     const strip = (r: Record<string, unknown>) => ({ ...r, seconds: 0, encoder_cache_hits: 0 });
     assert.deepEqual(readLog(killed).map(strip), readLog(whole).map(strip));
+  });
+
+  test('LoRA on an int4 frozen LLM: PEFT adapter with the connector and merger, --merge writes a loadable model', {
+    timeout: 300_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sft-lora-'));
+    const { data, media } = writeToyData(dir, 2);
+    const out = join(dir, 'run');
+    const s = await runSft({
+      model,
+      data,
+      media,
+      out,
+      hyper: { ...UPSTREAM_SFT, lr: 1e-3, projectorLr: 1e-3, warmupRatio: 0, gradAccum: 2 },
+      video: VIDEO,
+      epochs: 1,
+      maxSteps: 2,
+      seed: 0,
+      saveEvery: 2,
+      lora: { rank: 4 },
+      frozenQuant: 'int4',
+      merge: true,
+      threads: 1,
+      log: () => {},
+    });
+    const { config, adapters, saved } = loadPeft(s.exported.adapter!);
+    const layers = openSpatialMllm(model).config.qwen.text.numLayers;
+    assert.equal(config.r, 4);
+    assert.equal(adapters.size, 2 * 7 * layers, 'A and B on q, k, v, o, gate, up, down of every layer');
+    assert.ok([...adapters.values()].some((t) => (t.data as Float32Array).some((v) => v !== 0)));
+    assert.ok(saved.has('connector.mlp.0.weight') && saved.has('visual.merger.mlp.2.bias'));
+    const merged = openSpatialMllm(s.exported.model!);
+    const base = openSpatialMllm(model);
+    const differs = (k: string) =>
+      !Buffer.from(merged.checkpoint.read(k).data.buffer).equals(
+        Buffer.from(base.checkpoint.read(k).data.buffer),
+      );
+    assert.ok(differs('model.layers.0.self_attn.q_proj.weight'), 'adapters merged into the targets');
+    assert.ok(differs('connector.mlp.0.weight'), 'the connector trained');
+    assert.ok(
+      !differs('model.embed_tokens.weight') && !differs('model.layers.0.self_attn.q_proj.bias'),
+      'the rest is the base',
+    );
+    merged.checkpoint.close();
+    base.checkpoint.close();
   });
 
   test('bad data: missing video, malformed line, no answer turn → file:line error, nothing written', async () => {
