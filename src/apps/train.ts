@@ -1,7 +1,57 @@
 // `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
 import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
-import type { GrpoCliOptions, SftCliOptions, TrainCommonOptions } from './commands/train.ts';
+
+export interface TrainCommonOptions {
+  model: string;
+  data: string;
+  media: string;
+  out: string;
+  maxSteps?: number;
+  epochs: number;
+  seed: number;
+  saveEvery: number;
+  evalData?: string;
+  evalEvery?: number;
+  loraRank?: number;
+  loraAlpha?: number;
+  frozenDtype: 'float32' | 'int4' | 'int8';
+  merge?: boolean;
+  threads?: number;
+  encoderCache: boolean;
+  frames: number;
+  minFrames?: number;
+  maxFrames?: number;
+  minPixels: number;
+  maxPixels: number;
+  frameFps: number;
+  baseInterval: number;
+}
+
+export interface GrpoCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  groupSize: number;
+  beta: number;
+  epsilon: number;
+  lossNorm: 'sequence' | 'token' | 'dapo' | 'dr_grpo';
+  scaleRewards: boolean;
+  maxCompletionLength: number;
+  temperature: number;
+  promptsPerStep: number;
+}
+
+export interface SftCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr: number;
+  weightDecay: number;
+  warmupRatio: number;
+  scheduler: 'cosine' | 'linear' | 'constant';
+  maxGradNorm: number;
+  gradAccum: number;
+}
 
 /** Run options shared by SFT and GRPO. */
 export function commonRunOptions(o: TrainCommonOptions) {
