@@ -114,7 +114,7 @@ export const PROMPT_SUFFIXES = { multipleChoice: MULTIPLE_CHOICE_SUFFIX, numeric
 const linearFormat = (o: PipelineOptions): LinearFormat => ({ dtype: 'float32', quant: o.quant });
 
 /** Tokenizer files sit in the checkpoint folder (hub layout) or a `tokenizer/` sub-folder. */
-function tokenizerDir(dir: string): string {
+export function tokenizerDir(dir: string): string {
   if (existsSync(join(dir, 'tokenizer_config.json'))) return dir;
   if (existsSync(join(dir, 'tokenizer', 'tokenizer_config.json'))) return join(dir, 'tokenizer');
   throw new InputError(
