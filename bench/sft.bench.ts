@@ -258,9 +258,13 @@ async function main(): Promise<void> {
     const projector =
       16384 + 16384 * 16384 + 16384 + 16384 * 2048 + 2048 + 1280 + 5120 * 5120 + 5120 + 5120 * 2048 + 2048;
     const projectorBytes = projector * 28;
+    const time36 =
+      perLayerT > 0
+        ? `≈ ${steps36.toFixed(2)} s/step at ~170 tokens`
+        : 'step time not extrapolable (2 layers ran faster than 1: the machine is loaded)';
     console.log(
       `real width, extrapolated to 36 layers (per layer ${perLayerT.toFixed(3)} s, ${gb(perLayerB)} GB): ` +
-        `LoRA r16 on an int4 LLM with the encoder cache ≈ ${steps36.toFixed(2)} s/step at ~170 tokens, ${gb(bytes36)} GB; ` +
+        `LoRA r16 on an int4 LLM with the encoder cache: ${time36}, ${gb(bytes36)} GB; ` +
         `+ the real connector and merger trained in fp32 with AdamW (${(projector / 1e6).toFixed(0)}M parameters × 28 B) ≈ ${gb(projectorBytes)} GB ` +
         `→ ≈ ${gb(bytes36 + projectorBytes)} GB before the activations of a real 16-frame sample (3,128 visual tokens: ~18× the tokens here). Estimated, not run.`,
     );
