@@ -9,12 +9,12 @@ import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import type { LinearFormat } from '../models/layers.ts';
 import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
-import { type ProcessorConfig, readProcessorConfig } from '../models/qwen2_5_vl/processor.ts';
+import type { ProcessorConfig } from '../models/qwen2_5_vl/image_processor.ts';
+import { Qwen25VLProcessor } from '../models/qwen2_5_vl/processor.ts';
 import { ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
-import { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
+import type { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
 import { openSpatialMllm, type SpatialMllmCheckpoint } from '../models/spatial_mllm/checkpoint.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
-import { tokenizerDir } from '../pipeline/answer.ts';
 import type { Device } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
 import { castTensor, type FloatDType, isFloat } from '../weights/convert.ts';
@@ -196,21 +196,16 @@ export class SftModel {
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
     });
+    const processor = Qwen25VLProcessor.load(dir, ropeIndexConfig(cfg.qwen));
     const frozen = new FrozenEncoders(checkpoint, {
       cacheDir: options.encoderCache,
       device: options.device,
       threads: options.threads,
     });
-    return new SftModel(
-      checkpoint,
-      QwenTokenizer.load(tokenizerDir(dir)),
-      readProcessorConfig(dir),
-      trainer,
-      frozen,
-      options,
-      lora,
-      { graph: baseGraph, weights },
-    );
+    return new SftModel(checkpoint, processor.tokenizer, processor.config, trainer, frozen, options, lora, {
+      graph: baseGraph,
+      weights,
+    });
   }
 
   get config() {

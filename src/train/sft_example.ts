@@ -6,14 +6,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { resize } from '../image/resize.ts';
-import type { RgbImage } from '../image.ts';
 import { readJsonObject } from '../json.ts';
+import type { RgbImage } from '../media/image.ts';
+import { resize } from '../media/resize.ts';
+import { openVideo } from '../media/video.ts';
 import { type Qwen25VLConfig, ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
-import { type ProcessorConfig, patchify, smartResize } from '../models/qwen2_5_vl/processor.ts';
+import { type ProcessorConfig, patchify, smartResize } from '../models/qwen2_5_vl/image_processor.ts';
 import { type GridThw, ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import type { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
-import { openVideo } from '../pipeline/video.ts';
 import { npLinspaceInt, roundHalfEven } from '../python_compat.ts';
 import type { HostTensor } from '../tensor.ts';
 import type { SftRecord } from './sft_data.ts';
