@@ -80,6 +80,44 @@ export function replay(graph: Graph, o: ReplayOptions = {}): Graph {
   return out;
 }
 
+/**
+ * Copies `source` into `into`, its inputs bound to the given tensors of `into` (every input must be bound); its
+ * parameters become parameters of `into` under the same names. Returns the copied outputs by name. This is how a
+ * model graph is reused inside a larger one (a training graph feeding a decoder with computed embeddings).
+ */
+export function inline(source: Graph, into: Graph, inputs: Record<string, Tensor>): Record<string, Tensor> {
+  const map = new Map<number, Tensor>();
+  for (const t of source.inputs) {
+    const name = source.nameOf(t);
+    const bound = inputs[name];
+    if (!bound) throw new Error(`inline ${source.name}: input '${name}' is not bound`);
+    if (bound.graph !== into || bound.dtype !== t.dtype)
+      throw new Error(`inline ${source.name}: input '${name}' must be a ${t.dtype} tensor of ${into.name}`);
+    map.set(t.id, bound);
+  }
+  const get = (t: Tensor): Tensor => {
+    let m = map.get(t.id);
+    if (m) return m;
+    const s = source.sources.get(t.id)!;
+    if (s.kind === 'param') m = into.param(s.name, t.dtype, t.shape as number[]);
+    else if (s.kind === 'const') m = into.constant(s.value);
+    else throw new Error(`inline: tensor t${t.id} used before it is produced`);
+    map.set(t.id, m);
+    return m;
+  };
+  for (const node of liveNodes(source)) {
+    const results = copyNode(
+      node,
+      node.inputs.map((i) => (i ? get(i) : null)),
+      into,
+    );
+    node.outputs.forEach((x, i) => {
+      map.set(x.id, results[i]);
+    });
+  }
+  return Object.fromEntries(source.outputs.map((o) => [o.name, get(o.tensor)]));
+}
+
 /** Every composite expanded with the chosen lowering ('fused' falls back to primitive where it has no form). */
 export function lower(graph: Graph, lowering: Lowering): Graph {
   return replay(graph, {

@@ -145,7 +145,11 @@ export async function mergeLora(
 }
 
 /** PEFT LoraConfig as adapter_config.json stores it. */
-function peftConfig(c: LoraConfig, baseModel: string | null): Record<string, unknown> {
+function peftConfig(
+  c: LoraConfig,
+  baseModel: string | null,
+  modulesToSave: string[] | null,
+): Record<string, unknown> {
   return {
     peft_type: 'LORA',
     task_type: 'CAUSAL_LM',
@@ -160,7 +164,7 @@ function peftConfig(c: LoraConfig, baseModel: string | null): Record<string, unk
     use_dora: false,
     init_lora_weights: true,
     inference_mode: true,
-    modules_to_save: null,
+    modules_to_save: modulesToSave,
     layers_to_transform: null,
     layers_pattern: null,
     rank_pattern: {},
@@ -169,26 +173,37 @@ function peftConfig(c: LoraConfig, baseModel: string | null): Record<string, unk
   };
 }
 
-/** Writes adapter_config.json and adapter_model.safetensors (PEFT key names) into dir, each atomically. */
+/**
+ * Writes adapter_config.json and adapter_model.safetensors (PEFT key names) into dir, each atomically. `saved`:
+ * fully trained tensors of `modulesToSave` (PEFT modules_to_save), stored under their own names after the prefix.
+ */
 export function savePeft(
   dir: string,
   adapters: Map<string, HostTensor>,
   c: LoraConfig,
   baseModel: string | null = null,
+  saved?: { modules: string[]; tensors: Map<string, HostTensor> },
 ): void {
   mkdirSync(dir, { recursive: true });
   writeSafetensors(
     join(dir, 'adapter_model.safetensors'),
-    new Map([...adapters].map(([name, t]) => [PEFT_PREFIX + name, t])),
+    new Map([...adapters, ...(saved?.tensors ?? [])].map(([name, t]) => [PEFT_PREFIX + name, t])),
     { format: 'pt' },
   );
   const tmp = join(dir, `.adapter_config.json.${process.pid}.tmp`);
-  writeFileSync(tmp, `${JSON.stringify(peftConfig(c, baseModel), null, 2)}\n`);
+  writeFileSync(tmp, `${JSON.stringify(peftConfig(c, baseModel, saved?.modules ?? null), null, 2)}\n`);
   renameSync(tmp, join(dir, 'adapter_config.json'));
 }
 
-/** Reads a PEFT LoRA adapter: its config and the adapter weights under graph parameter names. */
-export function loadPeft(dir: string): { config: LoraConfig; adapters: Map<string, HostTensor> } {
+/**
+ * Reads a PEFT LoRA adapter: its config, the adapter weights under graph parameter names and the fully trained
+ * tensors of its modules_to_save.
+ */
+export function loadPeft(dir: string): {
+  config: LoraConfig;
+  adapters: Map<string, HostTensor>;
+  saved: Map<string, HostTensor>;
+} {
   const cfgPath = join(dir, 'adapter_config.json');
   if (!existsSync(cfgPath))
     throw new Error(`${dir} has no adapter_config.json: not a PEFT adapter directory`);
@@ -202,11 +217,16 @@ export function loadPeft(dir: string): { config: LoraConfig; adapters: Map<strin
     useRslora: !!raw.use_rslora,
   };
   const adapters = new Map<string, HostTensor>();
+  const saved = new Map<string, HostTensor>();
+  const modules: string[] = raw.modules_to_save ?? [];
   for (const [key, t] of readSafetensors(join(dir, 'adapter_model.safetensors'))) {
     // PEFT drops the adapter name when saving; older files may still carry '.default'.
     const m = key.match(/^base_model\.model\.(.*)\.(lora_[AB])(?:\.default)?\.weight$/);
-    if (!m) throw new Error(`${dir}: unexpected tensor ${key} in adapter_model.safetensors`);
-    adapters.set(`${m[1]}.${m[2]}.weight`, t);
+    const name = key.slice(PEFT_PREFIX.length);
+    if (m) adapters.set(`${m[1]}.${m[2]}.weight`, t);
+    else if (key.startsWith(PEFT_PREFIX) && modules.some((mod) => name.startsWith(`${mod}.`)))
+      saved.set(name, t);
+    else throw new Error(`${dir}: unexpected tensor ${key} in adapter_model.safetensors`);
   }
-  return { config, adapters };
+  return { config, adapters, saved };
 }

@@ -48,22 +48,43 @@ export interface PolicyLossInputs {
   beta?: number;
 }
 
+export interface GrpoTokenTerms {
+  /** −min(r·A, clip(r, 1−ε, 1+ε)·A) + β·k3 per token, [B, T] (not masked). */
+  perToken: E.Tensor;
+  /** The k3 KL estimate exp(ref − logπ) − (ref − logπ) − 1 per token (zeros without refLogprobs). */
+  kl: E.Tensor;
+  /** 1 where the clip is active: r < 1−ε with A < 0, or r > 1+ε with A > 0 (TRL's clip ratio), float32. */
+  clipped: E.Tensor;
+}
+
 /**
- * GRPO loss as TRL's GRPOTrainer computes it (trl/trainer/grpo_trainer.py, compute_loss): per token
- * −min(r·A, clip(r, 1−ε, 1+ε)·A) with r = exp(logπ − logπ_old), plus β·KL with the k3 estimator
- * exp(ref − logπ) − (ref − logπ) − 1; averaged over each completion's tokens, then over completions.
+ * GRPO's per-token objective as TRL's GRPOTrainer computes it (trl/trainer/grpo_trainer.py, compute_loss):
+ * r = exp(logπ − logπ_old), the clipped surrogate, plus β·KL with the k3 estimator against the reference policy.
+ * `advantages` broadcasts against the log-probs ([B, 1], or a scalar for one sequence).
  */
-export function grpoLoss(o: PolicyLossInputs): E.Tensor {
+export function grpoTokenTerms(o: PolicyLossInputs): GrpoTokenTerms {
   const eps = o.clip ?? 0.2;
   const ratio = E.exp(E.sub(o.logprobs, o.oldLogprobs));
-  const adv = E.unsqueeze(o.advantages, [1]);
+  const adv = o.advantages;
   const clipped = E.minimum(E.maximum(ratio, 1 - eps), 1 + eps);
   let perToken = E.neg(E.minimum(E.mul(ratio, adv), E.mul(clipped, adv)));
+  let kl = E.mul(o.logprobs, 0);
   if (o.refLogprobs) {
     const delta = E.sub(o.refLogprobs, o.logprobs);
-    const kl = E.sub(E.sub(E.exp(delta), delta), 1);
+    kl = E.sub(E.sub(E.exp(delta), delta), 1);
     perToken = E.add(perToken, E.mul(kl, o.beta ?? 0.04));
   }
+  const low = E.and(E.less(ratio, 1 - eps), E.less(adv, 0));
+  const high = E.and(E.greater(ratio, 1 + eps), E.greater(adv, 0));
+  return { perToken, kl, clipped: E.cast(E.or(low, high), 'float32') };
+}
+
+/**
+ * GRPO loss with per-sequence normalisation (the original GRPO / TRL "grpo" loss type): per-token terms averaged
+ * over each completion's tokens, then over completions. `advantages` is one value per completion, [B].
+ */
+export function grpoLoss(o: PolicyLossInputs): E.Tensor {
+  const { perToken } = grpoTokenTerms({ ...o, advantages: E.unsqueeze(o.advantages, [1]) });
   const perSequence = E.div(E.sum(E.mul(perToken, o.mask), [1]), E.maximum(E.sum(o.mask, [1]), 1));
   return E.mean(perSequence, [0]);
 }

@@ -26,7 +26,7 @@ import { lrFactor, type Schedule } from './schedule.ts';
 export interface ParamGroup {
   name: string;
   /** Trainable parameters whose name matches join this group (the first matching group wins). */
-  match: RegExp;
+  match: RegExp | ((name: string) => boolean);
   lr: number;
   weightDecay?: number;
 }
@@ -47,6 +47,8 @@ export interface TrainerOptions {
   /** Clip the global gradient norm to this value (torch clip_grad_norm_). */
   maxGradNorm?: number;
   session?: SessionOptions;
+  /** Also return each step's accumulated gradients before clipping (parity checks; costs one copy per step). */
+  keepGradients?: boolean;
 }
 
 export interface StepResult {
@@ -56,6 +58,8 @@ export interface StepResult {
   losses: number[];
   /** Global gradient norm before clipping (when maxGradNorm is set). */
   gradNorm?: number;
+  /** Accumulated gradients before clipping, by parameter (with keepGradients). */
+  gradients?: Map<string, HostTensor>;
   /** Rate used per group. */
   lr: Record<string, number>;
   /** Other outputs of the forward graph, per micro-batch. */
@@ -64,7 +68,7 @@ export interface StepResult {
   bytes: { fed: number; fetched: number };
 }
 
-type Kind = 'step' | 'accumulate' | 'step+acc';
+type Kind = 'step' | 'accumulate' | 'step+acc' | 'forward';
 
 const CHECKPOINT_FORMAT = 'spatial-mllm/train-checkpoint/1';
 
@@ -119,7 +123,7 @@ export class Trainer {
         throw new Error(`trainer: trainable parameter ${name} is ${w.dtype}, not float32`);
       t.params.set(name, [clone(w), zerosLike(w)]);
       for (const slot of t.slots) t.state.set(`${slot}:${name}`, [zerosLike(w), zerosLike(w)]);
-      t.groupOf.set(name, o.groups?.find((g) => g.match.test(name)) ?? fallback);
+      t.groupOf.set(name, o.groups?.find((g) => matchesGroup(g, name)) ?? fallback);
     }
     return t;
   }
@@ -143,6 +147,7 @@ export class Trainer {
 
   /** The step graph of a kind: forward, gradients, then accumulation or clipping and the optimizer update. */
   buildGraph(kind: Kind): E.Graph {
+    if (kind === 'forward') return this.forward;
     const bw = backward(this.forward, this.lossName, this.trainable);
     const g = bw.graph;
     let grads = this.trainable.map((n) => bw.grads.get(n)!);
@@ -154,6 +159,10 @@ export class Trainer {
       });
       return g;
     }
+    if (this.o.keepGradients)
+      grads.forEach((d, i) => {
+        g.output(`grad:${this.trainable[i]}`, d);
+      });
     if (this.o.maxGradNorm !== undefined) {
       const clipped = clipByGlobalNorm(grads, this.o.maxGradNorm);
       grads = clipped.grads;
@@ -243,11 +252,25 @@ export class Trainer {
       result.losses.push(Number(out[this.lossName].data[0]));
       if (out.grad_norm) result.gradNorm = Number(out.grad_norm.data[0]);
       const { [this.lossName]: _, grad_norm: __, ...rest } = out;
+      for (const key of Object.keys(rest))
+        if (key.startsWith('grad:')) {
+          result.gradients ??= new Map();
+          result.gradients.set(key.slice(5), rest[key]);
+          delete rest[key];
+        }
       result.outputs.push(rest);
     }
     this.parity = next;
     this.stepsDone++;
     return result;
+  }
+
+  /** The forward outputs (loss and the requested outputs) at the current parameters; nothing is updated. */
+  async evaluate(batch: Feeds): Promise<Record<string, HostTensor>> {
+    const session = await this.session('forward');
+    const feeds: Feeds = Object.fromEntries(this.frozen);
+    for (const [name, pair] of this.params) feeds[name] = pair[this.parity];
+    return session.run({ ...feeds, ...batch });
   }
 
   private accumulators(name: string): [HostTensor, HostTensor, HostTensor] {
@@ -315,5 +338,8 @@ export class Trainer {
     this.sessions.clear();
   }
 }
+
+export const matchesGroup = (g: ParamGroup, name: string): boolean =>
+  typeof g.match === 'function' ? g.match(name) : g.match.test(name);
 
 const sumBytes = (ts: HostTensor[]) => ts.reduce((n, t) => n + t.data.byteLength, 0);

@@ -8,7 +8,7 @@ import { f32, type HostTensor } from '../../src/tensor.ts';
 import type { OptimizerConfig } from '../../src/train/optim.ts';
 import { Rng } from '../../src/train/rng.ts';
 import { lrFactor, warmupFromRatio } from '../../src/train/schedule.ts';
-import { type ParamGroup, Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
+import { matchesGroup, type ParamGroup, Trainer, type TrainerOptions } from '../../src/train/trainer.ts';
 
 const [IN, OUT] = [4, 3];
 
@@ -81,7 +81,7 @@ class Reference {
     const factor = lrFactor(this.o.schedule ?? { kind: 'constant' }, this.step);
     this.step++;
     for (const name of Object.keys(this.p)) {
-      const group = this.o.groups?.find((gr) => gr.match.test(name));
+      const group = this.o.groups?.find((gr) => matchesGroup(gr, name));
       const lr = (group?.lr ?? this.o.lr) * factor;
       const wd = group ? (group.weightDecay ?? 0) : (this.o.weightDecay ?? 0);
       const [p, [m, v], c] = [this.p[name], this.state[name], this.o.optimizer];

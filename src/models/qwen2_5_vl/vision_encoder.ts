@@ -18,6 +18,26 @@ export interface VisionOptions {
   format?: LinearFormat;
   /** Also output patch_embed, every block's output and the merger output (window order), for parity tests. */
   debug?: boolean;
+  /**
+   * Stop before the merger and output `vit_hidden` [t·h·w, C]: the last block's output with its 2×2 merge groups
+   * (consecutive rows) in the original merged-token order, what `patchMerger` turns into `visual_embeds`. Training
+   * runs the frozen blocks this way once and trains the merger on the cached result.
+   */
+  beforeMerger?: boolean;
+}
+
+/**
+ * The PatchMerger (`visual.merger`): RMSNorm, 2×2 groups of consecutive rows → 4C, Linear, exact GELU, Linear to
+ * the LLM width. Row-wise per merge group, so it commutes with any reordering of whole groups.
+ */
+export function patchMerger(g: E.Graph, x: E.Tensor, c: VisionConfig, f: LinearFormat = FP32): E.Tensor {
+  const C = c.hiddenSize;
+  const unit = c.spatialMergeSize ** 2;
+  const normed = E.rmsNorm(x, g.param('visual.merger.ln_q.weight', f.dtype, [C]), 1e-6);
+  const rows = x.shape[0];
+  const grouped = E.reshape(normed, [typeof rows === 'number' ? rows / unit : -1, unit * C]);
+  const hidden = E.gelu(dense(g, grouped, 'visual.merger.mlp.0', unit * C, unit * C, true, f));
+  return dense(g, hidden, 'visual.merger.mlp.2', unit * C, c.outHiddenSize, true, f);
 }
 
 const MASKED = -3.4028234663852886e38;
@@ -131,13 +151,16 @@ export function buildVisionEncoder(c: VisionConfig, grid: GridThw, opts: VisionO
     if (opts.debug) g.output(`block${i}`, x);
   }
 
-  // Merger: RMSNorm, 2×2 groups → 4C, Linear, exact GELU, Linear to the LLM width; then the original order.
   const unit = c.spatialMergeSize ** 2;
-  const normed = E.rmsNorm(x, g.param('visual.merger.ln_q.weight', f.dtype, [C]), 1e-6);
-  const grouped = E.reshape(normed, [n / unit, unit * C]);
-  const hidden = E.gelu(dense(g, grouped, 'visual.merger.mlp.0', unit * C, unit * C, true, f));
-  const merged = dense(g, hidden, 'visual.merger.mlp.2', unit * C, c.outHiddenSize, true, f);
+  const restore = int64(g, layout.restore);
+  if (opts.beforeMerger) {
+    const groups = E.gather(E.reshape(x, [n / unit, unit * C]), restore, 0);
+    g.output('vit_hidden', E.reshape(groups, [n, C]));
+    return g;
+  }
+  // Merger on window-ordered groups, then the original order.
+  const merged = patchMerger(g, x, c, f);
   if (opts.debug) g.output('merger', merged);
-  g.output('visual_embeds', E.gather(merged, int64(g, layout.restore), 0));
+  g.output('visual_embeds', E.gather(merged, restore, 0));
   return g;
 }

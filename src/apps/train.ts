@@ -1,0 +1,139 @@
+// `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
+import { runGrpo } from '../train/grpo_run.ts';
+import { runSft } from '../train/sft_run.ts';
+
+export interface TrainCommonOptions {
+  model: string;
+  data: string;
+  media: string;
+  out: string;
+  maxSteps?: number;
+  epochs: number;
+  seed: number;
+  saveEvery: number;
+  evalData?: string;
+  evalEvery?: number;
+  loraRank?: number;
+  loraAlpha?: number;
+  frozenDtype: 'float32' | 'int4' | 'int8';
+  merge?: boolean;
+  threads?: number;
+  encoderCache: boolean;
+  frames: number;
+  minFrames?: number;
+  maxFrames?: number;
+  minPixels: number;
+  maxPixels: number;
+  frameFps: number;
+  baseInterval: number;
+}
+
+export interface GrpoCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  groupSize: number;
+  beta: number;
+  epsilon: number;
+  lossNorm: 'sequence' | 'token' | 'dapo' | 'dr_grpo';
+  scaleRewards: boolean;
+  maxCompletionLength: number;
+  temperature: number;
+  promptsPerStep: number;
+}
+
+export interface SftCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr: number;
+  weightDecay: number;
+  warmupRatio: number;
+  scheduler: 'cosine' | 'linear' | 'constant';
+  maxGradNorm: number;
+  gradAccum: number;
+}
+
+/** Run options shared by SFT and GRPO. */
+export function commonRunOptions(o: TrainCommonOptions) {
+  return {
+    model: o.model,
+    data: o.data,
+    media: o.media,
+    out: o.out,
+    epochs: o.epochs,
+    maxSteps: o.maxSteps,
+    seed: o.seed,
+    saveEvery: o.saveEvery,
+    evalData: o.evalData,
+    evalEvery: o.evalEvery,
+    merge: o.merge,
+    threads: o.threads,
+    cacheEncoders: o.encoderCache,
+    lora: o.loraRank ? { rank: o.loraRank, alpha: o.loraAlpha, seed: o.seed } : undefined,
+    frozenQuant: o.frozenDtype === 'float32' ? undefined : o.frozenDtype,
+    video: {
+      baseInterval: o.baseInterval,
+      minFrames: o.minFrames ?? o.frames,
+      maxFrames: o.maxFrames ?? o.frames,
+      minPixels: o.minPixels,
+      maxPixels: o.maxPixels,
+      frameFps: o.frameFps,
+    },
+  };
+}
+
+export async function runSftCommand(o: SftCliOptions): Promise<void> {
+  const summary = await runSft({
+    ...commonRunOptions(o),
+    hyper: {
+      lr: o.lr,
+      projectorLr: o.projectorLr,
+      weightDecay: o.weightDecay,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      schedule: o.scheduler,
+      warmupRatio: o.warmupRatio,
+      maxGradNorm: o.maxGradNorm,
+      gradAccum: o.gradAccum,
+    },
+  });
+  const where = [summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ');
+  process.stderr.write(
+    `done: ${summary.steps} steps${summary.resumedFrom ? ` (resumed at ${summary.resumedFrom})` : ''}` +
+      `${summary.lastLoss !== undefined ? `, last loss ${summary.lastLoss.toFixed(4)}` : ''}` +
+      `${summary.evalLoss !== undefined ? `, eval loss ${summary.evalLoss.toFixed(4)}` : ''}; wrote ${where}\n`,
+  );
+}
+
+export async function runGrpoCommand(o: GrpoCliOptions): Promise<void> {
+  const summary = await runGrpo({
+    ...commonRunOptions(o),
+    hyper: {
+      lr: o.lr,
+      projectorLr: o.projectorLr ?? o.lr,
+      weightDecay: o.weightDecay,
+      betas: [0.9, 0.999],
+      eps: 1e-8,
+      schedule: 'constant',
+      warmupRatio: 0,
+      maxGradNorm: o.maxGradNorm,
+      gradAccum: 1,
+    },
+    grpo: {
+      groupSize: o.groupSize,
+      beta: o.beta,
+      epsilon: o.epsilon,
+      lossNorm: o.lossNorm,
+      scaleRewards: o.lossNorm === 'dr_grpo' ? false : o.scaleRewards,
+      maxCompletionLength: o.maxCompletionLength,
+      temperature: o.temperature,
+      promptsPerStep: o.promptsPerStep,
+    },
+  });
+  const first = summary.rewards[0];
+  const last = summary.rewards[summary.rewards.length - 1];
+  process.stderr.write(
+    `done: ${summary.steps} steps${first !== undefined ? `, mean reward ${first.toFixed(3)} → ${last.toFixed(3)}` : ''}; ` +
+      `wrote ${[summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ')}\n`,
+  );
+}

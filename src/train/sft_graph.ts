@@ -1,0 +1,65 @@
+// The trainable part of Spatial-MLLM as one graph with the SFT loss. Upstream SFT (THU-SI/Spatial-MLLM
+// `train_qwen.py` `set_model`, tune_mm_connector + tune_mm_llm) trains the vision PatchMerger, the connector and the
+// whole LLM; the ViT blocks and VGGT are frozen. Their outputs do not depend on anything that trains, so they are
+// computed beforehand (frozen_encoders.ts) and enter here as inputs:
+//   vit_hidden [4·V, C]       the last ViT block's output, merge groups in merged-token order;
+//   spatial_merged [V, M]     the selected VGGT aggregator layer after the 3D token merge;
+//   input_ids [1, S], position_ids [3, 1, S], visual_index [V, 1] (positions of the <|video_pad|> tokens);
+//   labels [1, S] int64 already shifted (label i is the target of logits i), IGNORE_INDEX where not scored;
+//   loss_denominator []: scored tokens × gradient-accumulation steps (upstream: each micro-batch's token mean
+//   divided by the accumulation steps).
+// video embeds = merger(vit_hidden) + connector(spatial_merged) fill the pad tokens; the decoder is the inference
+// graph (text_decoder.ts) inlined with an empty KV cache; output `loss`.
+import * as E from '../engine/index.ts';
+import { inline } from '../engine/lower.ts';
+import type { LinearFormat } from '../models/layers.ts';
+import { buildTextDecoder } from '../models/qwen2_5_vl/text_decoder.ts';
+import { patchMerger } from '../models/qwen2_5_vl/vision_encoder.ts';
+import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
+import { connector } from '../models/spatial_mllm/connector.ts';
+import { tensor } from '../tensor.ts';
+import { maskedCrossEntropy } from './losses.ts';
+
+export interface SftGraphOptions {
+  /** Format of the LLM's linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
+  format?: LinearFormat;
+}
+
+/**
+ * The trainable model up to the logits: inputs vit_hidden, spatial_merged, input_ids, position_ids, visual_index;
+ * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller). The merger and connector
+ * always run in float32: they train.
+ */
+export function buildTrainableLogits(
+  cfg: SpatialMllmConfig,
+  name: string,
+  o: SftGraphOptions = {},
+): { graph: E.Graph; logits: E.Tensor } {
+  const text = cfg.qwen.text;
+  const decoder = buildTextDecoder(text, { allLogits: true, format: o.format });
+  // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
+  const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
+  const C = cfg.qwen.vision.hiddenSize;
+  const vit = g.input('vit_hidden', 'float32', ['patches', C]);
+  const spatial = g.input('spatial_merged', 'float32', ['visual', cfg.connector.mergedDim]);
+  const inputs: Record<string, E.Tensor> = {
+    input_ids: g.input('input_ids', 'int64', [1, 'seq']),
+    position_ids: g.input('position_ids', 'int64', [3, 1, 'seq']),
+    visual_index: g.input('visual_index', 'int64', ['visual', 1]),
+  };
+  const video = patchMerger(g, vit, cfg.qwen.vision);
+  inputs.visual_embeds = E.add(video, connector(g, spatial, cfg.connector).projection);
+  const dtype = o.format?.dtype ?? 'float32';
+  const empty = E.constant(g, tensor(dtype, [1, text.numKvHeads, 0, text.headDim]));
+  for (let i = 0; i < text.numLayers; i++) inputs[`past_key.${i}`] = inputs[`past_value.${i}`] = empty;
+  return { graph: g, logits: inline(decoder, g, inputs).logits };
+}
+
+/** The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. */
+export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
+  const labels = g.input('labels', 'int64', [1, 'seq']);
+  const denominator = g.input('loss_denominator', 'float32', []);
+  g.output('loss', maskedCrossEntropy(logits, labels, denominator));
+  return g;
+}

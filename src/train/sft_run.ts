@@ -1,0 +1,151 @@
+// `spatial-mllm train sft`: a resumable SFT run in an output folder.
+//   settings.json        the run's options (a rerun must match them; it then resumes);
+//   state.safetensors    trainable weights, AdamW moments and the step (written atomically every --save-every steps);
+//   train.jsonl, train.svg   per-step log and its curves;
+//   model/ (adapter/)    the trained model as a Hugging Face folder (a PEFT adapter for LoRA), at the end.
+// Killing the process at any moment loses at most the steps since the last state; the rerun cuts the log back to
+// that step and continues with the same data order, so its weights are bit-identical to an uninterrupted run.
+// Data order: micro-batches stream through the records epoch after epoch, each epoch in a seeded permutation
+// (upstream shuffles once with Python's random.seed(42), then the HF sampler reshuffles per epoch with torch's
+// generator; neither stream is reproduced).
+import { join, resolve } from 'node:path';
+import { type ExportResult, exportSft } from './export.ts';
+import { Rng } from './rng.ts';
+import { type LogRecord, Progress, RunFolder } from './run_log.ts';
+import { SftModel, type SftOptions } from './sft.ts';
+import { readSftRecords } from './sft_data.ts';
+import type { SftExample } from './sft_example.ts';
+
+export interface SftRunOptions extends Omit<SftOptions, 'hyper' | 'keepGradients'> {
+  model: string;
+  data: string;
+  media: string;
+  out: string;
+  hyper: Omit<SftOptions['hyper'], 'totalSteps'>;
+  epochs: number;
+  /** Stop after this many optimizer steps (also the schedule length when given). */
+  maxSteps?: number;
+  seed: number;
+  saveEvery: number;
+  /** Held-out records scored (mean answer-token loss) every `evalEvery` steps and at the end. */
+  evalData?: string;
+  evalEvery?: number;
+  /** LoRA: also write the merged full model. */
+  merge?: boolean;
+  /** Cache frozen-encoder outputs under <out>/encoder_cache (default true). */
+  cacheEncoders?: boolean;
+  log?: (s: string) => void;
+}
+
+export interface SftRunSummary {
+  steps: number;
+  resumedFrom: number;
+  lastLoss?: number;
+  evalLoss?: number;
+  exported: ExportResult;
+}
+
+/** Record index of global micro-batch `i`: epoch floor(i / n) in its seeded permutation. */
+export function microBatchRecord(i: number, n: number, seed: number): number {
+  const epoch = Math.floor(i / n);
+  const rng = new Rng((Math.imul(seed, 0x9e3779b1) + epoch) >>> 0);
+  const order = Array.from({ length: n }, (_, k) => k);
+  for (let k = n - 1; k > 0; k--) {
+    const j = rng.int(k + 1);
+    [order[k], order[j]] = [order[j], order[k]];
+  }
+  return order[i % n];
+}
+
+/** The options that define a run (a resume must match them). */
+export function runSettings(o: SftRunOptions, totalSteps: number): Record<string, unknown> {
+  return {
+    model: resolve(o.model),
+    data: resolve(o.data),
+    media: resolve(o.media),
+    hyper: o.hyper,
+    totalSteps,
+    epochs: o.epochs,
+    seed: o.seed,
+    video: o.video ?? null,
+    lora: o.lora ?? null,
+    frozenQuant: o.frozenQuant ?? null,
+  };
+}
+
+/** Steps of a run: --max-steps, else enough optimizer steps for the epochs. */
+export const totalStepsOf = (
+  o: Pick<SftRunOptions, 'maxSteps' | 'epochs'>,
+  records: number,
+  perStep: number,
+) => o.maxSteps ?? Math.max(1, Math.ceil((o.epochs * records) / perStep));
+
+export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
+  const log = o.log ?? ((s: string) => process.stderr.write(s));
+  // Every record (and the held-out file) is checked before anything is written.
+  const records = readSftRecords(o.data, o.media);
+  const evalRecords = o.evalData ? readSftRecords(o.evalData, o.media) : [];
+  const ga = o.hyper.gradAccum;
+  const totalSteps = totalStepsOf(o, records.length, ga);
+  const model = await SftModel.load(o.model, {
+    ...o,
+    hyper: { ...o.hyper, totalSteps },
+    encoderCache: o.cacheEncoders === false ? undefined : join(o.out, 'encoder_cache'),
+  });
+  try {
+    // Examples (token ids, positions) are built once per record; frames decode only when the cache misses.
+    const examples: SftExample[] = [];
+    for (const r of records) examples.push(await model.loadExample(r));
+    const evalExamples: SftExample[] = [];
+    for (const r of evalRecords) evalExamples.push(await model.loadExample(r));
+
+    const run = new RunFolder(o.out, runSettings(o, totalSteps), model.trainer, [
+      'loss',
+      'eval_loss',
+      'grad_norm',
+      'lr.decay',
+    ]);
+    const resumedFrom = run.resumedFrom;
+    if (resumedFrom > 0) log(`resuming ${o.out} at step ${resumedFrom}/${totalSteps}\n`);
+    const evaluate = async () => (evalExamples.length ? await model.evalLoss(evalExamples) : undefined);
+
+    const progress = new Progress(totalSteps, resumedFrom, log, o.log ? false : undefined);
+    let lastLoss: number | undefined;
+    let evalLoss: number | undefined;
+    for (let step = resumedFrom; step < totalSteps; step++) {
+      const started = Date.now();
+      const batch: SftExample[] = [];
+      for (let j = 0; j < ga; j++)
+        batch.push(examples[microBatchRecord(step * ga + j, records.length, o.seed)]);
+      const r = await model.step(batch);
+      lastLoss = r.loss;
+      const entry: LogRecord = {
+        step: r.step,
+        epoch: (step * ga) / records.length,
+        loss: r.loss,
+        micro_losses: r.microLosses,
+        label_tokens: r.labelTokens,
+        grad_norm: r.gradNorm,
+        clip_coef: r.clipCoef,
+        lr: r.lr,
+        encoder_cache_hits: r.frozenCached,
+        seconds: (Date.now() - started) / 1000,
+        samples: batch.map((b) => b.record.id),
+      };
+      if (o.evalEvery && r.step % o.evalEvery === 0) entry.eval_loss = evalLoss = await evaluate();
+      run.record(entry, o.saveEvery, totalSteps);
+      progress.update(r.step, {
+        loss: r.loss.toFixed(4),
+        ...(entry.eval_loss !== undefined ? { eval: (entry.eval_loss as number).toFixed(4) } : {}),
+        lr: (r.lr.decay ?? 0).toExponential(2),
+      });
+    }
+    progress.end();
+    if (evalExamples.length && evalLoss === undefined) evalLoss = await evaluate();
+    run.drawCurves();
+    const exported = await exportSft(model, o.out, { merge: o.merge });
+    return { steps: model.trainer.stepsDone, resumedFrom, lastLoss, evalLoss, exported };
+  } finally {
+    await model.release();
+  }
+}

@@ -1,0 +1,119 @@
+// GRPO: the reward functions, group advantages and loss normalisations on hand-checked values, and a run on a
+// tiny checkpoint that must raise the mean reward of a task whose answer is checkable (free-form, Levenshtein
+// ratio against "the"; one-token completions, so every rollout gets a graded reward).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { groupAdvantages, lossDenominators, PAPER_GRPO } from '../../src/train/grpo.ts';
+import { runGrpo } from '../../src/train/grpo_run.ts';
+import { accuracyReward, formatReward, levenshteinRatio, reward, taskKind } from '../../src/train/rewards.ts';
+import { UPSTREAM_SFT } from '../../src/train/sft.ts';
+import { tinyModels, writeToyData } from './sft_toy.ts';
+
+describe('GRPO rewards', () => {
+  test('format: <think>…</think><answer>…</answer> and nothing else', () => {
+    assert.equal(formatReward('<think>the sofa is left</think> <answer>B</answer>'), 1);
+    assert.equal(formatReward('<think>x</think><answer>B</answer> extra'), 0);
+    assert.equal(formatReward('<answer>B</answer>'), 0);
+  });
+
+  test('accuracy by task kind: exact option, MRA, Levenshtein ratio', () => {
+    assert.equal(taskKind('B'), 'multiple_choice');
+    assert.equal(taskKind('3.5'), 'numeric');
+    assert.equal(taskKind('a brown sofa'), 'free_form');
+    assert.equal(taskKind('2', 'object_rel_direction_easy'), 'multiple_choice');
+    assert.equal(accuracyReward('<think>…</think><answer>B</answer>', 'B', 'multiple_choice'), 1);
+    assert.equal(accuracyReward('<answer>C</answer>', 'B', 'multiple_choice'), 0);
+    // |4.6 − 5| / 5 = 0.08 < 1 − θ for θ ∈ {0.5 … 0.9}: 9 of 10 thresholds.
+    assert.equal(accuracyReward('<answer>4.6</answer>', '5', 'numeric'), Math.fround(0.9));
+    // python-Levenshtein ratio('kitten', 'sitting') = 1 − 5/13 (InDel distance 5).
+    assert.equal(levenshteinRatio('kitten', 'sitting'), 8 / 13);
+    assert.equal(accuracyReward('<answer>a brown sofa</answer>', 'a brown sofa', 'free_form'), 1);
+    assert.deepEqual(reward('<think>.</think><answer>B</answer>', 'B', 'multiple_choice'), {
+      format: 1,
+      accuracy: 1,
+      total: 2,
+    });
+  });
+
+  test('group advantages (unbiased std + 1e-4) and loss denominators', () => {
+    const a = groupAdvantages([1, 0, 0, 1], true);
+    const std = Math.sqrt(1 / 3);
+    assert.deepEqual(a, [0.5 / (std + 1e-4), -0.5 / (std + 1e-4), -0.5 / (std + 1e-4), 0.5 / (std + 1e-4)]);
+    assert.deepEqual(groupAdvantages([2, 0], false), [1, -1]);
+    const counts = [
+      [2, 4],
+      [3, 1],
+    ];
+    assert.deepEqual(lossDenominators(counts, 'sequence', 10), [
+      [8, 16],
+      [12, 4],
+    ]);
+    assert.deepEqual(lossDenominators(counts, 'token', 10), [
+      [12, 12],
+      [8, 8],
+    ]);
+    assert.deepEqual(lossDenominators(counts, 'dapo', 10), [
+      [10, 10],
+      [10, 10],
+    ]);
+    assert.deepEqual(lossDenominators(counts, 'dr_grpo', 10), [
+      [40, 40],
+      [40, 40],
+    ]);
+  });
+});
+
+for (const { dir: model, name } of tinyModels().slice(0, 1))
+  test(`GRPO raises the mean reward of a checkable task on a tiny checkpoint (${name})`, {
+    timeout: 300_000,
+  }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpo-'));
+    const { data, media } = writeToyData(dir, 2);
+    const records = readFileSync(data, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const r of records) r.conversations[1].value = 'the';
+    writeFileSync(data, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const s = await runGrpo({
+      model,
+      data,
+      media,
+      out: join(dir, 'run'),
+      hyper: {
+        ...UPSTREAM_SFT,
+        lr: 1e-2,
+        projectorLr: 1e-2,
+        weightDecay: 0,
+        warmupRatio: 0,
+        schedule: 'constant',
+        gradAccum: 1,
+      },
+      video: { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 },
+      grpo: { ...PAPER_GRPO, maxCompletionLength: 1 },
+      epochs: 1,
+      maxSteps: 16,
+      seed: 0,
+      saveEvery: 16,
+      threads: 1,
+      log: () => {},
+    });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [first, last] = [mean(s.rewards.slice(0, 4)), mean(s.rewards.slice(-4))];
+    t.diagnostic(`mean reward ${first.toFixed(3)} (steps 1-4) → ${last.toFixed(3)} (steps 13-16)`);
+    assert.ok(last >= first + 0.3, `reward ${first} → ${last}`);
+    const log = readFileSync(join(dir, 'run', 'train.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(log.length, 16);
+    for (const r of log) {
+      assert.ok(r.reward.free_form.n === 8 && Number.isFinite(r.kl) && r.completion_length === 1);
+      assert.ok(r.clip_fraction === 0, 'one optimizer step per batch of rollouts: the ratio is 1');
+    }
+    assert.equal(log[0].kl, 0, 'the first step samples from the reference itself');
+    assert.ok(log[15].kl > 0);
+  });
