@@ -4,10 +4,23 @@ import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { createAdapter, SAMPLINGS, type Sampling } from './adapters.ts';
 import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
-import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
+import {
+  BENCHMARKS,
+  type Benchmark,
+  type EvalQuestion,
+  PROMPT_STYLES,
+  type PromptStyle,
+} from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import { mergeRuns, parseShard, type RunSettings, runEval, selectQuestions } from './runner.ts';
+import {
+  mergeRuns,
+  parseShard,
+  type RunOutcome,
+  type RunSettings,
+  runEval,
+  selectQuestions,
+} from './runner.ts';
 
 export interface EvalCommandOptions {
   model: string;
@@ -41,7 +54,20 @@ function positiveInt(value: string, flag: string): number {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
-export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+/** A run's settings, questions and output folder, as the single-process runner and the queue both need them. */
+export interface PreparedEval {
+  settings: RunSettings;
+  /** Every question of the benchmark (the frequency baseline's statistics). */
+  all: EvalQuestion[];
+  /** The questions of this run, limited and sharded. */
+  questions: EvalQuestion[];
+  out: string;
+  convention: string;
+  videos: string;
+  maxTokens?: number;
+}
+
+export async function prepareEval(benchmark: Benchmark, o: EvalCommandOptions): Promise<PreparedEval> {
   const convention = conventionFor(benchmark, o.convention);
   const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
   const frames = positiveInt(o.frames, '--frames');
@@ -51,17 +77,12 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
   const shard = o.shard === undefined ? undefined : parseShard(o.shard);
   const all = await loadBenchmark(benchmark, o.data, subset);
   const questions = selectQuestions(all, limit, shard);
-  const adapter = await createAdapter(o.model, {
-    questions: all,
-    endpoint: o.endpoint,
-    apiKeyEnv: o.apiKeyEnv,
-    maxTokens: o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens'),
-  });
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
-  const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
+  // every adapter is named by its --model spec
+  const out = o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${shardTag}`);
   const settings: RunSettings = {
     benchmark,
-    model: adapter.name,
+    model: o.model,
     data: o.data,
     subset: benchmark === 'vsibench' ? subset : 'test',
     frames,
@@ -71,6 +92,18 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
     shard: o.shard ?? null,
     questions: questions.length,
   };
+  const maxTokens = o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens');
+  return { settings, all, questions, out, convention, videos: o.videos ?? o.data, maxTokens };
+}
+
+export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+  const { settings, all, questions, out, convention, videos, maxTokens } = await prepareEval(benchmark, o);
+  const adapter = await createAdapter(o.model, {
+    questions: all,
+    endpoint: o.endpoint,
+    apiKeyEnv: o.apiKeyEnv,
+    maxTokens,
+  });
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
@@ -82,26 +115,29 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
       settings,
       questions,
       adapter,
-      videos: o.videos ?? o.data,
+      videos,
       out,
       convention,
       signal: controller.signal,
       progress: o.progress,
     });
-    for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
-    if (outcome.failed.length)
-      process.stderr.write(
-        `${outcome.failed.length} questions failed; rerun the same command to retry them\n`,
-      );
-    if (outcome.report) {
-      process.stdout.write(reportMarkdown(outcome.report));
-      process.stdout.write(
-        `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
-      );
-    }
+    printOutcome(outcome, out);
   } finally {
     process.off('SIGINT', onSigint);
     await adapter.close?.();
+  }
+}
+
+/** The failures (the first 20) on stderr, the report on stdout. */
+export function printOutcome(outcome: RunOutcome, out: string): void {
+  for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
+  if (outcome.failed.length)
+    process.stderr.write(`${outcome.failed.length} questions failed; rerun the same command to retry them\n`);
+  if (outcome.report) {
+    process.stdout.write(reportMarkdown(outcome.report));
+    process.stdout.write(
+      `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
+    );
   }
 }
 

@@ -82,7 +82,8 @@ function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
-function checkSettings(out: string, settings: RunSettings): void {
+/** Records a run's settings in its folder, or checks them against those recorded (a resumed run). */
+export function checkSettings(out: string, settings: RunSettings): void {
   const path = join(out, 'settings.json');
   if (!existsSync(path)) {
     writeJsonAtomic(path, settings);

@@ -235,6 +235,13 @@ export class SpatialMllmPipeline {
     return { candidates, points, conf };
   }
 
+  /** Computes a video's candidate-frame geometry into the cache unless it is there (`geometry precompute`). */
+  async precomputeGeometry(videoPath: string, sampling: Exclude<Sampling, 'uniform'>): Promise<void> {
+    const video = await openVideo(videoPath);
+    if (video.frameCount < 1) throw new InputError(`${videoPath}: the video has no frames`);
+    await this.candidateGeometry(video, sampling);
+  }
+
   private async chooseFrames(video: VideoSource, k: number, sampling: Sampling) {
     if (sampling === 'uniform')
       return { indices: uniformIndices(video.frameCount, Math.min(k, video.frameCount)) };

@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .action(async (args: string[]) => {
       // Lives in src/data/synth/cli.ts, which exports runSynth(argv); loaded only when asked for.
       const path = '../../data/synth/cli.ts';
-      let mod: { runSynth(argv: string[]): Promise<void> };
+      let mod: typeof import('../../data/synth/cli.ts');
       try {
         mod = await import(path);
       } catch (e) {
@@ -77,6 +77,6 @@ export function register(program: Command): void {
         }
         throw e;
       }
-      await mod.runSynth(args);
+      await mod.runSynth(args, async (run) => (await import('../../queue/synth_queue.ts')).queueSynth(run));
     });
 }

@@ -36,10 +36,17 @@ export function register(program: Command): void {
       )
       .option('--api-key-env <name>', 'openai: environment variable holding the API key')
       .option('--max-tokens <n>', 'openai: max_tokens of each answer (default 256)')
+      .option(
+        '--queue <url>',
+        'enqueue one job per video on this Redis (redis://HOST:PORT/DB) for `spatial-mllm worker` processes, and collect their results',
+      )
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts) => {
-        const { evalBenchmark } = await import('../../eval/commands.ts');
-        await evalBenchmark(benchmark, opts);
+        const { evalBenchmark, prepareEval, printOutcome } = await import('../../eval/commands.ts');
+        if (!opts.queue) return evalBenchmark(benchmark, opts);
+        const { queueEval } = await import('../../queue/eval_queue.ts');
+        const prepared = await prepareEval(benchmark, opts);
+        printOutcome(await queueEval(prepared, opts), prepared.out);
       });
 
   evalCmd
