@@ -3,7 +3,6 @@
 // fails its job, with its error, without blocking the others; a worker with another model is refused; Redis
 // restarted mid-run (append-only file) does not stop the run.
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,29 +11,9 @@ import { readResults } from '../../src/eval/results.ts';
 import { startFakeServer } from '../eval/openai_server.ts';
 import { syntheticVsiBench } from '../eval/synthetic.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
+import { type Child, cli } from './processes.ts';
 
 const QUESTIONS = 24;
-
-interface Child {
-  process: ChildProcess;
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-function cli(args: string[]): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...args], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (c) => {
-    stderr += c;
-  });
-  return {
-    process: child,
-    stderr: () => stderr,
-    exit: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-  };
-}
 
 const report = (dir: string) =>
   ['report.json', 'report.md', 'chart.svg'].map((f) => readFileSync(join(dir, f), 'utf8'));
@@ -218,4 +197,14 @@ test('Redis restarted mid-run (append-only file on): the run goes on to the same
   assert.equal(ids.length, QUESTIONS);
   assert.deepEqual(report(out), single);
   await stopWorkers();
+});
+
+test('no Redis at the --queue URL, or no URL at all: one clear line and exit code 2', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'noredis-'));
+  const closed = cli(evalArgs(out, 'redis://127.0.0.1:1/0'));
+  const bad = cli(['worker', '--queue', 'http://example.org']);
+  assert.equal(await closed.exit, 2);
+  assert.match(closed.stderr(), /^error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0 .*start it there/);
+  assert.equal(await bad.exit, 2);
+  assert.match(bad.stderr(), /^error: --queue http:\/\/example\.org: give a Redis URL/);
 });

@@ -81,6 +81,7 @@ export function writeQuestions(
   scenes: SceneMetaFile,
   log: (line: string) => void,
 ): SynthResult {
+  mkdirSync(run.out, { recursive: true });
   writeJson(join(run.out, 'meta_info.json'), scenes);
   const questions = generateQuestions(scenes, { seed: run.seed });
   writeRecordsAtomic(join(run.out, 'qa.json'), questions);
