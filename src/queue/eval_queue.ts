@@ -7,7 +7,11 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { InputError } from '../errors.ts';
-import { createAdapter, MODEL_SPEC_HELP, type ModelAdapter } from '../eval/adapters.ts';
+import { type AdapterContext, createAdapter, MODEL_SPEC_HELP, type ModelAdapter } from '../eval/adapters.ts';
+
+/** The parts of an adapter context that come from the app rather than from the run. */
+export type AdapterDeps = Omit<AdapterContext, 'questions' | 'endpoint' | 'apiKeyEnv' | 'maxTokens'>;
+
 import type { PreparedEval } from '../eval/commands.ts';
 import { videoPath } from '../eval/datasets.ts';
 import { buildPrompt, type EvalQuestion } from '../eval/questions.ts';
@@ -153,7 +157,11 @@ export async function queueEval(p: PreparedEval, o: QueueEvalOptions): Promise<R
 export class EvalAnswerer {
   private readonly adapters = new Map<string, Promise<ModelAdapter>>();
 
-  constructor(private readonly local: { model?: string; videos?: string; endpoint?: string }) {}
+  constructor(
+    private readonly local: { model?: string; videos?: string; endpoint?: string },
+    /** What the app wires into adapters (our model, the video decoder). */
+    private readonly deps: AdapterDeps = {},
+  ) {}
 
   /** The spec this worker answers a job's model with: its own --model if given, else the job's. */
   spec(job: EvalJob): string {
@@ -169,6 +177,7 @@ export class EvalAnswerer {
         key,
         (async () =>
           createAdapter(spec, {
+            ...this.deps,
             questions: spec === 'baseline:frequency' ? await all() : [],
             endpoint: this.local.endpoint ?? s.endpoint ?? undefined,
             apiKeyEnv: s.apiKeyEnv ?? undefined,

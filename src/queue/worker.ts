@@ -6,7 +6,7 @@
 import { DelayedError, type Job, Worker } from 'bullmq';
 import { InputError } from '../errors.ts';
 import { connectionOptions, openQueue, QUEUE_NAME } from './connection.ts';
-import { EvalAnswerer } from './eval_queue.ts';
+import { type AdapterDeps, EvalAnswerer } from './eval_queue.ts';
 import { GeometryMaker } from './geometry_queue.ts';
 import type { EvalJob, GeometryJob, JobKind, SynthJob } from './protocol.ts';
 import { RunStore } from './store.ts';
@@ -28,10 +28,11 @@ export interface WorkerOptions {
 /** A job this worker refuses: put back for another worker, and this one stops. */
 class Refusal extends Error {}
 
-export async function runWorker(o: WorkerOptions): Promise<void> {
+/** `deps`: what the app wires into eval adapters (our model, the video decoder). */
+export async function runWorker(o: WorkerOptions, deps: AdapterDeps = {}): Promise<void> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const h = await openQueue(o.queue); // fails clearly if Redis is not there
-  const answerer = new EvalAnswerer(o);
+  const answerer = new EvalAnswerer(o, deps);
   const geometry = new GeometryMaker(o);
   const hashes = new Map<string, string>();
   let refused: string | undefined;

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { readResults } from '../../src/eval/results.ts';
 import { startFakeServer } from '../eval/openai_server.ts';
 import { syntheticVsiBench } from '../eval/synthetic.ts';
@@ -207,4 +208,18 @@ test('no Redis at the --queue URL, or no URL at all: one clear line and exit cod
   assert.match(closed.stderr(), /^error: cannot reach Redis at redis:\/\/127\.0\.0\.1:1\/0 .*start it there/);
   assert.equal(await bad.exit, 2);
   assert.match(bad.stderr(), /^error: --queue http:\/\/example\.org: give a Redis URL/);
+});
+
+test('Redis loses the run (restarted without persistence, flushed): the enqueuer says to rerun, exit code 2', {
+  timeout: 60_000,
+}, async () => {
+  const queue = redis.url(++db);
+  const out = mkdtempSync(join(tmpdir(), 'lost-'));
+  const run = cli(evalArgs(out, queue));
+  await until(() => run.stderr().includes('queued on'), 'the jobs to be queued');
+  const client = new Redis(queue);
+  await client.flushdb();
+  client.disconnect();
+  assert.equal(await run.exit, 2);
+  assert.match(run.stderr(), /error: Redis no longer holds this evaluation run .*Rerun the same command/);
 });
