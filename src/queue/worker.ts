@@ -3,7 +3,7 @@
 // and once the lock expires another worker's stall check puts the job back (answers already stored are skipped).
 // A job this worker must not answer — settings hash differing from its own (another checkpoint, another program
 // version), or a model it cannot load — is put back untouched and the worker stops with the reason.
-import { DelayedError, type Job, Worker } from 'bullmq';
+import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 import { InputError } from '../errors.ts';
 import { connectionOptions, openQueue, QUEUE_NAME } from './connection.ts';
 import { type AdapterDeps, EvalAnswerer } from './eval_queue.ts';
@@ -22,7 +22,28 @@ export interface WorkerOptions {
   videos?: string;
   out?: string;
   endpoint?: string;
+  /** Exit once the queue has had nothing waiting, delayed or running for this many seconds (batch jobs). */
+  idleExit?: number;
   log?: (line: string) => void;
+}
+
+/** Calls `onIdle` once the queue has had no job waiting, delayed or running (anywhere) for `seconds`. */
+function exitWhenIdle(queue: Queue, seconds: number, onIdle: () => void): NodeJS.Timeout {
+  let since = Date.now();
+  let checking = false;
+  return setInterval(async () => {
+    if (checking) return;
+    checking = true;
+    try {
+      const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'prioritized');
+      if (Object.values(counts).some((n) => n > 0)) since = Date.now();
+      else if (Date.now() - since >= seconds * 1000) onIdle();
+    } catch {
+      since = Date.now(); // Redis away: not idle
+    } finally {
+      checking = false;
+    }
+  }, 500);
 }
 
 /** A job this worker refuses: put back for another worker, and this one stops. */
@@ -111,12 +132,20 @@ export async function runWorker(o: WorkerOptions, deps: AdapterDeps = {}): Promi
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  const idle =
+    o.idleExit === undefined
+      ? undefined
+      : exitWhenIdle(h.queue, o.idleExit, () => {
+          log(`the queue has been empty for ${o.idleExit} s: stopping`);
+          close();
+        });
   log(`worker on ${o.queue} (${o.concurrency} at a time, lock ${o.lockSeconds} s); Ctrl-C to stop`);
   await worker.waitUntilReady();
   await new Promise<void>((resolve) => worker.once('closed', () => resolve()));
   await closing;
   process.off('SIGINT', stop);
   process.off('SIGTERM', stop);
+  if (idle) clearInterval(idle);
   await answerer.close();
   await geometry.close();
   await h.close();

@@ -1,14 +1,17 @@
 // `eval … --queue` against a real Redis with several `spatial-mllm worker` processes: the report equals a
 // single-process run's byte for byte; a worker SIGKILLed mid-job loses and duplicates nothing; a poison video
-// fails its job, with its error, without blocking the others; a worker with another model is refused; Redis
-// restarted mid-run (append-only file) does not stop the run.
+// fails its job at once, with its error kept in Redis, without blocking the others (and --idle-exit workers leave
+// afterwards); a worker with another model is refused; Redis restarted mid-run (append-only file) does not stop
+// the run, and a run Redis lost is reported with what to do.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { readResults } from '../../src/eval/results.ts';
+import { QUEUE_NAME } from '../../src/queue/connection.ts';
 import { startFakeServer } from '../eval/openai_server.ts';
 import { syntheticVsiBench } from '../eval/synthetic.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
@@ -145,12 +148,24 @@ test('a poison video fails its job with the error recorded; the other videos are
   assert.ok(bad.length > 0 && bad.length < QUESTIONS);
   const queue = redis.url(++db);
   const out = mkdtempSync(join(tmpdir(), 'poison-'));
-  worker(queue);
-  worker(queue);
   const args = evalArgs(out, queue);
   args[args.indexOf('--data') + 1] = poisoned;
   const run = cli(args);
+  await until(() => run.stderr().includes('queued on'), 'the jobs to be queued');
+  // batch-style workers: they leave by themselves once the queue is empty
+  const ws = [0, 1].map(() => cli(['worker', '--queue', queue, '--idle-exit', '2']));
   assert.equal(await run.exit, 0, run.stderr());
+  for (const w of ws) {
+    assert.equal(await w.exit, 0, w.stderr());
+    assert.match(w.stderr(), /the queue has been empty for 2 s: stopping/);
+  }
+  const failedJobs = new Queue(QUEUE_NAME, { connection: { url: queue } });
+  const failed = await failedJobs.getFailed();
+  await failedJobs.close();
+  assert.equal(failed.length, 1, 'the poison job stays in Redis as failed');
+  assert.equal(failed[0].data.video, 'scannet/scene0');
+  assert.match(failed[0].failedReason, /^scannet\/scene0: /);
+  assert.equal(failed[0].attemptsMade, 1, 'an unreadable video is not retried');
   for (const id of bad) assert.match(run.stderr(), new RegExp(`failed ${id}: scannet/scene0: .+`));
   const ids = readResults(join(out, 'results.jsonl'), 'vsibench').records.map((r) => r.id);
   assert.deepEqual(
@@ -162,7 +177,6 @@ test('a poison video fails its job with the error recorded; the other videos are
   );
   const json = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.equal(json.questions.missing, bad.length);
-  await stopWorkers();
 });
 
 test('a worker with another model is refused and stops; the job waits for a matching worker', {

@@ -23,6 +23,11 @@ export function register(program: Command): void {
       positiveInt('--lock-seconds'),
       60,
     )
+    .option(
+      '--idle-exit <s>',
+      'exit once the queue has had nothing waiting or running for this long (batch schedulers)',
+      positiveInt('--idle-exit'),
+    )
     .option('--model <spec>', "this machine's model (default: the enqueuer's --model, same path)")
     .option('--videos <dir>', "this machine's video root (default: the enqueuer's)")
     .option('--out <dir>', "data synth: this machine's output folder (default: the enqueuer's --out)")
