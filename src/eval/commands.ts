@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { createAdapter, SAMPLINGS, type Sampling } from './adapters.ts';
+import { type AdapterDeps, SAMPLINGS, type Sampling } from './adapter.ts';
+import { createAdapter } from './adapters.ts';
 import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
 import {
   BENCHMARKS,
@@ -96,9 +97,15 @@ export async function prepareEval(benchmark: Benchmark, o: EvalCommandOptions): 
   return { settings, all, questions, out, convention, videos: o.videos ?? o.data, maxTokens };
 }
 
-export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+/** `deps`: what the app wires in (our model, the video decoder); without them only baselines run. */
+export async function evalBenchmark(
+  benchmark: Benchmark,
+  o: EvalCommandOptions,
+  deps: AdapterDeps = {},
+): Promise<void> {
   const { settings, all, questions, out, convention, videos, maxTokens } = await prepareEval(benchmark, o);
   const adapter = await createAdapter(o.model, {
+    ...deps,
     questions: all,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,

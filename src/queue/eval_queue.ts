@@ -7,10 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Job, UnrecoverableError } from 'bullmq';
 import { InputError } from '../errors.ts';
-import { type AdapterContext, createAdapter, MODEL_SPEC_HELP, type ModelAdapter } from '../eval/adapters.ts';
-
-/** The parts of an adapter context that come from the app rather than from the run. */
-export type AdapterDeps = Omit<AdapterContext, 'questions' | 'endpoint' | 'apiKeyEnv' | 'maxTokens'>;
+import type { AdapterDeps, ModelAdapter } from '../eval/adapter.ts';
+import { createAdapter, MODEL_SPEC_HELP } from '../eval/adapters.ts';
 
 import type { PreparedEval } from '../eval/commands.ts';
 import { videoPath } from '../eval/datasets.ts';

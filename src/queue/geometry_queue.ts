@@ -41,15 +41,13 @@ export function listVideos(root: string): string[] {
   return videos;
 }
 
-interface Pipeline {
+/** The part of the Spatial-MLLM pipeline used here, which the app hands in (the queue knows no pipeline). */
+export interface GeometryPipeline {
   precomputeGeometry(video: string, sampling: GeometrySampling): Promise<void>;
   release(): Promise<void>;
 }
 
-async function loadPipeline(checkpoint: string): Promise<Pipeline> {
-  const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
-  return SpatialMllmPipeline.load(checkpoint);
-}
+export type LoadGeometryPipeline = (checkpoint: string) => Promise<GeometryPipeline>;
 
 const checkpointOf = (spec: string) => spec.replace(/^spatial-mllm:/, '');
 
@@ -63,6 +61,7 @@ export interface PrecomputeOptions {
 
 export async function precomputeGeometry(
   o: PrecomputeOptions,
+  loadPipeline: LoadGeometryPipeline,
 ): Promise<{ videos: number; failed: string[] }> {
   if (!(GEOMETRY_SAMPLINGS as readonly string[]).includes(o.sampling))
     throw new InputError(`--sampling ${o.sampling}: choose one of ${GEOMETRY_SAMPLINGS.join(', ')}`);
@@ -126,9 +125,12 @@ export async function precomputeGeometry(
 
 /** A worker's side: one pipeline per checkpoint, geometry of one video per job. */
 export class GeometryMaker {
-  private readonly pipelines = new Map<string, Promise<Pipeline>>();
+  private readonly pipelines = new Map<string, Promise<GeometryPipeline>>();
 
-  constructor(private readonly local: { model?: string; videos?: string }) {}
+  constructor(
+    private readonly local: { model?: string; videos?: string },
+    private readonly loadPipeline?: LoadGeometryPipeline,
+  ) {}
 
   private spec(job: GeometryJob): string {
     return this.local.model ?? job.settings.model;
@@ -140,7 +142,8 @@ export class GeometryMaker {
 
   async run(job: Job<GeometryJob>): Promise<{ video: string }> {
     const checkpoint = checkpointOf(this.spec(job.data));
-    if (!this.pipelines.has(checkpoint)) this.pipelines.set(checkpoint, loadPipeline(checkpoint));
+    if (!this.loadPipeline) throw new InputError('this build has no Spatial-MLLM pipeline for geometry jobs');
+    if (!this.pipelines.has(checkpoint)) this.pipelines.set(checkpoint, this.loadPipeline(checkpoint));
     const pipeline = await this.pipelines.get(checkpoint)!;
     const root = resolve(this.local.videos ?? job.data.settings.videos);
     try {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { Sampling } from '../eval/adapters.ts';
+import type { Sampling } from '../eval/adapter.ts';
 import type { Benchmark, EvalQuestion, PromptStyle } from '../eval/questions.ts';
 
 /** Bumped when job data or result handling changes meaning: old workers then refuse new jobs. */

@@ -5,9 +5,10 @@
 // version), or a model it cannot load — is put back untouched and the worker stops with the reason.
 import { DelayedError, type Job, type Queue, Worker } from 'bullmq';
 import { InputError } from '../errors.ts';
+import type { AdapterDeps } from '../eval/adapter.ts';
 import { connectionOptions, openQueue, QUEUE_NAME } from './connection.ts';
-import { type AdapterDeps, EvalAnswerer } from './eval_queue.ts';
-import { GeometryMaker } from './geometry_queue.ts';
+import { EvalAnswerer } from './eval_queue.ts';
+import { GeometryMaker, type LoadGeometryPipeline } from './geometry_queue.ts';
 import type { EvalJob, GeometryJob, JobKind, SynthJob } from './protocol.ts';
 import { RunStore } from './store.ts';
 import { synthJob, synthJobHash } from './synth_queue.ts';
@@ -49,12 +50,17 @@ function exitWhenIdle(queue: Queue, seconds: number, onIdle: () => void): NodeJS
 /** A job this worker refuses: put back for another worker, and this one stops. */
 class Refusal extends Error {}
 
-/** `deps`: what the app wires into eval adapters (our model, the video decoder). */
-export async function runWorker(o: WorkerOptions, deps: AdapterDeps = {}): Promise<void> {
+/** What the app wires in: eval adapters' model and video decoder, the pipeline for geometry jobs. */
+export interface WorkerDeps {
+  eval?: AdapterDeps;
+  geometry?: LoadGeometryPipeline;
+}
+
+export async function runWorker(o: WorkerOptions, deps: WorkerDeps = {}): Promise<void> {
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const h = await openQueue(o.queue); // fails clearly if Redis is not there
-  const answerer = new EvalAnswerer(o, deps);
-  const geometry = new GeometryMaker(o);
+  const answerer = new EvalAnswerer(o, deps.eval);
+  const geometry = new GeometryMaker(o, deps.geometry);
   const hashes = new Map<string, string>();
   let refused: string | undefined;
 

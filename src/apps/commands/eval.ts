@@ -43,7 +43,8 @@ export function register(program: Command): void {
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts) => {
         const { evalBenchmark, prepareEval, printOutcome } = await import('../../eval/commands.ts');
-        if (!opts.queue) return evalBenchmark(benchmark, opts);
+        const { evalDeps } = await import('../eval_deps.ts');
+        if (!opts.queue) return evalBenchmark(benchmark, opts, evalDeps);
         const { queueEval } = await import('../../queue/eval_queue.ts');
         const prepared = await prepareEval(benchmark, opts);
         printOutcome(await queueEval(prepared, opts), prepared.out);

@@ -17,7 +17,8 @@ export function register(program: Command): void {
     .option('--no-progress', 'no progress bar on stderr')
     .action(async (opts) => {
       const { precomputeGeometry } = await import('../../queue/geometry_queue.ts');
-      const { videos, failed } = await precomputeGeometry(opts);
+      const { loadGeometryPipeline } = await import('../geometry_deps.ts');
+      const { videos, failed } = await precomputeGeometry(opts, loadGeometryPipeline);
       for (const f of failed.slice(0, 20)) process.stderr.write(`failed ${f}\n`);
       process.stdout.write(`geometry of ${videos - failed.length}/${videos} videos cached\n`);
     });

@@ -34,6 +34,8 @@ export function register(program: Command): void {
     .option('--endpoint <url>', "openai models: this machine's endpoint (default: the enqueuer's)")
     .action(async (opts) => {
       const { runWorker } = await import('../../queue/worker.ts');
-      await runWorker(opts);
+      const { evalDeps } = await import('../eval_deps.ts');
+      const { loadGeometryPipeline } = await import('../geometry_deps.ts');
+      await runWorker(opts, { eval: evalDeps, geometry: loadGeometryPipeline });
     });
 }
