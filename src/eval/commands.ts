@@ -2,26 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { type AdapterDeps, SAMPLINGS, type Sampling } from './adapter.ts';
+import { checkFrameCount, checkFrameSampling } from '../frame_options.ts';
+import type { AdapterDeps } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
 import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
-import {
-  BENCHMARKS,
-  type Benchmark,
-  type EvalQuestion,
-  PROMPT_STYLES,
-  type PromptStyle,
-} from './questions.ts';
+import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import {
-  mergeRuns,
-  parseShard,
-  type RunOutcome,
-  type RunSettings,
-  runEval,
-  selectQuestions,
-} from './runner.ts';
+import { type EvaluateOptions, evaluate, mergeRuns, parseShard, type RunOutcome } from './runner.ts';
 
 export interface EvalCommandOptions {
   model: string;
@@ -55,47 +43,32 @@ function positiveInt(value: string, flag: string): number {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
-/** A run's settings, questions and output folder, as the single-process runner and the queue both need them. */
-export interface PreparedEval {
-  settings: RunSettings;
-  /** Every question of the benchmark (the frequency baseline's statistics). */
-  all: EvalQuestion[];
-  /** The questions of this run, limited and sharded. */
-  questions: EvalQuestion[];
-  out: string;
-  convention: string;
-  videos: string;
-  maxTokens?: number;
+/** The command's options checked and turned into the runner's, with the output folder. */
+export function evaluateOptions(
+  benchmark: Benchmark,
+  o: EvalCommandOptions,
+): Omit<EvaluateOptions, 'adapter'> {
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+  const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
+  return {
+    benchmark,
+    data: o.data,
+    videos: o.videos,
+    // every adapter is named by its --model spec
+    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${shardTag}`),
+    frames: checkFrameCount(o.frames),
+    sampling: checkFrameSampling(o.sampling),
+    prompt: oneOf(o.prompt, PROMPT_STYLES, '--prompt') as PromptStyle,
+    subset: oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset,
+    convention: conventionFor(benchmark, o.convention),
+    limit: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
+    shard,
+    progress: o.progress,
+  };
 }
 
-export async function prepareEval(benchmark: Benchmark, o: EvalCommandOptions): Promise<PreparedEval> {
-  const convention = conventionFor(benchmark, o.convention);
-  const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
-  const frames = positiveInt(o.frames, '--frames');
-  const sampling = oneOf(o.sampling, SAMPLINGS, '--sampling') as Sampling;
-  const prompt = oneOf(o.prompt, PROMPT_STYLES, '--prompt') as PromptStyle;
-  const limit = o.limit === undefined ? undefined : positiveInt(o.limit, '--limit');
-  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-  const all = await loadBenchmark(benchmark, o.data, subset);
-  const questions = selectQuestions(all, limit, shard);
-  const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
-  // every adapter is named by its --model spec
-  const out = o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${shardTag}`);
-  const settings: RunSettings = {
-    benchmark,
-    model: o.model,
-    data: o.data,
-    subset: benchmark === 'vsibench' ? subset : 'test',
-    frames,
-    sampling,
-    prompt,
-    limit: limit ?? null,
-    shard: o.shard ?? null,
-    questions: questions.length,
-  };
-  const maxTokens = o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens');
-  return { settings, all, questions, out, convention, videos: o.videos ?? o.data, maxTokens };
-}
+export const maxTokensOf = (o: EvalCommandOptions) =>
+  o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens');
 
 /** `deps`: what the app wires in (our model, the video decoder); without them only baselines run. */
 export async function evalBenchmark(
@@ -103,14 +76,16 @@ export async function evalBenchmark(
   o: EvalCommandOptions,
   deps: AdapterDeps = {},
 ): Promise<void> {
-  const { settings, all, questions, out, convention, videos, maxTokens } = await prepareEval(benchmark, o);
+  const options = evaluateOptions(benchmark, o);
+  const questions = await loadBenchmark(benchmark, o.data, options.subset!);
   const adapter = await createAdapter(o.model, {
     ...deps,
-    questions: all,
+    questions,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,
-    maxTokens,
+    maxTokens: maxTokensOf(o),
   });
+  const out = options.out;
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
@@ -118,16 +93,7 @@ export async function evalBenchmark(
   };
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await runEval({
-      settings,
-      questions,
-      adapter,
-      videos,
-      out,
-      convention,
-      signal: controller.signal,
-      progress: o.progress,
-    });
+    const outcome = await evaluate({ ...options, adapter, questions, signal: controller.signal });
     printOutcome(outcome, out);
   } finally {
     process.off('SIGINT', onSigint);

@@ -10,11 +10,10 @@ import { InputError } from '../errors.ts';
 import type { AdapterDeps, ModelAdapter } from '../eval/adapter.ts';
 import { createAdapter, MODEL_SPEC_HELP } from '../eval/adapters.ts';
 
-import type { PreparedEval } from '../eval/commands.ts';
 import { videoPath } from '../eval/datasets.ts';
 import { buildPrompt, type EvalQuestion } from '../eval/questions.ts';
 import { ResultWriter, readResults, recordOf } from '../eval/results.ts';
-import { checkSettings, Progress, type RunOutcome, reportFor } from '../eval/runner.ts';
+import { checkSettings, Progress, type RunOutcome, type RunPlan, reportFor } from '../eval/runner.ts';
 import { openQueue, persistenceWarning } from './connection.ts';
 import { enqueue, onInterrupt, waitForJobs } from './follow.ts';
 import { type EvalJob, type EvalJobSettings, evalHash, jobId, modelIdentity, sha256 } from './protocol.ts';
@@ -29,6 +28,7 @@ const MODEL_SPEC = /^(spatial-mllm:.+|baseline:(chance|frequency)|openai:.+)$/;
 
 export interface QueueEvalOptions {
   queue: string;
+  maxTokens?: number;
   endpoint?: string;
   apiKeyEnv?: string;
   progress: boolean;
@@ -45,7 +45,7 @@ function byVideo(questions: readonly EvalQuestion[]): Map<string, EvalQuestion[]
   return groups;
 }
 
-export async function queueEval(p: PreparedEval, o: QueueEvalOptions): Promise<RunOutcome> {
+export async function queueEval(p: RunPlan, o: QueueEvalOptions): Promise<RunOutcome> {
   const { settings, out } = p;
   if (!MODEL_SPEC.test(settings.model))
     throw new InputError(`unknown --model ${JSON.stringify(settings.model)}; use ${MODEL_SPEC_HELP}`);
@@ -58,7 +58,7 @@ export async function queueEval(p: PreparedEval, o: QueueEvalOptions): Promise<R
     frames: settings.frames,
     sampling: settings.sampling,
     prompt: settings.prompt,
-    maxTokens: p.maxTokens ?? null,
+    maxTokens: o.maxTokens ?? null,
     endpoint: o.endpoint ?? null,
     apiKeyEnv: o.apiKeyEnv ?? null,
     videos: resolve(p.videos),
@@ -84,7 +84,7 @@ export async function queueEval(p: PreparedEval, o: QueueEvalOptions): Promise<R
     const warning = await persistenceWarning(h.redis);
     if (warning) process.stderr.write(`warning: ${warning}\n`);
     const store = new RunStore(h.redis, run);
-    await store.putRecord({ all: p.all } satisfies EvalRunRecord);
+    await store.putRecord({ all: [...p.all] } satisfies EvalRunRecord);
     const ids: string[] = [];
     for (const [video, questions] of byVideo(todo)) {
       const id = jobId(run, video);

@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { Sampling } from '../eval/adapter.ts';
 import type { Benchmark, EvalQuestion, PromptStyle } from '../eval/questions.ts';
+import { FRAME_SAMPLINGS, type FrameSampling } from '../frame_options.ts';
 
 /** Bumped when job data or result handling changes meaning: old workers then refuse new jobs. */
 export const PROTOCOL = 1;
@@ -87,7 +87,7 @@ export interface EvalJobSettings {
   subset: string;
   model: string;
   frames: number;
-  sampling: Sampling;
+  sampling: FrameSampling;
   prompt: PromptStyle;
   maxTokens: number | null;
   endpoint: string | null;
@@ -145,9 +145,9 @@ export interface SynthJob extends JobBase {
   scenes: number;
 }
 
-/** The sampling variants that need geometry (src/pipeline/answer.ts). */
-export const GEOMETRY_SAMPLINGS = ['space-aware', 'space-aware-depth'] as const;
-export type GeometrySampling = (typeof GEOMETRY_SAMPLINGS)[number];
+/** The sampling variants that need geometry. */
+export type GeometrySampling = Exclude<FrameSampling, 'uniform'>;
+export const GEOMETRY_SAMPLINGS = FRAME_SAMPLINGS.filter((s): s is GeometrySampling => s !== 'uniform');
 
 export interface GeometryJobSettings {
   model: string;
