@@ -9,7 +9,7 @@ import { loadBenchmark, type VsiSubset } from './datasets.ts';
 import type { Benchmark, PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import { evaluate, mergeRuns, type Shard } from './runner.ts';
+import { type EvaluateOptions, evaluate, mergeRuns, type RunOutcome, type Shard } from './runner.ts';
 
 /** `eval <benchmark>` options, as src/apps/commands/eval.ts parses them. */
 export interface EvalCommandOptions {
@@ -33,16 +33,53 @@ export interface EvalCommandOptions {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
+/** The command's options as the runner's, with the output folder (named by the --model spec, so a queued run,
+ * which has no adapter, writes to the same place as a single-process one). */
+export function evaluateOptions(benchmark: Benchmark, o: EvalCommandOptions): Omit<EvaluateOptions, 'adapter'> {
+  const { shard } = o;
+  const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
+  return {
+    benchmark,
+    data: o.data,
+    videos: o.videos,
+    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${shardTag}`),
+    frames: o.frames,
+    sampling: o.sampling,
+    prompt: o.prompt,
+    subset: o.subset ?? 'full',
+    convention: conventionFor(benchmark, o.convention),
+    limit: o.limit,
+    shard,
+    progress: o.progress,
+  };
+}
+
+/** Prints the report and says what failed: exit 130 when interrupted, 1 when questions failed (CommandFailed). */
+export function printOutcome(outcome: RunOutcome, out: string): void {
+  if (outcome.report) {
+    process.stdout.write(reportMarkdown(outcome.report));
+    process.stdout.write(
+      `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
+    );
+  }
+  if (!outcome.report)
+    throw new CommandFailed(`interrupted after ${outcome.answered} new answers; rerun the same command to resume`, 130);
+  for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
+  if (outcome.failed.length)
+    throw new CommandFailed(
+      `${outcome.failed.length} questions failed (the report leaves them out; the first ` +
+        `${Math.min(20, outcome.failed.length)} are listed above); rerun the same command to retry them`,
+    );
+}
+
 /** `deps`: what the app wires in (our model, the video decoder); without them only baselines run. */
 export async function evalBenchmark(
   benchmark: Benchmark,
   o: EvalCommandOptions,
   deps: AdapterDeps = {},
 ): Promise<void> {
-  const convention = conventionFor(benchmark, o.convention);
-  const subset = o.subset ?? 'full';
-  const { frames, sampling, prompt, limit, shard } = o;
-  const questions = await loadBenchmark(benchmark, o.data, subset);
+  const options = evaluateOptions(benchmark, o);
+  const questions = await loadBenchmark(benchmark, o.data, options.subset ?? 'full');
   const adapter = await createAdapter(o.model, {
     ...deps,
     questions,
@@ -50,8 +87,6 @@ export async function evalBenchmark(
     apiKeyEnv: o.apiKeyEnv,
     maxTokens: o.maxTokens,
   });
-  const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
-  const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
@@ -59,40 +94,7 @@ export async function evalBenchmark(
   };
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await evaluate({
-      benchmark,
-      data: o.data,
-      videos: o.videos,
-      adapter,
-      questions,
-      out,
-      frames,
-      sampling,
-      prompt,
-      subset,
-      convention,
-      limit,
-      shard,
-      signal: controller.signal,
-      progress: o.progress,
-    });
-    if (outcome.report) {
-      process.stdout.write(reportMarkdown(outcome.report));
-      process.stdout.write(
-        `\nresults: ${join(out, 'results.jsonl')}\nreport: ${join(out, 'report.md')}, report.json, chart.svg\n`,
-      );
-    }
-    if (!outcome.report)
-      throw new CommandFailed(
-        `interrupted after ${outcome.answered} new answers; rerun the same command to resume`,
-        130,
-      );
-    for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
-    if (outcome.failed.length)
-      throw new CommandFailed(
-        `${outcome.failed.length} questions failed (the report leaves them out; the first ` +
-          `${Math.min(20, outcome.failed.length)} are listed above); rerun the same command to retry them`,
-      );
+    printOutcome(await evaluate({ ...options, adapter, questions, signal: controller.signal }), options.out);
   } finally {
     process.off('SIGINT', onSigint);
     await adapter.close?.();

@@ -91,7 +91,8 @@ function writeJsonAtomic(path: string, value: unknown): void {
 
 const SETTINGS_FIX = 'it is written by `spatial-mllm eval`; restore it or start over in another --out';
 
-function checkSettings(out: string, settings: RunSettings): void {
+/** Records a run's settings in its folder, or checks them against those recorded (a resumed run). */
+export function checkSettings(out: string, settings: RunSettings): void {
   const path = join(out, 'settings.json');
   if (!existsSync(path)) {
     writeJsonAtomic(path, settings);
@@ -287,14 +288,26 @@ export interface EvaluateOptions {
   progress?: boolean;
 }
 
-/** Loads a benchmark, answers its questions with the adapter (resumably) and scores them. */
-export async function evaluate(o: EvaluateOptions): Promise<RunOutcome> {
+/** What a run is, before any answer: its settings, questions and video root (`evaluate` and the job queue). */
+export interface RunPlan {
+  settings: RunSettings;
+  /** Every question of the benchmark (the frequency baseline's statistics). */
+  all: readonly EvalQuestion[];
+  /** This run's questions, limited and sharded. */
+  questions: EvalQuestion[];
+  videos: string;
+  out: string;
+  convention: string;
+}
+
+/** Loads the benchmark (unless given) and settles a run's settings; `model` is the adapter's name (its spec). */
+export async function planRun(o: Omit<EvaluateOptions, 'adapter'> & { model: string }): Promise<RunPlan> {
   const subset = o.subset ?? 'full';
   const all = o.questions ?? (await loadBenchmark(o.benchmark, o.data, subset));
   const questions = selectQuestions(all, o.limit, o.shard);
   const settings: RunSettings = {
     benchmark: o.benchmark,
-    model: o.adapter.name,
+    model: o.model,
     data: o.data,
     subset: o.benchmark === 'vsibench' ? subset : 'test',
     frames: checkFrameCount(o.frames ?? DEFAULT_FRAME_COUNT),
@@ -304,14 +317,12 @@ export async function evaluate(o: EvaluateOptions): Promise<RunOutcome> {
     shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,
     questions: questions.length,
   };
-  return runEval({
-    settings,
-    questions,
-    adapter: o.adapter,
-    videos: o.videos ?? o.data,
-    out: o.out,
-    convention: conventionFor(o.benchmark, o.convention),
-    signal: o.signal,
-    progress: o.progress,
-  });
+  const convention = conventionFor(o.benchmark, o.convention);
+  return { settings, all, questions, videos: o.videos ?? o.data, out: o.out, convention };
+}
+
+/** Loads a benchmark, answers its questions with the adapter (resumably) and scores them. */
+export async function evaluate(o: EvaluateOptions): Promise<RunOutcome> {
+  const plan = await planRun({ ...o, model: o.adapter.name });
+  return runEval({ ...plan, adapter: o.adapter, signal: o.signal, progress: o.progress });
 }

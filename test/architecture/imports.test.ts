@@ -71,6 +71,7 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   eval: ['pipeline', 'models', 'apps', 'runtime', 'engine', 'train', 'data'],
   data: ['pipeline', 'models', 'apps', 'runtime', 'engine', 'train', 'eval'],
   weights: ['models', 'pipeline', 'apps', 'train', 'eval', 'data'],
+  queue: ['pipeline', 'models', 'apps', 'runtime', 'engine', 'train'],
 };
 
 test('layers import only downwards', () => {

@@ -77,8 +77,10 @@ export function register(program: Command): void {
     .option('--width <px>', 'frame width (even)', integer(1, 4096), d.width)
     .option('--height <px>', 'frame height (even)', integer(1, 4096), d.height)
     .option('--previews', 'also write <scene>.png: colour | depth | instances of its busiest frame')
-    .action(async (opts: SynthCliOptions) => {
+    .option('--queue <url>', 'render on `spatial-mllm worker` processes: scene ranges as jobs on this Redis')
+    .option('--scenes-per-job <n>', 'with --queue: scenes per job', integer(1, 100000), 4)
+    .action(async (opts: SynthCliOptions & { queue?: string; scenesPerJob: number }) => {
       const { runSynth } = await import('../../data/synth/cli.ts');
-      await runSynth(opts);
+      await runSynth(opts, async (run) => (await import('../../queue/synth_queue.ts')).queueSynth(run));
     });
 }

@@ -61,11 +61,19 @@ export function register(program: Command): void {
       )
       .option('--api-key-env <name>', 'openai: environment variable holding the API key')
       .option('--max-tokens <n>', 'openai: max_tokens of each answer (default 256)', integer(1))
+      .option(
+        '--queue <url>',
+        'enqueue one job per video on this Redis (redis://HOST:PORT/DB) for `spatial-mllm worker` processes, and collect their results',
+      )
       .option('--no-progress', 'no progress bar on stderr')
-      .action(async (opts: EvalCommandOptions) => {
-        const { evalBenchmark } = await import('../../eval/commands.ts');
+      .action(async (opts: EvalCommandOptions & { queue?: string }) => {
+        const { evalBenchmark, evaluateOptions, printOutcome } = await import('../../eval/commands.ts');
         const { evalDeps } = await import('../eval_deps.ts');
-        await evalBenchmark(benchmark, opts, evalDeps);
+        if (!opts.queue) return evalBenchmark(benchmark, opts, evalDeps);
+        const { planRun } = await import('../../eval/runner.ts');
+        const { queueEval } = await import('../../queue/eval_queue.ts');
+        const plan = await planRun({ ...evaluateOptions(benchmark, opts), model: opts.model });
+        printOutcome(await queueEval(plan, { ...opts, queue: opts.queue }), plan.out);
       });
 
   evalCmd

@@ -5,7 +5,19 @@ import { register as data } from './data.ts';
 import { register as demo } from './demo.ts';
 import { register as doctor } from './doctor.ts';
 import { register as evaluate } from './eval.ts';
+import { register as geometry } from './geometry.ts';
 import { register as train } from './train.ts';
 import { register as weights } from './weights.ts';
+import { register as worker } from './worker.ts';
 
-export const commands: ((program: Command) => void)[] = [demo, ask, doctor, weights, data, evaluate, train];
+export const commands: ((program: Command) => void)[] = [
+  demo,
+  ask,
+  doctor,
+  weights,
+  data,
+  evaluate,
+  geometry,
+  worker,
+  train,
+];

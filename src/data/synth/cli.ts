@@ -34,36 +34,55 @@ export interface SynthResult {
 /** Generates (or resumes) a synthetic dataset; see the file comment for the layout. */
 export async function synthesize(run: SynthRun): Promise<SynthResult> {
   const log = run.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const dir = join(run.out, SYNTH_DATASET);
-  mkdirSync(dir, { recursive: true });
   const scenes: SceneMetaFile = {};
   for (let i = 0; i < run.scenes; i++) {
-    const name = sceneName(run.seed, i);
-    const file = join(dir, `${name}.json`);
-    const started = Date.now();
-    let meta: SceneMeta;
-    if (existsSync(file)) {
-      meta = parseSceneMeta(readJsonFile(file, 'delete it to render the scene again'), file);
-      checkMatches(meta, run, file);
-      log(`[${i + 1}/${run.scenes}] ${name}: already complete`);
-    } else {
-      const scene = buildScene(run.seed, i, run);
-      const what = `${name} (${scene.room.type}, ${scene.objects.length} objects)`;
-      meta = await writeScene(scene, dir, {
-        preview: run.previews,
-        onFrame: (f) => {
-          if (process.stderr.isTTY)
-            process.stderr.write(`\r[${i + 1}/${run.scenes}] ${what}: frame ${f + 1}/${run.frames}`);
-        },
-      });
-      if (process.stderr.isTTY) process.stderr.write('\r');
-      log(
-        `[${i + 1}/${run.scenes}] ${what}: ${run.frames} frames in ${((Date.now() - started) / 1000).toFixed(1)} s`,
-      );
-    }
-    scenes[name] = meta;
+    scenes[sceneName(run.seed, i)] = await synthScene(run, i, log);
     writeJson(join(run.out, 'meta_info.json'), scenes);
   }
+  return writeQuestions(run, scenes, log);
+}
+
+/** Renders scene `i` into `<out>/synthetic/`, or reads it back if an earlier run completed it. */
+export async function synthScene(
+  run: Omit<SynthRun, 'log'>,
+  i: number,
+  log: (line: string) => void,
+): Promise<SceneMeta> {
+  const dir = join(run.out, SYNTH_DATASET);
+  mkdirSync(dir, { recursive: true });
+  const name = sceneName(run.seed, i);
+  const file = join(dir, `${name}.json`);
+  const started = Date.now();
+  if (existsSync(file)) {
+    const meta = parseSceneMeta(readJsonFile(file, 'delete it to render the scene again'), file);
+    checkMatches(meta, run, file);
+    log(`[${i + 1}/${run.scenes}] ${name}: already complete`);
+    return meta;
+  }
+  const scene = buildScene(run.seed, i, run);
+  const what = `${name} (${scene.room.type}, ${scene.objects.length} objects)`;
+  const meta = await writeScene(scene, dir, {
+    preview: run.previews,
+    onFrame: (f) => {
+      if (process.stderr.isTTY)
+        process.stderr.write(`\r[${i + 1}/${run.scenes}] ${what}: frame ${f + 1}/${run.frames}`);
+    },
+  });
+  if (process.stderr.isTTY) process.stderr.write('\r');
+  log(
+    `[${i + 1}/${run.scenes}] ${what}: ${run.frames} frames in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return meta;
+}
+
+/** The dataset files over all scenes: meta_info.json and the questions of every task type (qa.json). */
+export function writeQuestions(
+  run: Pick<SynthRun, 'out' | 'seed'>,
+  scenes: SceneMetaFile,
+  log: (line: string) => void,
+): SynthResult {
+  mkdirSync(run.out, { recursive: true });
+  writeJson(join(run.out, 'meta_info.json'), scenes);
   const questions = generateQuestions(scenes, { seed: run.seed });
   writeRecordsAtomic(join(run.out, 'qa.json'), questions);
   const perType = new Map<string, number>();
@@ -75,7 +94,7 @@ export async function synthesize(run: SynthRun): Promise<SynthResult> {
 }
 
 /** A scene left by an earlier run must have been made with the same frame count and size. */
-function checkMatches(meta: SceneMeta, run: SynthRun, file: string): void {
+function checkMatches(meta: SceneMeta, run: SynthOptions, file: string): void {
   const frames = meta.frames ?? [];
   const k = frames[0]?.intrinsics;
   if (frames.length !== run.frames || k?.width !== run.width || k?.height !== run.height)
@@ -91,8 +110,15 @@ export const MAX_PIXELS_PER_SCENE = 100e6;
 /** `data synth` options, as src/apps/commands/data.ts parses them. */
 export type SynthCliOptions = Omit<SynthRun, 'log'>;
 
-/** Entry point of `spatial-mllm data synth`: the checks that span several options, then the run. */
-export async function runSynth(o: SynthCliOptions): Promise<void> {
+/** Renders the scenes elsewhere (src/queue/synth_queue.ts, handed in by the app: data knows no queue). */
+export type QueuedSynth = (run: SynthRun & { queue: string; scenesPerJob: number }) => Promise<unknown>;
+
+/** Entry point of `spatial-mllm data synth`: the checks that span several options, then the run (here, or as
+ * jobs on a queue when --queue is given). */
+export async function runSynth(
+  o: SynthCliOptions & { queue?: string; scenesPerJob?: number },
+  queued?: QueuedSynth,
+): Promise<void> {
   if (o.width % 2 || o.height % 2)
     throw new InputError('--width and --height must be even (H.264 4:2:0 video)');
   if (o.frames * o.width * o.height > MAX_PIXELS_PER_SCENE)
@@ -100,5 +126,8 @@ export async function runSynth(o: SynthCliOptions): Promise<void> {
       `${o.frames} frames of ${o.width}×${o.height} exceed ${MAX_PIXELS_PER_SCENE / 1e6}M pixels per scene, whose ` +
         'depth and masks are held in memory until written: use fewer frames or smaller ones',
     );
-  await synthesize(o);
+  const { queue, scenesPerJob = 4, ...run } = o;
+  if (!queue) await synthesize(run);
+  else if (!queued) throw new InputError('--queue is not available in this build');
+  else await queued({ ...run, queue, scenesPerJob });
 }
