@@ -8,7 +8,7 @@
 // Outputs: logits [1, S, vocab] (or [1, 1, vocab] for the last position), present_key.i / present_value.i,
 //          optionally hidden_states [L+1, 1, S, H] as HF's output_hidden_states (last entry after the final norm).
 import * as E from '../../engine/index.ts';
-import { dense, FP32, type LinearFormat } from '../layers.ts';
+import { dense, FP32, type LinearFormat, quantizedWeight } from '../layers.ts';
 import type { TextConfig } from './config.ts';
 
 export interface DecoderOptions {
@@ -16,6 +16,12 @@ export interface DecoderOptions {
   allLogits?: boolean;
   hiddenStates?: boolean;
   format?: LinearFormat;
+  /**
+   * With a quantized format and tied embeddings: store the embedding table once, quantized like the linears, and
+   * use it for both the lookup (GatherBlockQuantized) and the head (MatMulNBits) — no float copy of the
+   * 151,936 × 2,048 table.
+   */
+  quantizedTable?: boolean;
 }
 
 /**
@@ -45,6 +51,20 @@ export function mropeTables(
   return { cos: E.cos(full), sin: E.sin(full) };
 }
 
+/** The token embedding table: lookup by id, and the tied head (x · tableᵀ). */
+function embeddingTable(g: E.Graph, c: TextConfig, f: LinearFormat, quantized: boolean) {
+  const name = 'model.embed_tokens';
+  if (!quantized || !f.quant) {
+    const table = g.param(`${name}.weight`, f.dtype, [c.vocabSize, c.hiddenSize]);
+    return { lookup: (ids: E.Tensor) => E.gather(table, ids, 0), head: (x: E.Tensor) => E.linear(x, table) };
+  }
+  const { qweight, scales, zeros, options } = quantizedWeight(g, name, c.hiddenSize, c.vocabSize, f);
+  return {
+    lookup: (ids: E.Tensor) => E.gatherNBits(qweight, scales, zeros, ids, options),
+    head: (x: E.Tensor) => E.matmulNBits(x, qweight, scales, zeros, options),
+  };
+}
+
 export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Graph {
   const f = opts.format ?? FP32;
   const g = new E.Graph('qwen2_5_vl_text');
@@ -54,8 +74,8 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
   const visual = g.input('visual_embeds', f.dtype, ['visual', H]);
   const visualIndex = g.input('visual_index', 'int64', ['visual', 1]);
 
-  const table = g.param('model.embed_tokens.weight', f.dtype, [c.vocabSize, H]);
-  const tokens = E.gather(table, E.squeeze(ids, [0]), 0); // [S, H]
+  const table = embeddingTable(g, c, f, !!opts.quantizedTable && c.tieWordEmbeddings);
+  const tokens = table.lookup(E.squeeze(ids, [0])); // [S, H]
   let x = E.unsqueeze(E.scatterND(tokens, visualIndex, visual), [0]); // [1, S, H]
   const hidden: E.Tensor[] = [x];
   const { cos, sin } = mropeTables(g, positions, c);
@@ -101,7 +121,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
 
   const last = opts.allLogits ? x : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
   // Tied embeddings reuse the table (lm_head.weight is absent from such checkpoints).
-  const head = c.tieWordEmbeddings ? table : g.param('lm_head.weight', f.dtype, [c.vocabSize, H]);
-  g.output('logits', E.cast(E.linear(last, head), 'float32'));
+  const logits = c.tieWordEmbeddings
+    ? table.head(last)
+    : E.linear(last, g.param('lm_head.weight', f.dtype, [c.vocabSize, H]));
+  g.output('logits', E.cast(logits, 'float32'));
   return g;
 }
