@@ -79,7 +79,7 @@ interface Job {
 interface Measured {
   /** Best ms per prefill, by prompt length. */
   prefill: Record<number, number>;
-  /** Median ms per decode step. */
+  /** Best ms per decode step (the least disturbed by other processes). */
   decode: number;
   peakBytes: number;
   buildS: number;
@@ -132,7 +132,6 @@ function buildJob(job: Job, dir: string): Pick<Measured, 'buildS' | 'fileBytes'>
 
 const promptIds = (n: number, vocab: number) =>
   Array.from({ length: n }, (_, i) => (i * 7919 + 13) % (vocab - 8));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function best(runs: number, run: () => Promise<unknown>): Promise<number> {
   const times: number[] = [];
@@ -195,7 +194,7 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
       const p = sizes.context + s + 1;
       feeds.position_ids = tensor('int64', [3, 1, 1], [p, p, p]);
     }
-    return { prefill, decode: median(times.slice(1)), loadS };
+    return { prefill, decode: Math.min(...times.slice(1)), loadS };
   } finally {
     await session.release();
   }
@@ -240,7 +239,7 @@ async function runLlama(job: Job, dir: string): Promise<Timings> {
       times.push(performance.now() - t);
       token = out?.next?.token ?? token;
     }
-    return { prefill, decode: median(times.slice(1)), loadS };
+    return { prefill, decode: Math.min(...times.slice(1)), loadS };
   } finally {
     await context.dispose();
     await model.dispose();
@@ -284,7 +283,9 @@ function measureJob(job: Job): Measured | string {
     if (!built.ok) return built.error;
     const ran = spawnPhase<Timings & { peakBytes: number }>('run', job, dir);
     if (!ran.ok) return ran.error;
-    return { ...built.result, ...ran.result };
+    const m = { ...built.result, ...ran.result };
+    log(job, `measured: ${JSON.stringify(m)}`);
+    return m;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -430,7 +431,7 @@ function main(): void {
   );
   console.log(
     `measured at ${depths.join(' and ')} layers, extrapolated linearly per layer to ${L} (both engines alike) unless ` +
-      `marked measured; prefill = best of ${sizes.runs} after a warm-up; decode = median of ${sizes.steps} steps ` +
+      `marked measured; prefill = best of ${sizes.runs} after a warm-up; decode = best of ${sizes.steps} steps ` +
       'after one; int8/int4 = ours MatMulNBits block 32 with int8 activations (accuracy level 4) vs llama.cpp ' +
       'Q8_0/Q4_0; variant main = fp32 embedding table and tied head, all = the table quantized too; peak = maxRSS of ' +
       'the child that ran the model; the machine is shared: compare within a run',
