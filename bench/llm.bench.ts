@@ -40,9 +40,10 @@ type Format = 'fp32' | 'int8' | 'int4';
 const GGML: Record<Format, GgmlType> = { fp32: 'F32', int8: 'Q8_0', int4: 'Q4_0' };
 
 /**
- * Our engine's variants of a format: `main` = the decoder as `ask --dtype` builds it before this benchmark
- * (linears quantized with int8 activations, fp32 embedding table and tied head); `all` = every weight quantized,
- * the tied table included (gathered from the quantized table, no fp32 copy).
+ * Our engine's variants of a format: `main` = the decoder as `ask --dtype` built it before this benchmark
+ * (linears quantized with int8 activations, fp32 embedding table and tied head, the KV cache copied out of ONNX
+ * Runtime and back every step); `all` = every weight quantized, the tied table included (gathered from the
+ * quantized table, no fp32 copy), and the KV cache in buffers updated in place.
  */
 type Variant = 'main' | 'all';
 const VARIANTS: Variant[] = ['main', 'all'];
@@ -54,7 +55,8 @@ function linearFormat(format: Format): LinearFormat {
 
 function decoderOptions(format: Format, variant: Variant): DecoderOptions {
   const f = linearFormat(format);
-  return { format: f, ...(variant === 'all' && f.quant ? { quantizedTable: true } : {}) };
+  if (variant === 'main') return { format: f };
+  return { format: f, cacheBuffer: true, ...(f.quant ? { quantizedTable: true } : {}) };
 }
 
 interface Sizes {
@@ -151,13 +153,22 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
   const t0 = performance.now();
   const session = await Session.create(join(dir, 'model.onnx'));
   const loadS = (performance.now() - t0) / 1e3;
+  const buffers = !!decoderOptions(job.format, job.variant).cacheBuffer;
+  // With cache buffers: one buffer per layer, big enough for every run, fed as past and bound as present.
+  const capacity = Math.max(...sizes.prompts, sizes.context + sizes.steps + 1);
+  const bound: Record<string, HostTensor | null> = { logits: null };
   const kv = (past: number, feeds: Record<string, HostTensor>) => {
-    for (let i = 0; i < c.numLayers; i++) {
-      feeds[`past_key.${i}`] = randomTensor('float32', [1, c.numKvHeads, past, c.headDim], 2 * i + 1, 1);
-      feeds[`past_value.${i}`] = randomTensor('float32', [1, c.numKvHeads, past, c.headDim], 2 * i + 2, 1);
-    }
+    const len = buffers ? capacity : past;
+    for (let i = 0; i < c.numLayers; i++)
+      for (const [j, part] of ['key', 'value'].entries()) {
+        const t = randomTensor('float32', [1, c.numKvHeads, len, c.headDim], 2 * i + j + 1, 1);
+        feeds[`past_${part}.${i}`] = t;
+        bound[`present_${part}.${i}`] = t;
+      }
+    if (buffers) feeds.past_length = tensor('int64', [1], [past]);
     return feeds;
   };
+  const run = (feeds: Record<string, HostTensor>) => session.run(feeds, buffers ? bound : undefined);
   const feedsFor = (ids: number[], past: number) =>
     kv(past, {
       input_ids: tensor('int64', [1, ids.length], ids),
@@ -172,20 +183,21 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
   try {
     const prefill: Record<number, number> = {};
     if (!job.decodeOnly) {
-      await session.run(feedsFor(promptIds(sizes.prompts[0], c.vocabSize), 0)); // warm-up: arena, page faults
+      await run(feedsFor(promptIds(sizes.prompts[0], c.vocabSize), 0)); // warm-up: arena, page faults
       for (const n of sizes.prompts) {
         log(job, `prefill ${n}`);
         const feeds = feedsFor(promptIds(n, c.vocabSize), 0);
-        prefill[n] = await best(sizes.runs, () => session.run(feeds));
+        prefill[n] = await best(sizes.runs, () => run(feeds));
       }
     }
-    // Decode as generation does it today: the cache goes out of ONNX Runtime and back in every step.
+    // Decode as generation does: plain graph = the cache goes out of ONNX Runtime and back in every step;
+    // buffers = updated in place.
     log(job, `decode after ${sizes.context}`);
     const feeds = feedsFor([1], sizes.context);
     const times: number[] = [];
     for (let s = 0; s <= sizes.steps; s++) {
       const t = performance.now();
-      const out = await session.run(feeds);
+      const out = await run(feeds);
       times.push(performance.now() - t);
       for (let i = 0; i < c.numLayers; i++) {
         feeds[`past_key.${i}`] = out[`present_key.${i}`];
@@ -193,6 +205,7 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
       }
       const p = sizes.context + s + 1;
       feeds.position_ids = tensor('int64', [3, 1, 1], [p, p, p]);
+      if (buffers) feeds.past_length = tensor('int64', [1], [p]);
     }
     return { prefill, decode: Math.min(...times.slice(1)), loadS };
   } finally {
@@ -376,7 +389,7 @@ function main(): void {
       ? cells('llama', format, 'main', sizes, depths, values.full!)
       : {};
     const ours = engines.includes('ours')
-      ? (format === 'fp32' ? (['main'] as Variant[]) : variants).map((v) => ({
+      ? variants.map((v) => ({
           v,
           c: cells('ours', format, v, sizes, depths, values.full!),
         }))
@@ -433,7 +446,8 @@ function main(): void {
     `measured at ${depths.join(' and ')} layers, extrapolated linearly per layer to ${L} (both engines alike) unless ` +
       `marked measured; prefill = best of ${sizes.runs} after a warm-up; decode = best of ${sizes.steps} steps ` +
       'after one; int8/int4 = ours MatMulNBits block 32 with int8 activations (accuracy level 4) vs llama.cpp ' +
-      'Q8_0/Q4_0; variant main = fp32 embedding table and tied head, all = the table quantized too; peak = maxRSS of ' +
+      'Q8_0/Q4_0; variant main = fp32 embedding table and tied head, cache copied per step; all = the table ' +
+      'quantized too (int8/int4) and the cache in buffers updated in place; peak = maxRSS of ' +
       'the child that ran the model; the machine is shared: compare within a run',
   );
   console.log(line(header));

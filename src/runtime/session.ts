@@ -105,14 +105,30 @@ export class Session {
     return this.inner.outputNames;
   }
 
-  async run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs the model. `outputs`: the outputs to compute (all by default), or outputs bound to host tensors that ONNX
+   * Runtime writes into (shape and dtype must match; null = allocated as usual). A bound output may be the very
+   * tensor fed as an input (e.g. a KV cache buffer updated in place); it comes back as that same tensor.
+   */
+  async run(
+    feeds: Feeds,
+    outputs?: string[] | Record<string, HostTensor | null>,
+  ): Promise<Record<string, HostTensor>> {
     const missing = this.inputNames.filter((n) => !(n in feeds));
     if (missing.length) throw new Error(`session run: missing inputs ${missing.join(', ')}`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const n of this.inputNames) ortFeeds[n] = toOrt(feeds[n]);
-    const res = outputs ? await this.inner.run(ortFeeds, outputs) : await this.inner.run(ortFeeds);
+    let fetches: string[] | Record<string, ort.Tensor | null> | undefined;
+    if (outputs && !Array.isArray(outputs)) {
+      fetches = {};
+      for (const [n, t] of Object.entries(outputs)) fetches[n] = t && toOrt(t);
+    } else fetches = outputs;
+    const res = fetches ? await this.inner.run(ortFeeds, fetches) : await this.inner.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
-    for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
+    for (const [k, v] of Object.entries(res)) {
+      const bound = outputs && !Array.isArray(outputs) ? outputs[k] : null;
+      out[k] = bound ?? fromOrt(v);
+    }
     return out;
   }
 

@@ -22,6 +22,13 @@ export interface DecoderOptions {
    * 151,936 × 2,048 table.
    */
   quantizedTable?: boolean;
+  /**
+   * The KV cache as fixed-size buffers: past_key.i / past_value.i [1, KVH, M, D] of which the first `past_length`
+   * (int64 [1]) positions are valid; present_key.i / present_value.i have the same shape, the new positions
+   * written after the valid ones. Binding the same memory as past and present keeps the cache inside ONNX
+   * Runtime's reach: a decode step moves only the token and its logits.
+   */
+  cacheBuffer?: boolean;
 }
 
 /**
@@ -79,6 +86,8 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
   let x = E.unsqueeze(E.scatterND(tokens, visualIndex, visual), [0]); // [1, S, H]
   const hidden: E.Tensor[] = [x];
   const { cos, sin } = mropeTables(g, positions, c);
+  const pastLength = opts.cacheBuffer ? g.input('past_length', 'int64', [1]) : undefined;
+  const cacheLength = opts.cacheBuffer ? 'cache' : 'past';
   const cosT = E.cast(cos, f.dtype);
   const sinT = E.cast(sin, f.dtype);
 
@@ -94,8 +103,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
     const k = E.rotary(dense(g, h, `${p}.self_attn.k_proj`, H, KV * D, true, f), cosT, sinT, KV);
     const v = dense(g, h, `${p}.self_attn.v_proj`, H, KV * D, true, f);
     const past = {
-      key: g.input(`past_key.${i}`, f.dtype, [1, KV, 'past', D]),
-      value: g.input(`past_value.${i}`, f.dtype, [1, KV, 'past', D]),
+      key: g.input(`past_key.${i}`, f.dtype, [1, KV, cacheLength, D]),
+      value: g.input(`past_value.${i}`, f.dtype, [1, KV, cacheLength, D]),
+      length: pastLength,
     };
     const att = E.attention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past });
     g.output(`present_key.${i}`, att.present!.key);
