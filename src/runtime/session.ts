@@ -13,6 +13,11 @@ export interface SessionOptions {
   threads?: number;
   /** Graph optimization level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Whether idle intra-op threads spin (busy-wait) for the next parallel section (ONNX Runtime's default, true):
+   * lowest latency on an idle machine, wasted cores when other processes compete for them.
+   */
+  spinning?: boolean;
 }
 
 export type Feeds = Record<string, HostTensor>;
@@ -83,6 +88,8 @@ export class Session {
       logSeverityLevel: 3,
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
+    // Flattened by onnxruntime-node into session config entries (onnxruntime_session_options_config_keys.h).
+    if (options.spinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' } } };
     try {
       const inner =
         typeof model === 'string'

@@ -8,6 +8,7 @@
 // (they depend on the grid only) and apply them in the graph as two matmuls: the graph stays weight-free.
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
+import { dense, type LinearFormat } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
 
 /** Pillow's bicubic filter (a = −0.5), used by PyTorch's antialiased bicubic (`aten/src/ATen/native/cpu/UpSampleKernel.cpp`). */
@@ -51,6 +52,8 @@ export interface BlockOptions {
   eps: number;
   /** Applied to q and k ([..., dim] packed heads) before attention: VGGT's QK-norm + RoPE. */
   qk?: (t: E.Tensor, which: 'q' | 'k') => E.Tensor;
+  /** How the linear weights are stored (default float32). */
+  format?: LinearFormat;
 }
 
 /** Pre-norm transformer block with LayerScale: x + ls1·attn(norm1(x)); x + ls2·mlp(norm2(x)). */
@@ -61,7 +64,7 @@ export function block(g: E.Graph, x: E.Tensor, prefix: string, o: BlockOptions):
   const norm = (t: E.Tensor, name: string) =>
     E.layerNorm(t, p(`${name}.weight`, [dim]), p(`${name}.bias`, [dim]), o.eps);
   const linear = (t: E.Tensor, name: string, inF: number, outF: number) =>
-    E.linear(t, p(`${name}.weight`, [outF, inF]), p(`${name}.bias`, [outF]));
+    dense(g, t, `${prefix}.${name}`, inF, outF, true, o.format);
 
   const [q, k, v] = E.split(linear(norm(x, 'norm1'), 'attn.qkv', dim, 3 * dim), [dim, dim, dim], -1);
   const qq = o.qk ? o.qk(q, 'q') : q;
@@ -109,6 +112,7 @@ export function patchEmbed(
   prefix: string,
   c: VggtConfig,
   grid: PatchGrid,
+  format?: LinearFormat,
 ): PatchEmbedResult {
   const d = c.aggregator.patchEmbed;
   const C = d.embedDim;
@@ -141,6 +145,7 @@ export function patchEmbed(
       numHeads: d.numHeads,
       mlpRatio: d.mlpRatio,
       eps: 1e-6,
+      format,
     });
   const normed = E.layerNorm(x, p('norm.weight', [C]), p('norm.bias', [C]), 1e-6);
   return { tokens: E.slice(normed, [1], [1 + R], [1 + R + grid.h * grid.w]), posEmbed };
