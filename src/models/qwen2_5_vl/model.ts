@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import type { Device, Session } from '../../runtime/session.ts';
+import type { Device, RunnableSession } from '../../runtime/session.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import { openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
 import type { LinearFormat } from '../layers.ts';
@@ -21,6 +21,8 @@ export interface LoadOptions {
   lowering?: E.Lowering;
   format?: LinearFormat;
   threads?: number;
+  /** Sessions in a worker thread (see GraphSessionOptions.offMainThread). */
+  offMainThread?: boolean;
   /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
   weights?: E.WeightSource;
   /**
@@ -51,7 +53,8 @@ export interface ForwardInput {
   inputIds: readonly number[];
   /** [3, 1, S] int64 M-RoPE positions (rope_index.ts). */
   positionIds: HostTensor;
-  /** Features for the image/video pad tokens, in prompt order, [V, hidden]. */
+  /** Features for the image/video pad tokens, in prompt order, [V, hidden]. Pad tokens are visual slots in a
+   * forward given these or starting from an empty cache (prefill); in later steps they are plain tokens. */
   visualEmbeds?: HostTensor;
   cache?: KvCache;
   allLogits?: boolean;
@@ -91,7 +94,7 @@ export class Qwen25VLModel {
     return new Qwen25VLModel(dir, config, weights, options);
   }
 
-  private session(key: string, build: () => E.Graph): Promise<Session> {
+  private session(key: string, build: () => E.Graph): Promise<RunnableSession> {
     return this.sessions.get(key, build);
   }
 
@@ -136,7 +139,8 @@ export class Qwen25VLModel {
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     const t = this.config.text;
     const dtype = this.options.format?.dtype ?? 'float32';
-    const buffers = this.options.cacheBuffers ?? true;
+    // A worker-thread session gets copies of its feeds: buffers could not be updated in place there.
+    const buffers = (this.options.cacheBuffers ?? true) && !this.options.offMainThread;
     const s = await this.session(`text:${!!input.allLogits}:${!!input.hiddenStates}:${buffers}`, () =>
       buildTextDecoder(t, {
         allLogits: input.allLogits,
@@ -147,8 +151,13 @@ export class Qwen25VLModel {
       }),
     );
     const ids = input.inputIds;
+    // Pad ids are visual slots only in the forward that carries the visual features (the prefill). Afterwards a
+    // generated <|image_pad|>/<|video_pad|> is embedded as a plain token, as upstream: transformers
+    // `Qwen2_5_VLForConditionalGeneration.prepare_inputs_for_generation` drops pixel values once the cache is
+    // non-empty, and `forward` scatters features only when they are given.
+    const visualForward = input.visualEmbeds !== undefined || (input.cache?.length ?? 0) === 0;
     const padIds = new Set([this.config.imageTokenId, this.config.videoTokenId]);
-    const positions = ids.flatMap((id, i) => (padIds.has(id) ? [i] : []));
+    const positions = visualForward ? ids.flatMap((id, i) => (padIds.has(id) ? [i] : [])) : [];
     const visual = input.visualEmbeds ?? tensor(dtype, [0, t.hiddenSize]);
     if (visual.shape[0] !== positions.length)
       throw new InputError(
@@ -162,8 +171,7 @@ export class Qwen25VLModel {
       visual_embeds: visual,
       visual_index: tensor('int64', [positions.length, 1], positions),
     };
-    const bound: Record<string, HostTensor | null> = { logits: null };
-    if (input.hiddenStates) bound.hidden_states = null;
+    const bound: Record<string, HostTensor> = {};
     for (let i = 0; i < t.numLayers; i++) {
       feeds[`past_key.${i}`] = cache.keys[i];
       feeds[`past_value.${i}`] = cache.values[i];
@@ -171,7 +179,8 @@ export class Qwen25VLModel {
       bound[`present_value.${i}`] = cache.values[i];
     }
     if (buffers) feeds.past_length = tensor('int64', [1], [cache.length]);
-    const out = await s.run(feeds, buffers ? bound : undefined);
+    // Session (main thread) always has runInto.
+    const out = buffers ? { ...(await s.runInto!(feeds, bound)), ...bound } : await s.run(feeds);
     return {
       logits: out.logits,
       hiddenStates: out.hidden_states,
