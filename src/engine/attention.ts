@@ -4,6 +4,7 @@
 // A cache can also be a fixed-size buffer (past [B, Hkv, M, D] whose first `length` positions are valid): the new
 // keys/values are written at [length, length + S) and present has the buffer's shape, so a caller can bind the
 // same memory as past and present (GroupQueryAttention's shared past/present buffer: nothing is copied per step).
+// Present positions from length + S on are unspecified unless present is bound to the past buffer (then unchanged).
 // Fused lowerings: causal without bias → com.microsoft.GroupQueryAttention; non-causal with Hq = Hkv →
 // com.microsoft.MultiHeadAttention. Anything else expands to primitive ops.
 
