@@ -9,6 +9,7 @@
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as E from '../src/engine/index.ts';
+import { generateQwen } from '../src/models/generate.ts';
 import { FP32, type LinearFormat } from '../src/models/layers.ts';
 import { qwenWeightSource } from '../src/models/qwen2_5_vl/checkpoint.ts';
 import {
@@ -22,7 +23,6 @@ import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { defaultVggtConfig } from '../src/models/vggt/config.ts';
 import { buildAggregatorGraph } from '../src/models/vggt/model.ts';
-import { generateQwen } from '../src/pipeline/generate.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';

@@ -4,9 +4,9 @@
 // output → 2C channels, tokens = [camera, registers, patches] (patch_start_idx = 1 + R).
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
-import type { LinearFormat } from '../layers.ts';
+import { type LinearFormat, transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
-import { block, type PatchGrid, patchEmbed } from './patch_embed.ts';
+import { type PatchGrid, patchEmbed } from './patch_embed.ts';
 
 /** ImageNet statistics; VGGT normalizes [0, 1] images itself. */
 const RESNET_MEAN = [0.485, 0.456, 0.406];
@@ -116,7 +116,7 @@ export function aggregator(
     return E.reshape(rope2d(E.layerNorm(heads, w, b, 1e-5), cos, sin), t.shape);
   };
   const run = (t: E.Tensor, prefix: string) =>
-    block(g, t, prefix, {
+    transformerBlock(g, t, prefix, {
       dim: C,
       numHeads: a.numHeads,
       mlpRatio: a.mlpRatio,
