@@ -317,6 +317,8 @@ interface Cell {
   ms: number;
   peak: number;
   measured: boolean;
+  /** ms as measured at the deeper reduced depth (no extrapolation: robust to noise between runs). */
+  atDepth?: number;
 }
 
 function cells(
@@ -338,8 +340,13 @@ function cells(
   }
   const peak = extrapolate(d1, a.peakBytes, d2, b.peakBytes);
   for (const n of sizes.prompts)
-    out[n] = { ms: extrapolate(d1, a.prefill[n], d2, b.prefill[n]), peak, measured: false };
-  out.decode = { ms: extrapolate(d1, a.decode, d2, b.decode), peak, measured: false };
+    out[n] = {
+      ms: extrapolate(d1, a.prefill[n], d2, b.prefill[n]),
+      peak,
+      measured: false,
+      atDepth: b.prefill[n],
+    };
+  out.decode = { ms: extrapolate(d1, a.decode, d2, b.decode), peak, measured: false, atDepth: b.decode };
   if (full && format !== 'fp32') {
     if (peak > freemem() - 3 * GB) out.decodeFull = `not run: ~${(peak / GB).toFixed(1)} GB needed`;
     else {
@@ -383,6 +390,8 @@ function main(): void {
     c === undefined ? '' : typeof c === 'string' ? c : `${((tokens * 1e3) / c.ms).toFixed(1)} tok/s`;
   const ratio = (ours: Cell | string | undefined, llama: Cell | string | undefined) =>
     typeof ours === 'object' && typeof llama === 'object' ? `${(llama.ms / ours.ms).toFixed(2)}×` : '';
+  const raw = (c: Cell | string | undefined): Cell | undefined =>
+    typeof c === 'object' && c.atDepth !== undefined ? { ...c, ms: c.atDepth } : undefined;
   const peak = (c: Cell | string | undefined) =>
     typeof c === 'object' ? `${(c.peak / GB).toFixed(2)} GB` : '';
   for (const format of formats) {
@@ -416,6 +425,9 @@ function main(): void {
           format,
           what,
           ours.length ? `${v}` : '',
+          tokS(tokens, raw(c[key])),
+          tokS(tokens, raw(llama[key])),
+          ratio(raw(c[key]), raw(llama[key])),
           tokS(tokens, c[key]),
           tokS(tokens, llama[key]),
           ratio(c[key], llama[key]),
@@ -429,9 +441,12 @@ function main(): void {
     'format',
     'measure',
     'variant',
-    'ours',
-    'llama.cpp',
-    'ours ÷ llama.cpp',
+    `ours @${depths[1]}`,
+    `llama.cpp @${depths[1]}`,
+    'ratio',
+    `ours @${L}`,
+    `llama.cpp @${L}`,
+    `ratio @${L}`,
     'peak ours',
     'peak llama.cpp',
   ];
@@ -444,8 +459,9 @@ function main(): void {
       `${loadavg()[0].toFixed(1)} at the end, ${((performance.now() - start) / 1e3).toFixed(0)} s in all`,
   );
   console.log(
-    `measured at ${depths.join(' and ')} layers, extrapolated linearly per layer to ${L} (both engines alike) unless ` +
-      `marked measured; prefill = best of ${sizes.runs} after a warm-up; decode = best of ${sizes.steps} steps ` +
+    `tok/s measured at ${depths[1]} layers (@${depths[1]}), and at ${L} layers (@${L}) extrapolated linearly per ` +
+      `layer from ${depths.join(' and ')} layers (both engines alike) unless marked measured; ratio = ours ÷ ` +
+      `llama.cpp throughput; prefill = best of ${sizes.runs} after a warm-up; decode = best of ${sizes.steps} steps ` +
       'after one; int8/int4 = ours MatMulNBits block 32 with int8 activations (accuracy level 4) vs llama.cpp ' +
       'Q8_0/Q4_0; variant main = fp32 embedding table and tied head, cache copied per step; all = the table ' +
       'quantized too (int8/int4) and the cache in buffers updated in place; peak = maxRSS of ' +
