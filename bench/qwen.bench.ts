@@ -23,8 +23,9 @@ import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
-import { BYTES, type DType, f32ToF16, type HostTensor, numel, tensor } from '../src/tensor.ts';
-import { quantizedSource, type WeightReader } from '../src/weights/quantized_source.ts';
+import { BYTES, type DType, type HostTensor, numel, tensor } from '../src/tensor.ts';
+import { quantizedSource } from '../src/weights/quantized_source.ts';
+import { randomTensor, randomWeights } from './support/random_weights.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
 const CONFIG = parseQwen25VLConfig(
@@ -70,43 +71,6 @@ interface Result {
 type Outcome = { ok: true; result: Result } | { ok: false; error: string };
 
 // ---- children: write one graph with random weights, or load and time it; JSON on stdout ----
-
-function fnv1a(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
-  return h;
-}
-
-function fillUniform(out: Float32Array, bound: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const k = (2 * bound) / 4294967296;
-  for (let i = 0; i < out.length; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s * k - bound;
-  }
-  return out;
-}
-
-/** Uniform values with standard deviation `std` in the given float dtype. */
-function randomTensor(dtype: DType, shape: number[], seed: number, std = 0.02): HostTensor {
-  const v = fillUniform(new Float32Array(numel(shape)), std * Math.sqrt(3), seed);
-  return dtype === 'float16' ? tensor('float16', shape, f32ToF16(v)) : tensor('float32', shape, v);
-}
-
-/**
- * Random weights generated when read (nothing is held): each tensor seeded by its name, uniform with std 0.02,
- * norm weights 1. Shapes come from the fp32 graph, which declares every `<name>.weight` the quantized source reads.
- */
-function randomWeights(fp32Graph: E.Graph): WeightReader {
-  return {
-    read(name) {
-      const shape = fp32Graph.params.get(name)?.shape as number[] | undefined;
-      if (!shape) throw new Error(`random weights: no parameter ${name}`);
-      if (/norm|ln_q/.test(name)) return tensor('float32', shape, new Float32Array(numel(shape)).fill(1));
-      return randomTensor('float32', shape, fnv1a(name));
-    },
-  };
-}
 
 function build(job: Job, format: LinearFormat): E.Graph {
   if (job.stage === 'vision')

@@ -31,11 +31,12 @@ export function stageLogger(write: (s: string) => void) {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
+  // Accuracy level 4: int8 activations (ONNX Runtime's integer MatMulNBits kernels), the fast CPU path.
   const quant =
     o.dtype === 'int4'
-      ? { bits: 4 as const, blockSize: 32 }
+      ? { bits: 4 as const, blockSize: 32, accuracyLevel: 4 as const }
       : o.dtype === 'int8'
-        ? { bits: 8 as const, blockSize: 32 }
+        ? { bits: 8 as const, blockSize: 32, accuracyLevel: 4 as const }
         : undefined;
   const model = SpatialMllm.load(o.model, { device: o.device, quant });
   const abort = new AbortController();

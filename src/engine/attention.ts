@@ -1,14 +1,21 @@
 // Scaled dot-product attention on packed heads: q [B, S, Hq·D], k/v [B, S, Hkv·D] (Hq a multiple of Hkv: grouped
 // KV heads), an optional KV cache (past [B, Hkv, P, D] → present [B, Hkv, P+S, D]), a causal mask and/or an
 // additive bias [1|B, 1|Hq, S, P+S] (padding or block-diagonal masks). Output [B, S, Hq·D].
+// A cache can also be a fixed-size buffer (past [B, Hkv, M, D] whose first `length` positions are valid): the new
+// keys/values are written at [length, length + S) and present has the buffer's shape, so a caller can bind the
+// same memory as past and present (GroupQueryAttention's shared past/present buffer: nothing is copied per step).
+// Present positions from length + S on are unspecified unless present is bound to the past buffer (then unchanged).
 // Fused lowerings: causal without bias → com.microsoft.GroupQueryAttention; non-causal with Hq = Hkv →
 // com.microsoft.MultiHeadAttention. Anything else expands to primitive ops.
+
+import { tensor } from '../tensor.ts';
 import { defineComposite } from './composite.ts';
 import type { Graph, Tensor } from './graph.ts';
 import {
   add,
   cast,
   concat,
+  constant,
   equal,
   expand,
   greater,
@@ -18,6 +25,7 @@ import {
   reshape,
   scalar,
   shape,
+  sliceDynamic,
   softmax,
   squeeze,
   sub,
@@ -34,7 +42,8 @@ export interface AttentionOptions {
   scale?: number;
   causal?: boolean;
   bias?: Tensor;
-  past?: { key: Tensor; value: Tensor };
+  /** `length` (int64 [1]): the cache is a fixed-size buffer holding `length` valid positions (see above). */
+  past?: { key: Tensor; value: Tensor; length?: Tensor };
 }
 
 export interface AttentionResult {
@@ -50,6 +59,8 @@ interface Options {
   causal: boolean;
   hasBias: boolean;
   hasPast: boolean;
+  /** The past is a fixed-size buffer with a valid length (input 6). */
+  buffer?: boolean;
 }
 
 /** The most negative float32, as HF uses for masked logits (keeps fully masked rows finite). */
@@ -61,13 +72,25 @@ const scalarDim = (t: Tensor, axis: number) => squeeze(shape(t, axis, axis + 1),
 const heads = (x: Tensor, h: number, d: number) =>
   transpose(reshape(x, [x.shape[0], x.shape[1], h, d]), [0, 2, 1, 3]);
 
+/** The buffer `past` with `update` [B, H, S, D] written at positions [length, length + S) of axis 2. */
+function writeAt(past: Tensor, update: Tensor, length: Tensor): Tensor {
+  const end = add(length, shape(update, 2, 3));
+  const before = sliceDynamic(past, [2], constant(past.graph, tensor('int64', [1], [0])), length);
+  const after = sliceDynamic(past, [2], end, shape(past, 2, 3));
+  return reshape(concat([before, update, after], 2), past.shape);
+}
+
 function primitive(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] {
-  const [q, k, v, bias, pastK, pastV] = inputs;
+  const [q, k, v, bias, pastK, pastV, length] = inputs;
   const [b, s] = q!.shape;
   const qh = heads(q!, o.numHeads, o.headDim);
   let kh = heads(k!, o.kvHeads, o.headDim);
   let vh = heads(v!, o.kvHeads, o.headDim);
-  if (pastK) {
+  if (length) {
+    // Keys past length + S hold stale values: the causal mask (query i at length + i) excludes them.
+    kh = writeAt(pastK!, kh, length);
+    vh = writeAt(pastV!, vh, length);
+  } else if (pastK) {
     kh = concat([pastK, kh], 2);
     vh = concat([pastV!, vh], 2);
   }
@@ -82,7 +105,7 @@ function primitive(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] {
   if (o.causal) {
     // query i (absolute position P + i) sees keys j ≤ P + i.
     const total = scalarDim(kh, 2);
-    const past = sub(total, scalarDim(qh, 2));
+    const past = length ? squeeze(length, [0]) : sub(total, scalarDim(qh, 2));
     const qpos = unsqueeze(add(range(g, 0, scalarDim(qh, 2), 1), past), [1]);
     const kpos = unsqueeze(range(g, 0, total, 1), [0]);
     scores = where(greater(kpos, qpos), MASKED, scores);
@@ -93,19 +116,20 @@ function primitive(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] {
 }
 
 function fused(g: Graph, inputs: (Tensor | null)[], o: Options): Tensor[] | undefined {
-  const [q, k, v, bias, pastK, pastV] = inputs;
+  const [q, k, v, bias, pastK, pastV, length] = inputs;
   const outShape = q!.shape;
   if (o.causal && !bias) {
     // GroupQueryAttention: seqlens_k = total length − 1 per batch row (no padding), total_sequence_length scalar.
-    const total = pastK ? add(shape(pastK, 2, 3), shape(q!, 1, 2)) : shape(q!, 1, 2);
+    // With a buffer, present has the past's shape and ONNX Runtime shares the memory when both are bound to it
+    // (onnxruntime contrib_ops/cpu/bert/group_query_attention.cc: past_present_share_buffer).
+    const past = length ?? (pastK ? shape(pastK, 2, 3) : null);
+    const total = past ? add(past, shape(q!, 1, 2)) : shape(q!, 1, 2);
     const totalI32 = cast(squeeze(total, [0]), 'int32');
     const seqlens = cast(expand(sub(total, 1), [q!.shape[0]]), 'int32');
-    const presentShape = (p: Tensor | null): Dim[] => [
-      q!.shape[0],
-      o.kvHeads,
-      p ? addDims(p.shape[2], q!.shape[1]) : q!.shape[1],
-      o.headDim,
-    ];
+    const presentShape = (p: Tensor | null): Dim[] =>
+      length
+        ? [...p!.shape]
+        : [q!.shape[0], o.kvHeads, p ? addDims(p.shape[2], q!.shape[1]) : q!.shape[1], o.headDim];
     const outs = g.node(
       'GroupQueryAttention',
       [q, k, v, pastK, pastV, seqlens, totalI32],
@@ -151,6 +175,10 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       `Attention: k ${fmt(k.shape)} / v ${fmt(v.shape)} must be [B, S, ${kvHeads}·${headDim}]`,
     );
   const past = opts.past;
+  if (past?.length && (past.length.dtype !== 'int64' || fmt(past.length.shape) !== fmt([1])))
+    throw new ShapeError(
+      `Attention: past length must be int64 [1], got ${past.length.dtype}${fmt(past.length.shape)}`,
+    );
   if (
     past &&
     (past.key.shape.length !== 4 ||
@@ -166,12 +194,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
     causal: !!opts.causal,
     hasBias: !!opts.bias,
     hasPast: !!past,
+    ...(past?.length ? { buffer: true } : {}),
   };
-  const total = past ? addDims(past.key.shape[2], k.shape[1]) : k.shape[1];
+  const total = past?.length ? past.key.shape[2] : past ? addDims(past.key.shape[2], k.shape[1]) : k.shape[1];
   const presentShape = [k.shape[0], kvHeads, total, headDim];
   const outs = node(
     q.graph,
-    [q, k, v, opts.bias ?? null, past?.key ?? null, past?.value ?? null],
+    [q, k, v, opts.bias ?? null, past?.key ?? null, past?.value ?? null, past?.length ?? null],
     [
       { dtype: q.dtype, shape: q.shape },
       ...(past

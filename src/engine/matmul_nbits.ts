@@ -5,13 +5,14 @@
 
 import { tensor } from '../tensor.ts';
 import { defineComposite } from './composite.ts';
-import type { Tensor } from './graph.ts';
+import type { Graph, Tensor } from './graph.ts';
 import {
   bitShift,
   bitwiseAnd,
   cast,
   concat,
   constant,
+  gather,
   matmul,
   mul,
   reshape,
@@ -20,7 +21,7 @@ import {
   transpose,
   unsqueeze,
 } from './ops.ts';
-import { fmt, ShapeError } from './shape.ts';
+import { type Dim, fmt, ShapeError } from './shape.ts';
 
 export interface NBitsOptions {
   k: number;
@@ -45,18 +46,28 @@ function unpack4(q: Tensor): Tensor {
   return reshape(pairs, [...q.shape.slice(0, -1), (q.shape[q.shape.length - 1] as number) * 2]);
 }
 
+/**
+ * Dequantized rows (code − zero point) · scale, float32 [R, K], of R rows given as qweight [R, blocks, blob],
+ * scales [R, blocks] and packed zero points [R, ceil(blocks·bits/8)] (null = the default 2^(bits−1)).
+ */
+function dequantRows(g: Graph, qw: Tensor, scales: Tensor, zp: Tensor | null, o: NBitsOptions): Tensor {
+  const blocks = blocksOf(o);
+  const values = o.bits === 4 ? unpack4(qw) : qw; // [R, blocks, blockSize]
+  let zero: Tensor;
+  if (zp) {
+    const z = o.bits === 4 ? unpack4(zp) : zp;
+    zero = unsqueeze(slice(z, [-1], [0], [blocks]), [-1]);
+  } else zero = constant(g, tensor('uint8', [], [1 << (o.bits - 1)]));
+  const centred = sub(cast(values, 'float32'), cast(zero, 'float32'));
+  const w = mul(centred, unsqueeze(cast(scales, 'float32'), [-1]));
+  return slice(reshape(w, [qw.shape[0], blocks * o.blockSize]), [1], [0], [o.k]);
+}
+
+const zeroRows = (zp: Tensor | null, rows: Dim) => (zp ? reshape(zp, [rows, -1]) : null);
+
 const node = defineComposite<NBitsOptions>('MatMulNBits', {
   primitive(g, [x, qw, scales, zp], o) {
-    const blocks = blocksOf(o);
-    const values = o.bits === 4 ? unpack4(qw!) : qw!; // [N, blocks, blockSize]
-    let zero: Tensor;
-    if (zp) {
-      const z = o.bits === 4 ? unpack4(reshape(zp, [o.n, -1])) : reshape(zp, [o.n, -1]);
-      zero = unsqueeze(slice(z, [1], [0], [blocks]), [-1]);
-    } else zero = constant(g, tensor('uint8', [], [1 << (o.bits - 1)]));
-    const centred = sub(cast(values, 'float32'), cast(zero, 'float32'));
-    const w = mul(centred, reshape(cast(scales!, 'float32'), [o.n, blocks, 1]));
-    const full = slice(reshape(w, [o.n, blocks * o.blockSize]), [1], [0], [o.k]);
+    const full = dequantRows(g, qw!, reshape(scales!, [o.n, blocksOf(o)]), zeroRows(zp, o.n), o);
     return [matmul(x!, cast(transpose(full, [1, 0]), x!.dtype))];
   },
   fused(g, [x, qw, scales, zp], o) {
@@ -76,6 +87,19 @@ const node = defineComposite<NBitsOptions>('MatMulNBits', {
   },
 });
 
+function checkQuantized(op: string, qweight: Tensor, scales: Tensor, o: NBitsOptions): void {
+  const blocks = blocksOf(o);
+  const blob = (o.blockSize * o.bits) / 8;
+  if (fmt(qweight.shape) !== fmt([o.n, blocks, blob]) || qweight.dtype !== 'uint8')
+    throw new ShapeError(
+      `${op}: weight must be uint8 [${o.n}, ${blocks}, ${blob}], got ${qweight.dtype}${fmt(qweight.shape)}`,
+    );
+  if (fmt(scales.shape) !== fmt([o.n * blocks]))
+    throw new ShapeError(`${op}: scales must be [${o.n * blocks}], got ${fmt(scales.shape)}`);
+  if (o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0)
+    throw new ShapeError(`${op}: block size ${o.blockSize} must be a power of two ≥ 16`);
+}
+
 /** x [..., K] times a quantized [N, K] weight → [..., N]. */
 export function matmulNBits(
   x: Tensor,
@@ -84,22 +108,64 @@ export function matmulNBits(
   zeroPoints: Tensor | null,
   o: NBitsOptions,
 ): Tensor {
-  const blocks = blocksOf(o);
-  const blob = (o.blockSize * o.bits) / 8;
   if (x.shape[x.shape.length - 1] !== o.k)
     throw new ShapeError(`MatMulNBits: x ${fmt(x.shape)} must end in K=${o.k}`);
-  if (fmt(qweight.shape) !== fmt([o.n, blocks, blob]) || qweight.dtype !== 'uint8')
-    throw new ShapeError(
-      `MatMulNBits: weight must be uint8 [${o.n}, ${blocks}, ${blob}], got ${qweight.dtype}${fmt(qweight.shape)}`,
-    );
-  if (fmt(scales.shape) !== fmt([o.n * blocks]))
-    throw new ShapeError(`MatMulNBits: scales must be [${o.n * blocks}], got ${fmt(scales.shape)}`);
-  if (o.blockSize < 16 || (o.blockSize & (o.blockSize - 1)) !== 0)
-    throw new ShapeError(`MatMulNBits: block size ${o.blockSize} must be a power of two ≥ 16`);
+  checkQuantized('MatMulNBits', qweight, scales, o);
   return node(
     x.graph,
     [x, qweight, scales, zeroPoints],
     [{ dtype: x.dtype, shape: [...x.shape.slice(0, -1), o.n] }],
+    o,
+  )[0];
+}
+
+const gatherNode = defineComposite<NBitsOptions>('GatherNBits', {
+  primitive(g, [qw, scales, zp, indices], o) {
+    const flat = reshape(indices!, [-1]);
+    const rows = (t: Tensor) => gather(t, flat, 0);
+    const dq = dequantRows(
+      g,
+      rows(qw!),
+      rows(reshape(scales!, [o.n, blocksOf(o)])),
+      zp && rows(zeroRows(zp, o.n)!),
+      o,
+    );
+    return [cast(reshape(dq, [...indices!.shape, o.k]), scales!.dtype)];
+  },
+  fused(g, [qw, scales, zp, indices], o) {
+    // com.microsoft.GatherBlockQuantized reads uint8 data [N, K·bits/8] quantized along the last axis with the
+    // same packing, scales [N, blocks] and zero points [N, ceil(blocks·bits/8)] (onnxruntime
+    // contrib_ops/cpu/quantization/gather_block_quantized.cc): views of MatMulNBits' tensors.
+    const blocks = blocksOf(o);
+    const out = g.node(
+      'GatherBlockQuantized',
+      [reshape(qw!, [o.n, -1]), indices, reshape(scales!, [o.n, blocks]), zeroRows(zp, o.n)],
+      [{ dtype: scales!.dtype, shape: [...indices!.shape, blocks * o.blockSize] }],
+      { gather_axis: 0, quantize_axis: 1, block_size: o.blockSize, bits: o.bits },
+      { domain: 'com.microsoft' },
+    )[0];
+    return [blocks * o.blockSize === o.k ? out : slice(out, [-1], [0], [o.k])];
+  },
+});
+
+/**
+ * Rows `indices` of a quantized [N, K] table stored as for MatMulNBits → float [...indices, K] (an embedding
+ * lookup that shares its table with a tied MatMulNBits head: no float copy of the table exists).
+ */
+export function gatherNBits(
+  qweight: Tensor,
+  scales: Tensor,
+  zeroPoints: Tensor | null,
+  indices: Tensor,
+  o: NBitsOptions,
+): Tensor {
+  checkQuantized('GatherNBits', qweight, scales, o);
+  if (indices.dtype !== 'int64' && indices.dtype !== 'int32')
+    throw new ShapeError(`GatherNBits: indices must be int64 or int32, got ${indices.dtype}`);
+  return gatherNode(
+    qweight.graph,
+    [qweight, scales, zeroPoints, indices],
+    [{ dtype: scales.dtype, shape: [...indices.shape, o.k] }],
     o,
   )[0];
 }

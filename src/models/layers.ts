@@ -30,17 +30,24 @@ export function dense(
 ): E.Tensor {
   const b = bias ? g.param(`${name}.bias`, f.dtype, [outF]) : null;
   if (!f.quant) return E.linear(x, g.param(`${name}.weight`, f.dtype, [outF, inF]), b);
+  const { qweight, scales, zeros, options } = quantizedWeight(g, name, inF, outF, f);
+  const y = E.matmulNBits(x, qweight, scales, zeros, options);
+  return b ? E.add(y, b) : y;
+}
+
+/** The parameters of a quantized weight `<name>.weight` [outF, inF] as MatMulNBits (and GatherNBits) read them. */
+export function quantizedWeight(g: E.Graph, name: string, inF: number, outF: number, f: LinearFormat) {
+  if (!f.quant) throw new Error(`${name}: not a quantized format`);
   const { bits, blockSize, accuracyLevel } = f.quant;
   const blocks = Math.ceil(inF / blockSize);
   const n = quantNames(name);
-  const y = E.matmulNBits(
-    x,
-    g.param(n.qweight, 'uint8', [outF, blocks, (blockSize * bits) / 8]),
-    g.param(n.scales, f.dtype, [outF * blocks]),
-    g.param(n.zeros, 'uint8', [outF * Math.ceil((blocks * bits) / 8)]),
-    { k: inF, n: outF, bits, blockSize, accuracyLevel },
-  );
-  return b ? E.add(y, b) : y;
+  const options: E.NBitsOptions = { k: inF, n: outF, bits, blockSize, accuracyLevel };
+  return {
+    qweight: g.param(n.qweight, 'uint8', [outF, blocks, (blockSize * bits) / 8]),
+    scales: g.param(n.scales, f.dtype, [outF * blocks]),
+    zeros: g.param(n.zeros, 'uint8', [outF * Math.ceil((blocks * bits) / 8)]),
+    options,
+  };
 }
 
 export interface BlockOptions {
@@ -51,6 +58,8 @@ export interface BlockOptions {
   eps: number;
   /** Applied to q and k ([..., dim] packed heads) before attention: VGGT's QK-norm + RoPE. */
   qk?: (t: E.Tensor, which: 'q' | 'k') => E.Tensor;
+  /** How the linear weights are stored (default float32). */
+  format?: LinearFormat;
 }
 
 /** Pre-norm transformer block with LayerScale: x + ls1·attn(norm1(x)); x + ls2·mlp(norm2(x)). DINOv2 and VGGT
@@ -62,7 +71,7 @@ export function transformerBlock(g: E.Graph, x: E.Tensor, prefix: string, o: Blo
   const norm = (t: E.Tensor, name: string) =>
     E.layerNorm(t, p(`${name}.weight`, [dim]), p(`${name}.bias`, [dim]), o.eps);
   const linear = (t: E.Tensor, name: string, inF: number, outF: number) =>
-    E.linear(t, p(`${name}.weight`, [outF, inF]), p(`${name}.bias`, [outF]));
+    dense(g, t, `${prefix}.${name}`, inF, outF, true, o.format);
 
   const [q, k, v] = E.split(linear(norm(x, 'norm1'), 'attn.qkv', dim, 3 * dim), [dim, dim, dim], -1);
   const qq = o.qk ? o.qk(q, 'q') : q;

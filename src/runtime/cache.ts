@@ -10,7 +10,7 @@ export class SessionCache<S extends Pick<Session, 'release'> = Session> {
   constructor(private readonly create: (model: Uint8Array | string, options: SessionOptions) => Promise<S>) {}
 
   static key(graphHash: string, options: SessionOptions): string {
-    return `${graphHash}:${options.device ?? 'cpu'}:${options.threads ?? 0}:${options.optimization ?? 'all'}`;
+    return `${graphHash}:${options.device ?? 'cpu'}:${options.threads ?? 0}:${options.optimization ?? 'all'}:${options.spinning ?? true}`;
   }
 
   /**

@@ -13,6 +13,11 @@ export interface SessionOptions {
   threads?: number;
   /** Graph optimization level (default 'all'). */
   optimization?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Whether idle intra-op threads spin (busy-wait) for the next parallel section (ONNX Runtime's default, true):
+   * lowest latency on an idle machine, wasted cores when other processes compete for them.
+   */
+  spinning?: boolean;
 }
 
 export type Feeds = Record<string, HostTensor>;
@@ -72,6 +77,8 @@ export interface RunnableSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>>;
+  /** Outputs written in place into host tensors (see Session.runInto); absent where buffers cannot be shared. */
+  runInto?(feeds: Feeds, into: Record<string, HostTensor>): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
 
@@ -91,6 +98,8 @@ export class Session implements RunnableSession {
       logSeverityLevel: 3,
     };
     if (options.threads) opts.intraOpNumThreads = options.threads;
+    // Flattened by onnxruntime-node into session config entries (onnxruntime_session_options_config_keys.h).
+    if (options.spinning === false) opts.extra = { session: { intra_op: { allow_spinning: '0' } } };
     try {
       const inner =
         typeof model === 'string'

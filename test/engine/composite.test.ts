@@ -154,6 +154,65 @@ describe('composite ops', () => {
         }
       });
 
+    test(`causal grouped-KV attention over a fixed-size cache buffer (${lowering})`, async () => {
+      // Buffer of M = 12 positions, the first 4 valid; 5 new tokens go to [4, 9); [9, 12) hold stale values that
+      // must neither be attended to nor change.
+      const r = rng(21);
+      const [s, hq, hkv, d, m, past] = [5, 4, 2, 8, 12, 4];
+      const q = randn(r, s * hq * d);
+      const kNew = randn(r, s * hkv * d);
+      const vNew = randn(r, s * hkv * d);
+      const [bk, bv] = [randn(r, hkv * m * d), randn(r, hkv * m * d)];
+      const g = new E.Graph();
+      const qi = g.input('q', 'float32', [1, 'seq', hq * d]);
+      const ki = g.input('k', 'float32', [1, 'seq', hkv * d]);
+      const vi = g.input('v', 'float32', [1, 'seq', hkv * d]);
+      const key = g.input('pk', 'float32', [1, hkv, 'cache', d]);
+      const value = g.input('pv', 'float32', [1, hkv, 'cache', d]);
+      const length = g.input('len', 'int64', [1]);
+      const res = E.attention(qi, ki, vi, {
+        numHeads: hq,
+        kvHeads: hkv,
+        causal: true,
+        past: { key, value, length },
+      });
+      assert.deepEqual(res.present!.key.shape, [1, hkv, 'cache', d]);
+      g.output('out', res.out);
+      g.output('present_key', res.present!.key);
+      g.output('present_value', res.present!.value);
+      const out = await run(g, lowering, {
+        q: f32([1, s, hq * d], q),
+        k: f32([1, s, hkv * d], kNew),
+        v: f32([1, s, hkv * d], vNew),
+        pk: f32([1, hkv, m, d], bk),
+        pv: f32([1, hkv, m, d], bv),
+        len: tensor('int64', [1], [past]),
+      });
+      // The buffer after the step: valid past, then the new rows, then the stale tail unchanged.
+      const written = (buf: Float32Array, fresh: Float32Array) => {
+        const want = Float64Array.from(buf);
+        for (let h = 0; h < hkv; h++)
+          for (let j = 0; j < s; j++)
+            for (let c = 0; c < d; c++) want[h * m * d + (past + j) * d + c] = fresh[j * hkv * d + h * d + c];
+        return want;
+      };
+      const [wk, wv] = [written(bk, kNew), written(bv, vNew)];
+      // Rows [T, Hkv·D] of the valid positions only: present beyond them is unspecified unless present is bound to
+      // the past buffer itself (then it keeps the stale values: ONNX Runtime writes only the new rows).
+      const t = past + s;
+      const rows = (bnsh: ArrayLike<number>) => {
+        const all = new Float64Array(t * hkv * d);
+        for (let h = 0; h < hkv; h++)
+          for (let j = 0; j < t; j++)
+            for (let c = 0; c < d; c++) all[j * hkv * d + h * d + c] = bnsh[h * m * d + j * d + c];
+        return all;
+      };
+      const valid = (x: HostTensor) => f32([t * hkv * d], Float32Array.from(rows(x.data as Float32Array)));
+      check('present key', valid(out.present_key), rows(wk), 0);
+      check('present value', valid(out.present_value), rows(wv), 0);
+      check('attention', out.out, attentionRef(q, rows(wk), rows(wv), { s, t, hq, hkv, d, causal: true }));
+    });
+
     test(`block-diagonal (segment) attention (${lowering})`, async () => {
       const r = rng(9);
       const [s, h, d] = [6, 2, 8];

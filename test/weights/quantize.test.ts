@@ -219,3 +219,50 @@ describe('ONNX Runtime MatMulNBits multiplies with our layout', () => {
           }
         });
 });
+
+describe('ONNX Runtime GatherBlockQuantized looks up rows of the same tensors', () => {
+  // K = 96 = 3 blocks of 32: an odd block count, so each row's int4 zero points end in a half-used byte.
+  for (const lowering of ['fused', 'primitive'] as const)
+    for (const bits of [4, 8] as const)
+      for (const symmetric of [false, true])
+        test(`int${bits} ${symmetric ? 'sym' : 'asym'} (${lowering})`, async () => {
+          const [N, K, blockSize] = [11, 96, 32];
+          const r = rng(bits + (symmetric ? 200 : 300));
+          const q = quantizeMatMulNBits(tensor('float32', [N, K], randn(r, N * K)), {
+            bits,
+            blockSize,
+            symmetric,
+          });
+          const g = new E.Graph('q');
+          const ids = g.input('ids', 'int64', [2, 'seq']);
+          const zp = symmetric ? null : g.param('zp', 'uint8', q.zeroPoints.shape);
+          const rows = E.gatherNBits(
+            g.param('B', 'uint8', q.B.shape),
+            g.param('scales', 'float32', q.scales.shape),
+            zp,
+            ids,
+            { k: K, n: N, bits, blockSize },
+          );
+          assert.deepEqual(rows.shape, [2, 'seq', K]);
+          g.output('rows', rows);
+          const weights = new Map<string, HostTensor>([
+            ['B', q.B],
+            ['scales', q.scales],
+            ['zp', q.zeroPoints],
+          ]);
+          const model = E.toOnnx(g, { lowering, weights });
+          if (lowering === 'fused')
+            assert.ok(E.lower(g, 'fused').nodes.some((n) => n.op === 'GatherBlockQuantized'));
+          const table = dequantizeMatMulNBits(q).data;
+          const idx = [3, 0, 10, 3, 7, 1];
+          const s = await Session.create(model.bytes);
+          try {
+            const got = (await s.run({ ids: tensor('int64', [2, 3], idx) })).rows;
+            assert.deepEqual(got.shape, [2, 3, K]);
+            const want = idx.flatMap((i) => [...table.subarray(i * K, (i + 1) * K)]);
+            assert.deepEqual([...(got.data as Float32Array)], want, 'the dequantized rows, exactly');
+          } finally {
+            await s.release();
+          }
+        });
+});

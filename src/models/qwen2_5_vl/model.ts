@@ -25,14 +25,29 @@ export interface LoadOptions {
   offMainThread?: boolean;
   /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
   weights?: E.WeightSource;
+  /**
+   * Keep the KV cache in fixed-size buffers that ONNX Runtime updates in place (default true): a decode step then
+   * moves only the token and its logits instead of copying the whole cache out and back. false = one fresh cache
+   * tensor per step (the plain graph).
+   */
+  cacheBuffers?: boolean;
+  /** With a quantized format: quantize the tied embedding table too (lookup and head share it; default true). */
+  quantizedTable?: boolean;
 }
 
-/** Per-layer key/value tensors [1, KV heads, P, head dim]. */
+/**
+ * Per-layer key/value tensors [1, KV heads, P, head dim] whose first `length` positions are valid (P = length, or
+ * a larger buffer capacity). Buffers are updated in place by the next forward: a cache stays valid as long as no
+ * forward is run from an OLDER cache of the same chain (that would overwrite positions past its length).
+ */
 export interface KvCache {
   keys: HostTensor[];
   values: HostTensor[];
   length: number;
 }
+
+/** Cache buffers grow in steps of this many positions. */
+const CACHE_CHUNK = 256;
 
 export interface ForwardInput {
   inputIds: readonly number[];
@@ -101,14 +116,38 @@ export class Qwen25VLModel {
     };
   }
 
+  /** The cache with room for `needed` positions: the same buffers when they are big enough, else copied over. */
+  private cacheWithRoom(cache: KvCache, needed: number): KvCache {
+    const capacity = cache.keys[0]?.shape[2] ?? 0;
+    if (needed <= capacity) return cache;
+    const t = this.config.text;
+    const size = Math.ceil(needed / CACHE_CHUNK) * CACHE_CHUNK;
+    const grow = (old: HostTensor) => {
+      const dtype = old.dtype;
+      const out = tensor(dtype, [1, t.numKvHeads, size, t.headDim]);
+      const [row, oldRow] = [size * t.headDim, capacity * t.headDim];
+      for (let h = 0; h < t.numKvHeads; h++)
+        (out.data as Float32Array).set(
+          (old.data as Float32Array).subarray(h * oldRow, h * oldRow + cache.length * t.headDim),
+          h * row,
+        );
+      return out;
+    };
+    return { keys: cache.keys.map(grow), values: cache.values.map(grow), length: cache.length };
+  }
+
   async forward(input: ForwardInput): Promise<ForwardOutput> {
     const t = this.config.text;
     const dtype = this.options.format?.dtype ?? 'float32';
-    const s = await this.session(`text:${!!input.allLogits}:${!!input.hiddenStates}`, () =>
+    // A worker-thread session gets copies of its feeds: buffers could not be updated in place there.
+    const buffers = (this.options.cacheBuffers ?? true) && !this.options.offMainThread;
+    const s = await this.session(`text:${!!input.allLogits}:${!!input.hiddenStates}:${buffers}`, () =>
       buildTextDecoder(t, {
         allLogits: input.allLogits,
         hiddenStates: input.hiddenStates,
         format: this.options.format,
+        quantizedTable: this.options.quantizedTable ?? true,
+        cacheBuffer: buffers,
       }),
     );
     const ids = input.inputIds;
@@ -124,18 +163,24 @@ export class Qwen25VLModel {
       throw new InputError(
         `the prompt has ${positions.length} image/video pad tokens but ${visual.shape[0]} visual features were given`,
       );
-    const cache = input.cache ?? this.emptyCache();
+    let cache = input.cache ?? this.emptyCache();
+    if (buffers) cache = this.cacheWithRoom(cache, cache.length + ids.length);
     const feeds: Record<string, HostTensor> = {
       input_ids: tensor('int64', [1, ids.length], ids),
       position_ids: input.positionIds,
       visual_embeds: visual,
       visual_index: tensor('int64', [positions.length, 1], positions),
     };
+    const bound: Record<string, HostTensor> = {};
     for (let i = 0; i < t.numLayers; i++) {
       feeds[`past_key.${i}`] = cache.keys[i];
       feeds[`past_value.${i}`] = cache.values[i];
+      bound[`present_key.${i}`] = cache.keys[i];
+      bound[`present_value.${i}`] = cache.values[i];
     }
-    const out = await s.run(feeds);
+    if (buffers) feeds.past_length = tensor('int64', [1], [cache.length]);
+    // Session (main thread) always has runInto.
+    const out = buffers ? { ...(await s.runInto!(feeds, bound)), ...bound } : await s.run(feeds);
     return {
       logits: out.logits,
       hiddenStates: out.hidden_states,

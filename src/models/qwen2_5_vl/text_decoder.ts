@@ -8,7 +8,7 @@
 // Outputs: logits [1, S, vocab] (or [1, 1, vocab] for the last position), present_key.i / present_value.i,
 //          optionally hidden_states [L+1, 1, S, H] as HF's output_hidden_states (last entry after the final norm).
 import * as E from '../../engine/index.ts';
-import { dense, FP32, type LinearFormat } from '../layers.ts';
+import { dense, FP32, type LinearFormat, quantizedWeight } from '../layers.ts';
 import type { TextConfig } from './config.ts';
 
 export interface DecoderOptions {
@@ -16,6 +16,19 @@ export interface DecoderOptions {
   allLogits?: boolean;
   hiddenStates?: boolean;
   format?: LinearFormat;
+  /**
+   * With a quantized format and tied embeddings: store the embedding table once, quantized like the linears, and
+   * use it for both the lookup (GatherBlockQuantized) and the head (MatMulNBits) — no float copy of the
+   * 151,936 × 2,048 table.
+   */
+  quantizedTable?: boolean;
+  /**
+   * The KV cache as fixed-size buffers: past_key.i / past_value.i [1, KVH, M, D] of which the first `past_length`
+   * (int64 [1]) positions are valid; present_key.i / present_value.i have the same shape, the new positions
+   * written after the valid ones. Binding the same memory as past and present keeps the cache inside ONNX
+   * Runtime's reach: a decode step moves only the token and its logits.
+   */
+  cacheBuffer?: boolean;
 }
 
 /**
@@ -45,6 +58,20 @@ export function mropeTables(
   return { cos: E.cos(full), sin: E.sin(full) };
 }
 
+/** The token embedding table: lookup by id, and the tied head (x · tableᵀ). */
+function embeddingTable(g: E.Graph, c: TextConfig, f: LinearFormat, quantized: boolean) {
+  const name = 'model.embed_tokens';
+  if (!quantized || !f.quant) {
+    const table = g.param(`${name}.weight`, f.dtype, [c.vocabSize, c.hiddenSize]);
+    return { lookup: (ids: E.Tensor) => E.gather(table, ids, 0), head: (x: E.Tensor) => E.linear(x, table) };
+  }
+  const { qweight, scales, zeros, options } = quantizedWeight(g, name, c.hiddenSize, c.vocabSize, f);
+  return {
+    lookup: (ids: E.Tensor) => E.gatherNBits(qweight, scales, zeros, ids, options),
+    head: (x: E.Tensor) => E.matmulNBits(x, qweight, scales, zeros, options),
+  };
+}
+
 export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Graph {
   const f = opts.format ?? FP32;
   const g = new E.Graph('qwen2_5_vl_text');
@@ -54,11 +81,13 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
   const visual = g.input('visual_embeds', f.dtype, ['visual', H]);
   const visualIndex = g.input('visual_index', 'int64', ['visual', 1]);
 
-  const table = g.param('model.embed_tokens.weight', f.dtype, [c.vocabSize, H]);
-  const tokens = E.gather(table, E.squeeze(ids, [0]), 0); // [S, H]
+  const table = embeddingTable(g, c, f, !!opts.quantizedTable && c.tieWordEmbeddings);
+  const tokens = table.lookup(E.squeeze(ids, [0])); // [S, H]
   let x = E.unsqueeze(E.scatterND(tokens, visualIndex, visual), [0]); // [1, S, H]
   const hidden: E.Tensor[] = [x];
   const { cos, sin } = mropeTables(g, positions, c);
+  const pastLength = opts.cacheBuffer ? g.input('past_length', 'int64', [1]) : undefined;
+  const cacheLength = opts.cacheBuffer ? 'cache' : 'past';
   const cosT = E.cast(cos, f.dtype);
   const sinT = E.cast(sin, f.dtype);
 
@@ -74,8 +103,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
     const k = E.rotary(dense(g, h, `${p}.self_attn.k_proj`, H, KV * D, true, f), cosT, sinT, KV);
     const v = dense(g, h, `${p}.self_attn.v_proj`, H, KV * D, true, f);
     const past = {
-      key: g.input(`past_key.${i}`, f.dtype, [1, KV, 'past', D]),
-      value: g.input(`past_value.${i}`, f.dtype, [1, KV, 'past', D]),
+      key: g.input(`past_key.${i}`, f.dtype, [1, KV, cacheLength, D]),
+      value: g.input(`past_value.${i}`, f.dtype, [1, KV, cacheLength, D]),
+      length: pastLength,
     };
     const att = E.attention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past });
     g.output(`present_key.${i}`, att.present!.key);
@@ -101,7 +131,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
 
   const last = opts.allLogits ? x : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
   // Tied embeddings reuse the table (lm_head.weight is absent from such checkpoints).
-  const head = c.tieWordEmbeddings ? table : g.param('lm_head.weight', f.dtype, [c.vocabSize, H]);
-  g.output('logits', E.cast(E.linear(last, head), 'float32'));
+  const logits = c.tieWordEmbeddings
+    ? table.head(last)
+    : E.linear(last, g.param('lm_head.weight', f.dtype, [c.vocabSize, H]));
+  g.output('logits', E.cast(logits, 'float32'));
   return g;
 }

@@ -18,6 +18,8 @@ export interface FusionOptions {
    * aggregator inside the graph. Default `tokens`.
    */
   spatialInput?: 'tokens' | 'frames';
+  /** With `frames`: how VGGT's aggregator stores its linear weights (default float32). */
+  spatialFormat?: LinearFormat;
   /** Also output `merged_spatial_tokens`, `spatial_projection` (v1.0 also `token_merge_out`; from frames also
    * `spatial_tokens`), for parity tests. */
   debug?: boolean;
@@ -38,7 +40,7 @@ export function buildSpatialFusion(cfg: SpatialMllmConfig, grid: GridThw, opts: 
   let tokens: E.Tensor;
   if (opts.spatialInput === 'frames') {
     const p = cfg.vggt.patchSize;
-    tokens = E.cast(spatialEncoder(g, cfg, frames, h * p, w * p), f.dtype);
+    tokens = E.cast(spatialEncoder(g, cfg, frames, h * p, w * p, opts.spatialFormat), f.dtype);
     if (opts.debug) g.output('spatial_tokens', tokens);
   } else tokens = g.input('spatial_tokens', f.dtype, [frames, patchStart + h * w, c.tokenDim]);
   const video = g.input('video_embeds', f.dtype, [(t * h * w) / c.spatialMerge ** 2, c.hiddenSize]);

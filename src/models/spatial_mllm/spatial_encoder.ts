@@ -3,6 +3,7 @@
 // divided by 255 (`prepare_spatial_mllm_inputs` in src/inference.py; no 518-px VGGT resize), so both encoders see
 // the same 14-px patch grid. VGGT normalizes with ImageNet statistics itself. Only one layer is used.
 import * as E from '../../engine/index.ts';
+import type { LinearFormat } from '../layers.ts';
 import { aggregator, BATCH, FRAMES } from '../vggt/aggregator.ts';
 import type { SpatialMllmConfig } from './config.ts';
 
@@ -19,12 +20,13 @@ export function spatialEncoder(
   frames: number,
   H: number,
   W: number,
+  format?: LinearFormat,
 ): E.Tensor {
   // The batch and frame dims carry the aggregator's symbols so its internal reshapes resolve at run time.
   const rgb = g.input('frames', 'uint8', [FRAMES, H, W, 3]);
   const images = E.div(E.cast(E.transpose(rgb, [0, 3, 1, 2]), 'float32'), 255); // upstream: float32 / 255.0
   const batched = E.reshape(images, [BATCH, FRAMES, 3, H, W]);
   const layer = selectedLayer(cfg);
-  const out = aggregator(g, batched, cfg.vggt, [layer]).layers.get(layer)!;
+  const out = aggregator(g, batched, cfg.vggt, [layer], format).layers.get(layer)!;
   return E.reshape(out, [frames, out.shape[2], out.shape[3]]);
 }

@@ -4,7 +4,7 @@
 // output → 2C channels, tokens = [camera, registers, patches] (patch_start_idx = 1 + R).
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
-import { transformerBlock } from '../layers.ts';
+import { type LinearFormat, transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
 import { type PatchGrid, patchEmbed } from './patch_embed.ts';
 
@@ -73,12 +73,13 @@ export interface AggregatorResult {
   posEmbed: E.Tensor;
 }
 
-/** images [B, S, 3, H, W] in [0, 1] → the requested aggregator layers. */
+/** images [B, S, 3, H, W] in [0, 1] → the requested aggregator layers (linear weights stored as `format`). */
 export function aggregator(
   g: E.Graph,
   images: E.Tensor,
   c: VggtConfig,
   layers: readonly number[],
+  format?: LinearFormat,
 ): AggregatorResult {
   const a = c.aggregator;
   const C = a.embedDim;
@@ -91,7 +92,7 @@ export function aggregator(
   const mean = E.constant(g, tensor('float32', [1, 1, 3, 1, 1], RESNET_MEAN));
   const std = E.constant(g, tensor('float32', [1, 1, 3, 1, 1], RESNET_STD));
   const normalized = E.reshape(E.div(E.sub(images, mean), std), [IMAGES, 3, H, W]);
-  const dino = patchEmbed(g, normalized, 'aggregator.patch_embed', c, grid);
+  const dino = patchEmbed(g, normalized, 'aggregator.patch_embed', c, grid, format);
 
   const camera = g.param('aggregator.camera_token', 'float32', [1, 2, 1, C]);
   const register = g.param('aggregator.register_token', 'float32', [1, 2, a.numRegisterTokens, C]);
@@ -121,6 +122,7 @@ export function aggregator(
       mlpRatio: a.mlpRatio,
       eps: 1e-5,
       qk: qk(prefix),
+      format,
     });
   const perFrame = (t: E.Tensor) => E.reshape(t, [BATCH, FRAMES, P, C]);
 

@@ -7,6 +7,7 @@ import * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import type { Device } from '../../runtime/session.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';
+import type { LinearFormat } from '../layers.ts';
 import { GraphSessions } from '../sessions.ts';
 import { aggregator, BATCH, FRAMES } from './aggregator.ts';
 import { cameraHead } from './camera_head.ts';
@@ -22,10 +23,11 @@ export function buildAggregatorGraph(
   size: ImageSize,
   layers: readonly number[],
   debug = false,
+  format?: LinearFormat,
 ): E.Graph {
   const g = new E.Graph(`vggt_aggregator_${size.join('x')}`);
   const images = g.input('images', 'float32', [BATCH, FRAMES, 3, ...size]);
-  const out = aggregator(g, images, c, layers);
+  const out = aggregator(g, images, c, layers, format);
   for (const [i, t] of [...out.layers].sort((a, b) => a[0] - b[0])) g.output(`aggregated_tokens.${i}`, t);
   if (debug) {
     g.output('patch_tokens', out.patchTokens);

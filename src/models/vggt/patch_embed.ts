@@ -8,7 +8,7 @@
 // (they depend on the grid only) and apply them in the graph as two matmuls: the graph stays weight-free.
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
-import { transformerBlock } from '../layers.ts';
+import { type LinearFormat, transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
 
 /** Pillow's bicubic filter (a = −0.5), used by PyTorch's antialiased bicubic (`aten/src/ATen/native/cpu/UpSampleKernel.cpp`). */
@@ -81,6 +81,7 @@ export function patchEmbed(
   prefix: string,
   c: VggtConfig,
   grid: PatchGrid,
+  format?: LinearFormat,
 ): PatchEmbedResult {
   const d = c.aggregator.patchEmbed;
   const C = d.embedDim;
@@ -113,6 +114,7 @@ export function patchEmbed(
       numHeads: d.numHeads,
       mlpRatio: d.mlpRatio,
       eps: 1e-6,
+      format,
     });
   const normed = E.layerNorm(x, p('norm.weight', [C]), p('norm.bias', [C]), 1e-6);
   return { tokens: E.slice(normed, [1], [1 + R], [1 + R + grid.h * grid.w]), posEmbed };
