@@ -5,6 +5,7 @@ import { register as data } from './data.ts';
 import { register as demo } from './demo.ts';
 import { register as doctor } from './doctor.ts';
 import { register as evaluate } from './eval.ts';
+import { register as serve } from './serve.ts';
 import { register as weights } from './weights.ts';
 
-export const commands: ((program: Command) => void)[] = [demo, ask, doctor, weights, data, evaluate];
+export const commands: ((program: Command) => void)[] = [demo, ask, serve, doctor, weights, data, evaluate];

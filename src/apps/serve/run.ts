@@ -1,0 +1,49 @@
+// `spatial-mllm serve`: loads the models once, starts the HTTP server, stops cleanly on Ctrl-C.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import type { ServeCliOptions } from '../commands/serve.ts';
+import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
+import { loadServedModel } from './served_model.ts';
+import { buildServer } from './server.ts';
+
+export async function runServe(o: ServeCliOptions): Promise<void> {
+  const err = (s: string) => process.stderr.write(`${s}\n`);
+  const dataDir =
+    o.data ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'serve');
+  let dirs = o.model;
+  if (dirs.length === 0) {
+    const tiny = join(dataDir, 'models', 'tiny-random');
+    writeTinySpatialMllm(tiny);
+    err(`no --model given: serving ${TINY_DESCRIPTION}`);
+    dirs = [tiny];
+  }
+  const quant =
+    o.dtype === 'float32'
+      ? undefined
+      : { bits: o.dtype === 'int4' ? (4 as const) : (8 as const), blockSize: 32 };
+  const models = dirs.map((dir) =>
+    loadServedModel(dir, { device: o.device, quant, cacheDir: join(dataDir, 'geometry') }),
+  );
+  const app = await buildServer({
+    models,
+    dataDir,
+    concurrency: o.concurrency,
+    maxQueue: o.queue,
+    timeoutSeconds: o.timeout,
+    maxUploadBytes: o.maxUploadMb * 2 ** 20,
+    reportsDir: o.reports,
+  });
+  const url = await app.listen({ port: o.port, host: o.host });
+  err(
+    `serving ${models.map((m) => m.id).join(', ')} at ${url} (web app at /, API at /v1; data in ${dataDir})`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      err('stopping…');
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await app.close();
+}
