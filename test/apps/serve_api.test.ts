@@ -16,7 +16,7 @@ import { buildServer } from '../../src/apps/serve/server.ts';
 import { OpenAIChatAdapter } from '../../src/eval/openai_adapter.ts';
 import { encodePng } from '../../src/image.ts';
 import { uniformIndices, writeVideo } from '../../src/pipeline/video.ts';
-import { chatBody, post, sseData, stubModel, until, upload } from './serve_support.ts';
+import { chatBody, json, post, sseData, stubModel, until, upload } from './serve_support.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'serve-api-'));
 const clipPath = join(root, 'clip.mp4');
@@ -44,9 +44,9 @@ describe('serve API with the tiny checkpoint', () => {
   after(() => app.close());
 
   test('health and models', async () => {
-    const h = await (await fetch(`${base}/health`)).json();
+    const h = await json(await fetch(`${base}/health`));
     assert.deepEqual(h, { status: 'ok', models: [{ id: 'tiny', running: 0, waiting: 0 }] });
-    const m = await (await fetch(`${base}/v1/models`)).json();
+    const m = await json(await fetch(`${base}/v1/models`));
     assert.equal(m.object, 'list');
     assert.deepEqual(
       m.data.map((x: { id: string; object: string }) => [x.id, x.object]),
@@ -58,16 +58,16 @@ describe('serve API with the tiny checkpoint', () => {
     const bytes = readFileSync(clipPath);
     const r = await upload(base, bytes, '../../evil name.mp4');
     assert.equal(r.status, 200);
-    const f = await r.json();
+    const f = await json(r);
     assert.match(f.id, /^file-[0-9a-f]{24}$/);
     assert.equal(f.object, 'file');
     assert.equal(f.bytes, bytes.length);
     assert.equal(f.mime_type, 'video/mp4');
     assert.ok(!f.filename.includes('/'), f.filename);
     fileId = f.id;
-    const again = await (await upload(base, bytes, 'other.mp4')).json();
+    const again = await json(await upload(base, bytes, 'other.mp4'));
     assert.equal(again.id, fileId, 'the same bytes are the same file');
-    const list = await (await fetch(`${base}/v1/files`)).json();
+    const list = await json(await fetch(`${base}/v1/files`));
     assert.ok(list.data.some((x: { id: string }) => x.id === fileId));
     const back = Buffer.from(await (await fetch(`${base}/v1/files/${fileId}/content`)).arrayBuffer());
     assert.ok(back.equals(bytes));
@@ -135,7 +135,7 @@ describe('serve API with the tiny checkpoint', () => {
       chatBody('tiny', url, { max_tokens: 3, temperature: 0, frames: 4, sampling: 'space-aware', seed: 7 }),
     );
     assert.equal(r.status, 200, await r.clone().text());
-    const c = await r.json();
+    const c = await json(r);
     assert.equal(c.object, 'chat.completion');
     assert.match(c.id, /^chatcmpl-/);
     assert.equal(c.choices[0].message.role, 'assistant');
@@ -156,12 +156,12 @@ describe('serve API with the tiny checkpoint', () => {
     assert.equal(readdirSync(join(dataDir, 'files')).length, 1);
     assert.equal(readdirSync(join(dataDir, 'geometry')).length, 1);
 
-    const a = await (await fetch(`${base}/v1/answers/${c.id}`)).json();
+    const a = await json(await fetch(`${base}/v1/answers/${c.id}`));
     assert.deepEqual(a.frames, s.frames);
     const png = Buffer.from(await (await fetch(`${base}/v1/answers/${c.id}/frames/0`)).arrayBuffer());
     assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
     assert.equal((await fetch(`${base}/v1/answers/${c.id}/frames/${idx.length}`)).status, 404);
-    const cams = await (await fetch(`${base}/v1/answers/${c.id}/cameras`)).json();
+    const cams = await json(await fetch(`${base}/v1/answers/${c.id}/cameras`));
     assert.deepEqual(
       cams.cameras.map((x: { frame: number }) => x.frame),
       idx,
@@ -195,7 +195,7 @@ describe('serve API with the tiny checkpoint', () => {
       ],
     });
     assert.equal(r.status, 200, await r.clone().text());
-    const c = await r.json();
+    const c = await json(r);
     assert.deepEqual(
       c.spatial.frames.map((f: { index: number }) => f.index),
       [0, 1, 2, 3],
@@ -220,7 +220,7 @@ describe('serve API with the tiny checkpoint', () => {
 
   test('bad input: OpenAI-style 4xx errors naming the problem', async () => {
     const expectError = async (r: Response, status: number, param?: string | null, code?: string) => {
-      const body = await r.json();
+      const body = await json(r);
       assert.equal(r.status, status, JSON.stringify(body));
       assert.equal(typeof body.error.message, 'string');
       assert.equal(body.error.type, status === 429 ? 'rate_limit_error' : 'invalid_request_error');
@@ -270,7 +270,7 @@ describe('serve API with the tiny checkpoint', () => {
     const up = await upload(base, fake, 'broken.mp4');
     assert.equal(up.status, 200);
     const msg = await expectError(
-      await post(base, '/v1/chat/completions', chatBody('tiny', (await up.json()).id)),
+      await post(base, '/v1/chat/completions', chatBody('tiny', (await json(up)).id)),
       400,
       'messages',
     );
@@ -337,7 +337,7 @@ describe('serve API queue', () => {
     base = await listen(app);
     // The clip is larger than this server's 4 KiB limit; frames of a few bytes are not.
     const png = encodePng(demoFrames(1, 8, 8)[0]);
-    fileId = (await (await upload(base, png, 'f.png')).json()).id;
+    fileId = (await json(await upload(base, png, 'f.png'))).id;
   });
   after(() => app.close());
   const frameBody = (question: string, extra: object = {}) =>
@@ -346,7 +346,7 @@ describe('serve API queue', () => {
   test('an upload over the size limit is 413, inline or multipart', async () => {
     const r = await upload(base, readFileSync(clipPath));
     assert.equal(r.status, 413);
-    assert.equal((await r.json()).error.code, 'file_too_large');
+    assert.equal((await json(r)).error.code, 'file_too_large');
     const inline = await post(
       base,
       '/v1/chat/completions',
@@ -361,12 +361,12 @@ describe('serve API queue', () => {
     const first = post(base, '/v1/chat/completions', frameBody('hold on', { stream: true }), a.signal);
     await until(() => stub.state.started === 1);
     const second = post(base, '/v1/chat/completions', frameBody('quick'));
-    await until(async () => (await (await fetch(`${base}/health`)).json()).models[0].waiting === 1);
+    await until(async () => (await json(await fetch(`${base}/health`))).models[0].waiting === 1);
     const third = await post(base, '/v1/chat/completions', frameBody('quick'));
     assert.equal(third.status, 429);
     const retry = Number(third.headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1, String(retry));
-    assert.equal((await third.json()).error.type, 'rate_limit_error');
+    assert.equal((await json(third)).error.type, 'rate_limit_error');
     // The client of the running request goes away: its generation is cancelled and the waiting one runs.
     const firstResponse = await first;
     const reader = firstResponse.body!.getReader();
@@ -375,15 +375,15 @@ describe('serve API queue', () => {
     await until(() => stub.state.aborted === 1);
     const s = await second;
     assert.equal(s.status, 200);
-    assert.equal((await s.json()).choices[0].message.content, 'ok');
-    const h = await (await fetch(`${base}/health`)).json();
+    assert.equal((await json(s)).choices[0].message.content, 'ok');
+    const h = await json(await fetch(`${base}/health`));
     assert.deepEqual(h.models[0], { id: 'stub', running: 0, waiting: 0 });
   });
 
   test('a request over the time limit is 504', async () => {
     const r = await post(base, '/v1/chat/completions', frameBody('hold forever'));
     assert.equal(r.status, 504);
-    assert.equal((await r.json()).error.type, 'timeout_error');
+    assert.equal((await json(r)).error.type, 'timeout_error');
     stub.releaseAll();
   });
 });

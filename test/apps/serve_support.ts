@@ -94,3 +94,6 @@ export const until = async (cond: () => boolean | Promise<boolean>, ms = 10_000)
     await new Promise((r) => setTimeout(r, 10));
   }
 };
+
+/** A response body as JSON (loosely typed: the tests check its shape). */
+export const json = (r: Response): Promise<any> => r.json() as Promise<any>;
