@@ -80,3 +80,25 @@ export class AnswerStore {
     for (const { n } of all.slice(this.keep)) rmSync(join(this.dir, n), { recursive: true, force: true });
   }
 }
+
+/**
+ * Every k-th point of a binary PLY as `encodePly` writes it (15 bytes a point), so that at most `max` remain: the
+ * web view does not need hundreds of thousands of points.
+ */
+export function decimatePly(ply: Buffer, max: number): Buffer {
+  const end = ply.indexOf('end_header\n');
+  const header = ply.subarray(0, end).toString('latin1');
+  const count = Number(/element vertex (\d+)/.exec(header)?.[1]);
+  if (!(end > 0 && Number.isInteger(count)) || count <= max) return ply;
+  const stride = Math.ceil(count / max);
+  const kept = Math.ceil(count / stride);
+  const head = Buffer.from(
+    `${header.replace(/element vertex \d+/, `element vertex ${kept}`)}end_header\n`,
+    'latin1',
+  );
+  const body = ply.subarray(end + 'end_header\n'.length);
+  const out = Buffer.alloc(head.length + kept * 15);
+  head.copy(out);
+  for (let i = 0; i < kept; i++) body.copy(out, head.length + i * 15, i * stride * 15, i * stride * 15 + 15);
+  return out;
+}

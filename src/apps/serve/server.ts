@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join, relative } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
-import { type AnswerRecord, AnswerStore } from './answers.ts';
+import { type AnswerRecord, AnswerStore, decimatePly } from './answers.ts';
 import { parseChatRequest, resolveChatInput } from './chat.ts';
 import { ApiError, toApiError } from './errors.ts';
 import { FileStore, tooLarge } from './files.ts';
@@ -295,11 +295,16 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
       cameras: g.cameras,
     };
   });
-  app.get<{ Params: { id: string } }>('/v1/answers/:id/points.ply', async (req, reply) => {
-    const g = await geometry(answerOr404(req.params.id));
-    reply.type('application/octet-stream');
-    return Buffer.from(g.ply);
-  });
+  app.get<{ Params: { id: string }; Querystring: { max_points?: string } }>(
+    '/v1/answers/:id/points.ply',
+    async (req, reply) => {
+      const g = await geometry(answerOr404(req.params.id));
+      const max = Number(req.query.max_points ?? Number.POSITIVE_INFINITY);
+      if (!(max >= 1)) throw new ApiError(400, 'max_points must be a positive number', 'max_points');
+      reply.type('application/octet-stream');
+      return decimatePly(Buffer.from(g.ply), max);
+    },
+  );
 
   // ---- eval reports -------------------------------------------------------------------------------------------
   app.get('/v1/reports', async () => ({
