@@ -22,14 +22,14 @@ function table(head: string[], rows: (string | number)[][]): HTMLTableElement {
 }
 
 function scores(report: Record<string, unknown>): {
-  rows: [string, number, number | string][];
+  rows: [string, number, string][];
   title: string;
 } {
   const vsi = report.vsibench as { overall: { macro: number; micro: number }; tasks: Num } | undefined;
   if (vsi)
     return {
       title: `VSI-Bench — overall ${vsi.overall.macro.toFixed(1)} (macro, mean of tasks), ${vsi.overall.micro.toFixed(1)} (micro)`,
-      rows: Object.entries(vsi.tasks).map(([k, v]) => [k, v.score ?? 0, v.count]),
+      rows: Object.entries(vsi.tasks).map(([k, v]) => [k, v.score ?? 0, String(v.count)]),
     };
   const scanqa = report.scanqa as
     | { bleu: number[]; rougeL: number; cider: number; em: number; count: number }
@@ -38,17 +38,17 @@ function scores(report: Record<string, unknown>): {
     return {
       title: 'ScanQA',
       rows: [
-        ...scanqa.bleu.map((b, i): [string, number, number] => [`BLEU-${i + 1}`, b, scanqa.count]),
-        ['ROUGE-L', scanqa.rougeL, scanqa.count],
-        ['CIDEr', scanqa.cider, scanqa.count],
-        ['EM', scanqa.em, scanqa.count],
+        ...scanqa.bleu.map((b, i): [string, number, string] => [`BLEU-${i + 1}`, b, String(scanqa.count)]),
+        ['ROUGE-L', scanqa.rougeL, String(scanqa.count)],
+        ['CIDEr', scanqa.cider, String(scanqa.count)],
+        ['EM', scanqa.em, String(scanqa.count)],
       ],
     };
   const sqa = report.sqa3d as { em: number; emRefined: number; count: number; byType: Num } | undefined;
   if (sqa)
     return {
       title: `SQA3D — EM-1 ${sqa.em.toFixed(1)}, EM-R ${sqa.emRefined.toFixed(1)}`,
-      rows: Object.entries(sqa.byType).map(([k, v]) => [k, v.em ?? 0, v.count]),
+      rows: Object.entries(sqa.byType).map(([k, v]) => [k, v.em ?? 0, String(v.count)]),
     };
   return { title: 'unknown report', rows: [] };
 }
