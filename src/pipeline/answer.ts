@@ -98,6 +98,8 @@ export interface AskResult {
   grid: GridThw;
   promptTokens: number;
   newTokens: number;
+  /** The generated token ids, stop token included. */
+  tokenIds: number[];
   timings: Record<'decode' | 'sampling' | 'encoders' | 'prefill' | 'generate' | 'total', number> & {
     tokensPerSecond: number;
   };
@@ -254,6 +256,36 @@ export class SpatialMllmPipeline {
   }
 
   async ask(videoPath: string, question: string, o: AskOptions = {}): Promise<AskResult> {
+    const run = this.timedRun(o);
+    const k = o.frames ?? 16;
+    if (!Number.isInteger(k) || k < 2)
+      throw new InputError(`--frames must be an integer ≥ 2, got ${o.frames}`);
+    const sampling = o.sampling ?? 'uniform';
+    const video = await openVideo(videoPath);
+    if (video.frameCount < 1) throw new InputError(`${videoPath}: the video has no frames`);
+
+    const chosen = await run.stage(
+      'sampling',
+      () => this.chooseFrames(video, k, sampling),
+      (r) => `${r.indices.length} frames (${sampling})`,
+    );
+    const frames = await run.stage(
+      'decode',
+      () => collect(video, chosen.indices),
+      (r) => `${r.length} frames decoded`,
+    );
+    return this.answer(frames, question, o, run, sampling, chosen.selection);
+  }
+
+  /** Answers about frames already decoded (in time order), all of them given to the model: the entry point
+   * where no video decoder runs (a browser tab decodes with its own). */
+  askFrames(frames: VideoFrame[], question: string, o: AskOptions = {}): Promise<AskResult> {
+    if (frames.length === 0) throw new InputError('no frames to answer about');
+    return this.answer(frames, question, o, this.timedRun(o), 'uniform');
+  }
+
+  /** Per-stage timings and progress events of one answer. */
+  private timedRun(o: AskOptions) {
     const t0 = performance.now();
     const timings = {
       decode: 0,
@@ -277,23 +309,18 @@ export class SpatialMllmPipeline {
       o.onStage?.({ stage: name, state: 'end', seconds, detail: detail?.(r) });
       return r;
     };
-    const k = o.frames ?? 16;
-    if (!Number.isInteger(k) || k < 2)
-      throw new InputError(`--frames must be an integer ≥ 2, got ${o.frames}`);
-    const sampling = o.sampling ?? 'uniform';
-    const video = await openVideo(videoPath);
-    if (video.frameCount < 1) throw new InputError(`${videoPath}: the video has no frames`);
+    return { t0, timings, stage };
+  }
 
-    const chosen = await stage(
-      'sampling',
-      () => this.chooseFrames(video, k, sampling),
-      (r) => `${r.indices.length} frames (${sampling})`,
-    );
-    const frames = await stage(
-      'decode',
-      () => collect(video, chosen.indices),
-      (r) => `${r.length} frames decoded`,
-    );
+  private async answer(
+    frames: VideoFrame[],
+    question: string,
+    o: AskOptions,
+    run: ReturnType<SpatialMllmPipeline['timedRun']>,
+    sampling: Sampling,
+    selection?: SpaceAwareSelection,
+  ): Promise<AskResult> {
+    const { t0, timings, stage } = run;
     // Qwen pairs frames in time; an odd count repeats the last frame (as its processor does) for both encoders.
     const images = frames.map((f) => f.image);
     if (images.length % 2 === 1) images.push(images[images.length - 1]);
@@ -389,7 +416,7 @@ export class SpatialMllmPipeline {
         { skipSpecialTokens: true },
       )
       .trim();
-    const sel = chosen.selection;
+    const sel = selection;
     return {
       answer,
       frames: frames.map((f) => ({ index: f.index, timestamp: f.timestamp })),
@@ -403,6 +430,7 @@ export class SpatialMllmPipeline {
       grid: fused.grid,
       promptTokens: ids.length,
       newTokens: result.tokens.length,
+      tokenIds: result.tokens,
       timings,
       images: resized,
     };

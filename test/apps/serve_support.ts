@@ -11,6 +11,7 @@ export function stubModel(id = 'stub') {
   const model: ServedModel = {
     id,
     description: 'stub',
+    files: () => [],
     async ask(q: ServedQuestion): Promise<ServedAnswer> {
       state.started++;
       q.onToken?.('ok');

@@ -2,7 +2,7 @@
 // and rebuild the geometry behind an answer (VGGT's point cloud and the cameras of the frames the model saw).
 // The server only knows this narrow interface; `loadServedModel` binds it to the Spatial-MLLM pipeline, tests
 // bind it to stubs.
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { RgbImage } from '../../image.ts';
 import { readImage } from '../../image.ts';
@@ -55,9 +55,20 @@ export interface ServedGeometry {
   cameras: ServedCamera[];
 }
 
+/** A file of the checkpoint folder, offered to the in-tab model. */
+export interface ModelFile {
+  name: string;
+  path: string;
+  bytes: number;
+  /** Changes when the file does (size and modification time). */
+  version: string;
+}
+
 export interface ServedModel {
   readonly id: string;
   readonly description: string;
+  /** The checkpoint's files for a browser tab to run it; empty when the model is too large for a tab. */
+  files(): ModelFile[];
   ask(q: ServedQuestion): Promise<ServedAnswer>;
   /** Point cloud + cameras of the frames of an answer (kept as PNGs in `dir`); undefined when the model has no
    * VGGT point/camera heads. Writes its files into `dir`. */
@@ -81,6 +92,7 @@ export function loadServedModel(dir: string, o: LoadOptions = {}): ServedModel {
   return {
     id,
     description: `Spatial-MLLM checkpoint ${id}`,
+    files: () => checkpointFiles(dir),
     async ask(q) {
       const r = await pipeline.ask(q.video, q.question, {
         frames: q.frames,
@@ -117,4 +129,24 @@ export function readAnswerImages(dir: string): RgbImage[] {
     .filter((n) => /^frame_\d+_\d+\.png$/.test(n))
     .sort()
     .map((n) => readImage(join(dir, n)));
+}
+
+/** Checkpoints up to this size are offered to browser tabs (a tab holds the weights in memory twice). */
+export const TAB_MODEL_LIMIT = 512 * 2 ** 20;
+
+/** The files a loader reads from a checkpoint folder (configs, tokenizer, safetensors), when they fit a tab. */
+export function checkpointFiles(dir: string): ModelFile[] {
+  const files = readdirSync(dir)
+    .filter((name) => /^[\w.-]+\.(json|safetensors|txt|jinja)$/.test(name))
+    .map((name) => {
+      const path = join(dir, name);
+      const st = statSync(path);
+      return {
+        name,
+        path,
+        bytes: st.size,
+        version: `${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}`,
+      };
+    });
+  return files.reduce((a, f) => a + f.bytes, 0) <= TAB_MODEL_LIMIT ? files : [];
 }

@@ -3,8 +3,9 @@
 // request, cancellation when the client goes away, OpenAI-style JSON errors. Everything a client uploads lies in
 // the data folder under names the server makes.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { type AnswerRecord, AnswerStore, decimatePly } from './answers.ts';
@@ -40,6 +41,9 @@ interface Loaded {
 }
 
 const now = () => Math.floor(Date.now() / 1000);
+
+/** onnxruntime-web's dist folder (its WASM files are served to tabs as they are). */
+const ORT_DIST = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-web')), '..', 'dist');
 
 export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
   const maxUpload = o.maxUploadBytes ?? 512 * 2 ** 20;
@@ -93,6 +97,29 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
       description: model.description,
     })),
   }));
+
+  // ---- the checkpoint's files, for the model in a browser tab -------------------------------------------------
+  app.get<{ Params: { id: string } }>('/v1/models/:id/files', async (req) => {
+    const { model } = modelOf(req.params.id);
+    const files = model.files();
+    if (files.length === 0)
+      throw new ApiError(
+        404,
+        `the model ${model.id} is too large to run in a browser tab; ask the server instead`,
+        'id',
+        'too_large_for_tab',
+      );
+    return { object: 'list', data: files.map(({ name, bytes, version }) => ({ name, bytes, version })) };
+  });
+  app.get<{ Params: { id: string; name: string } }>('/v1/models/:id/files/:name', async (req, reply) => {
+    const { model } = modelOf(req.params.id);
+    const f = model.files().find((x) => x.name === req.params.name);
+    if (!f)
+      throw new ApiError(404, `the model ${model.id} has no file ${JSON.stringify(req.params.name)}`, 'name');
+    // Versioned URLs (?v=) never change: the browser may keep them.
+    reply.type('application/octet-stream').header('cache-control', 'public, max-age=31536000, immutable');
+    return createReadStream(f.path);
+  });
 
   // ---- files ------------------------------------------------------------------------------------------------
   app.post('/v1/files', async (req, reply) => {
@@ -317,6 +344,17 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(web.html));
     app.get('/app.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(web.js));
     app.get('/app.css', async (_req, reply) => reply.type('text/css; charset=utf-8').send(web.css));
+    app.get('/tab.js', async (_req, reply) => reply.type('text/javascript; charset=utf-8').send(web.tab));
+    // onnxruntime-web's WASM runtime files, by name from its dist folder only.
+    app.get<{ Params: { name: string } }>('/ort/:name', async (req, reply) => {
+      const name = req.params.name;
+      if (!/^ort-wasm[\w.-]*\.(wasm|mjs)$/.test(name) || !existsSync(join(ORT_DIST, name)))
+        throw new ApiError(404, `no runtime file ${JSON.stringify(name.slice(0, 80))}`, 'name');
+      reply
+        .type(name.endsWith('.wasm') ? 'application/wasm' : 'text/javascript; charset=utf-8')
+        .header('cache-control', 'public, max-age=86400');
+      return createReadStream(join(ORT_DIST, name));
+    });
   }
 
   app.addHook('onClose', async () => {
