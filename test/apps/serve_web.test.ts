@@ -141,4 +141,30 @@ describe('web app in Chromium', () => {
     assert.equal(await page.locator('[data-testid=report] rect.bar').count(), taskCount);
     assert.deepEqual(errors, []);
   });
+
+  test('"run the model in this tab": the browser decodes the video and answers with no server generation', async () => {
+    const before = await json(await fetch(`${base}/health`));
+    const chats: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().endsWith('/v1/chat/completions')) chats.push(r.url());
+    });
+    await page.check('[data-testid=in-tab]');
+    await page.fill('#frames', '4');
+    await page.fill('#maxTokens', '4');
+    await page.click('[data-testid=ask]');
+    await page.waitForFunction(
+      "/answered in this tab/.test(document.getElementById('status').textContent)",
+      null,
+      {
+        timeout: 240_000,
+      },
+    );
+    const tokens = (await page.getAttribute('[data-testid=answer]', 'data-tokens')) ?? '';
+    const n = tokens.split(',').filter(Boolean).length;
+    assert.ok(n >= 1 && n <= 4, tokens);
+    assert.equal(await page.locator('[data-testid=frames] figure').count(), 4);
+    assert.deepEqual(chats, [], 'no chat completion was requested');
+    assert.deepEqual((await json(await fetch(`${base}/health`))).models, before.models);
+    assert.deepEqual(errors, []);
+  });
 });

@@ -17,6 +17,7 @@ const ui = {
   frames: $<HTMLInputElement>('frames'),
   sampling: $<HTMLSelectElement>('sampling'),
   maxTokens: $<HTMLInputElement>('maxTokens'),
+  inTab: $<HTMLInputElement>('inTab'),
   ask: $<HTMLButtonElement>('ask'),
   status: $<HTMLDivElement>('status'),
   answer: $<HTMLPreElement>('answer'),
@@ -104,6 +105,68 @@ function showCoverage(s: api.Spatial): void {
   ui.coverage.replaceChildren(label, coverageChart(c.gains, c.total));
 }
 
+type Tab = typeof import('./tab.ts');
+let tabModule: Promise<Tab> | undefined;
+const tabModels = new Map<string, Promise<import('./tab.ts').TabModel>>();
+
+/** The answer computed in this tab: the checkpoint fetched once (then from the browser's cache), the video
+ * decoded by the browser, the pipeline run by onnxruntime-web. */
+async function askInTab(question: string): Promise<void> {
+  // A variable URL keeps esbuild from bundling the tab model into this page's script.
+  const url = '/tab.js';
+  tabModule ??= import(/* @vite-ignore */ url) as Promise<Tab>;
+  const tab = await tabModule;
+  const id = ui.model.value;
+  if (!tabModels.has(id))
+    tabModels.set(
+      id,
+      tab.TabModel.load(id, {
+        onProgress: (n, total) =>
+          status(
+            `loading the model into this tab: ${(n / 2 ** 20).toFixed(1)} / ${(total / 2 ** 20).toFixed(1)} MiB`,
+          ),
+      }),
+    );
+  const model = await tabModels.get(id)!;
+  const local = ui.upload.files?.[0];
+  const file = local ?? (await (await fetch(`/v1/files/${ui.videos.value}/content`)).blob());
+  status(`decoding ${ui.frames.value} frames in the tab…`);
+  const frames = await tab.videoFrames(file, Number(ui.frames.value));
+  status(`answering in this tab (${model.device})…`);
+  const t0 = performance.now();
+  const r = await model.ask(frames, question, {
+    maxTokens: Number(ui.maxTokens.value),
+    onToken: (t) => {
+      ui.answer.textContent += t;
+    },
+  });
+  ui.answer.dataset.tokens = r.tokenIds.join(',');
+  ui.strip.replaceChildren(
+    ...frames.map((f) => {
+      const fig = document.createElement('figure');
+      const canvas = document.createElement('canvas');
+      canvas.width = f.image.width;
+      canvas.height = f.image.height;
+      const rgba = new Uint8ClampedArray(f.image.width * f.image.height * 4);
+      for (let p = 0; p < f.image.width * f.image.height; p++) {
+        rgba.set(f.image.data.subarray(3 * p, 3 * p + 3), 4 * p);
+        rgba[4 * p + 3] = 255;
+      }
+      canvas.getContext('2d')!.putImageData(new ImageData(rgba, f.image.width, f.image.height), 0, 0);
+      const img = document.createElement('img');
+      img.src = canvas.toDataURL();
+      const cap = document.createElement('figcaption');
+      cap.textContent = `${f.timestamp.toFixed(2)} s`;
+      fig.append(img, cap);
+      return fig;
+    }),
+  );
+  ui.coverage.replaceChildren();
+  status(
+    `answered in this tab (${model.device}) in ${((performance.now() - t0) / 1000).toFixed(1)} s, no server compute; the space view needs the server's VGGT pass`,
+  );
+}
+
 ui.ask.addEventListener('click', async () => {
   const question = ui.question.value.trim() || ui.question.placeholder;
   ui.ask.disabled = true;
@@ -112,6 +175,10 @@ ui.ask.addEventListener('click', async () => {
   status('waiting for the model…');
   const t0 = performance.now();
   try {
+    if (ui.inTab.checked) {
+      await askInTab(question);
+      return;
+    }
     const s = await api.ask(
       {
         model: ui.model.value,
