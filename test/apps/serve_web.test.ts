@@ -18,7 +18,7 @@ import { buildReport, writeReport } from '../../src/eval/report.ts';
 import { MC_TYPES, NUMERIC_TYPES } from '../../src/eval/vsibench_metrics.ts';
 import { writeVideo } from '../../src/pipeline/video.ts';
 import { launchChromium } from '../support/browser.ts';
-import { sseData } from './serve_support.ts';
+import { json, sseData } from './serve_support.ts';
 
 /** Luminance variance of a PNG screenshot: a blank canvas is ~0. */
 function variance(png: Buffer): number {
