@@ -38,7 +38,13 @@ describe('the model in a browser tab', () => {
     served = loadServedModel(modelDir);
     // Count the server's generations: the tab must not cause any.
     const ask = served.ask.bind(served);
-    served = { ...served, ask: (q) => (asked++, ask(q)) };
+    served = {
+      ...served,
+      ask: (q) => {
+        asked++;
+        return ask(q);
+      },
+    };
     app = await buildServer({ models: [served], dataDir: join(root, 'data') });
     base = await app.listen({ port: 0, host: '127.0.0.1' });
     for (const [i, img] of demoFrames(4, 112, 84).entries()) {
