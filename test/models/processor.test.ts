@@ -41,6 +41,9 @@ for (const fx of [...findFixtures('qwen2_5_vl'), ...findFixtures('spatial_mllm')
     const io = openSafetensors(join(fx.dir, 'io.safetensors'));
     const names = new Set(io.names());
     const cfg = readProcessorConfig(fx.dir);
+    if (!names.has('video.frames_uint8') && !names.has('image.image_uint8'))
+      test('has a video or image case', () =>
+        assert.fail(`${fx.dir}/io.safetensors stores no processor input`));
 
     if (names.has('video.frames_uint8'))
       test('video: pixel_values_videos, video_grid_thw, second_per_grid_ts (exact)', () => {

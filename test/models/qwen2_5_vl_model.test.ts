@@ -11,7 +11,7 @@ import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.
 import { generateQwen } from '../../src/pipeline/generate.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
-import { findFixtures } from '../support/fixtures.ts';
+import { findFixtures, generationStops } from '../support/fixtures.ts';
 
 function maxAbs(got: HostTensor | Float32Array, want: HostTensor): number {
   const a = got instanceof Float32Array ? got : toFloat32(got);
@@ -89,7 +89,7 @@ for (const fixture of findFixtures('qwen2_5_vl')) {
           const res = await generateQwen(
             model,
             { inputIds: ids, positionIds: rope.positionIds, ropeDelta: rope.ropeDeltas[0], visualEmbeds },
-            { maxNewTokens: want.length, keepLogits: true, stopTokens: [982, 980] },
+            { maxNewTokens: want.length, keepLogits: true, stopTokens: generationStops(fixture.dir) },
           );
           assert.deepEqual(res.tokens, want);
           const stepWant = toFloat32(io.read(`${c}.generate.step_logits`));

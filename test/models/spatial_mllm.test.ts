@@ -24,12 +24,10 @@ import { buildSpatialFusion, type FusionOptions } from '../../src/models/spatial
 import { merge3d } from '../../src/models/spatial_mllm/merge_3d.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
-import type { TensorSource } from '../../src/weights/safetensors.ts';
-import { openSafetensors } from '../../src/weights/safetensors.ts';
+import { openCheckpoint, openSafetensors, type TensorSource } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 const fixtures = findFixtures('spatial_mllm');
-const qwenFixture = findFixtures('qwen2_5_vl')[0];
 const readJson = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
 
 function errors(got: HostTensor, want: HostTensor): { abs: number; rel: number } {
@@ -100,17 +98,21 @@ describe('merge3d', () => {
 });
 
 describe('config and version detection', () => {
-  test('a plain Qwen2.5-VL folder is not a Spatial-MLLM checkpoint', { skip: !qwenFixture }, () => {
-    const json = readJson(`${qwenFixture.dir}/config.json`);
-    assert.throws(
-      () => detectVersion(json, ['model.embed_tokens.weight']),
-      (e: Error) => {
-        assert.ok(e instanceof InputError);
-        assert.match(e.message, /not a Spatial-MLLM checkpoint/);
-        return true;
-      },
-    );
-  });
+  for (const qwen of findFixtures('qwen2_5_vl'))
+    test(`a plain Qwen2.5-VL folder (${qwen.name}) is not a Spatial-MLLM checkpoint`, () => {
+      const json = readJson(`${qwen.dir}/config.json`);
+      const ckpt = openCheckpoint(qwen.dir);
+      const names = ckpt.names();
+      ckpt.close();
+      assert.throws(
+        () => detectVersion(json, names),
+        (e: Error) => {
+          assert.ok(e instanceof InputError);
+          assert.match(e.message, /not a Spatial-MLLM checkpoint/);
+          return true;
+        },
+      );
+    });
 
   test('config and weights of different generations are refused', () => {
     assert.throws(
@@ -123,13 +125,12 @@ describe('config and version detection', () => {
     assert.equal(detectVersion({ model_type: 'qwen2_5_vl' }, ['vggt.aggregator.camera_token']), 'v1.0');
   });
 
-  test('unsupported connector types are named', () => {
-    const f = fixtures.find((x) => readJson(`${x.dir}/config.json`).connector_config);
-    if (!f) return;
-    const json = readJson(`${f.dir}/config.json`);
-    json.connector_config = { connector_type: 'cross_attn', spatial_embeds_layer_idx: -1 };
-    assert.throws(() => parseSpatialMllmConfig(json), /connector_type "cross_attn" is not supported/);
-  });
+  for (const f of fixtures)
+    test(`unsupported connector types are named (${f.name} config)`, () => {
+      const json = readJson(`${f.dir}/config.json`);
+      json.connector_config = { connector_type: 'cross_attn', spatial_embeds_layer_idx: -1 };
+      assert.throws(() => parseSpatialMllmConfig(json), /connector_type "cross_attn" is not supported/);
+    });
 });
 
 for (const fixture of fixtures) {
@@ -150,7 +151,9 @@ for (const fixture of fixtures) {
       const json = readJson(`${fixture.dir}/config.json`);
       assert.equal(cfg.version, json.connector_config ? 'v1.1' : 'v1.0');
       assert.equal(cfg.connector.kind, v11 ? 'mlp_add' : 'vggt_embedding_merger');
-      assert.equal(cfg.connector.layerIndex, -1);
+      // v1.0 always feeds the last layer; v1.1 reads connector_config.spatial_embeds_layer_idx (default -1).
+      const idx = (json.connector_config as Record<string, unknown> | undefined)?.spatial_embeds_layer_idx;
+      assert.equal(cfg.connector.layerIndex, v11 ? (idx ?? -1) : -1);
       assert.equal(cfg.connector.tokenDim, spatialTokens.shape[2]);
       assert.equal(cfg.connector.hiddenSize, cfg.qwen.text.hiddenSize);
       assert.equal(
@@ -231,9 +234,8 @@ for (const fixture of fixtures) {
     test('missing, unexpected and misshapen tensors are reported by group', () => {
       const names = ckpt.checkpoint.names();
       const vggt = VGGT_PREFIX[cfg.version];
-      const dropped = names.filter(
-        (n) => n.startsWith(`${vggt}aggregator.global_blocks.1.`) || n === 'model.norm.weight',
-      );
+      const lastGlobal = `${vggt}aggregator.global_blocks.${cfg.vggt.aggregator.depth - 1}.`;
+      const dropped = names.filter((n) => n.startsWith(lastGlobal) || n === 'model.norm.weight');
       const reshaped = v11 ? 'connector.mlp.2.bias' : 'vggt_embedding_merger.vgg_to_language_mlp.2.bias';
       const extra = ['visual.extra_proj.weight', `${vggt}camera_head.trunk.0.norm1.weight`, 'lm_head.weight'];
       const source: TensorSource = {
@@ -259,10 +261,10 @@ for (const fixture of fixtures) {
           for (const part of [
             `Spatial-MLLM ${cfg.version} (`,
             `missing ${dropped.length} tensors: `,
-            `${vggt}aggregator.global_blocks.* (${dropped.length - 1}: ${vggt}aggregator.global_blocks.1.`,
+            `${vggt}aggregator.global_blocks.* (${dropped.length - 1}: ${lastGlobal}`,
             'model.norm.* (1: model.norm.weight)',
             'unexpected 1 tensor: visual.extra_proj.* (1: visual.extra_proj.weight)',
-            `${reshaped} is [7], config implies [64]`,
+            `${reshaped} is [7], config implies [${ckpt.checkpoint.info(reshaped).shape}]`,
           ])
             assert.ok(e.message.includes(part), `message lacks "${part}":\n${e.message}`);
           return true;

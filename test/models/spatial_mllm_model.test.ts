@@ -14,7 +14,7 @@ import { generateQwen } from '../../src/pipeline/generate.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
-import { findFixtures } from '../support/fixtures.ts';
+import { findFixtures, generationStops } from '../support/fixtures.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
 function maxAbs(got: HostTensor, want: HostTensor): number {
@@ -86,7 +86,7 @@ for (const fixture of findFixtures('spatial_mllm')) {
             ropeDelta: rope.ropeDeltas[0],
             visualEmbeds: fused,
           },
-          { maxNewTokens: want.length, keepLogits: true, stopTokens: [982, 980] },
+          { maxNewTokens: want.length, keepLogits: true, stopTokens: generationStops(fixture.dir) },
         );
         assert.deepEqual(res.tokens, want);
         const stepWant = toFloat32(io.read('video.generate.step_logits'));

@@ -43,16 +43,28 @@ for (const fx of findFixtures('qwen2_tokenizer')) {
     });
 
     test('special token ids', () => {
+      // The ids the fixture's tokenizer_config.json gives these added tokens.
+      const added = readJson(join(fx.dir, 'tokenizer_config.json')).added_tokens_decoder as Record<
+        string,
+        { content: string }
+      >;
+      const id = (content: string) => {
+        const hit = Object.entries(added).find(([, t]) => t.content === content);
+        assert.ok(hit, `${content} is not an added token of the fixture`);
+        return Number(hit[0]);
+      };
       assert.deepEqual(tok.special, {
-        endOfText: 151643,
-        imStart: 151644,
-        imEnd: 151645,
-        visionStart: 151652,
-        visionEnd: 151653,
-        imagePad: 151655,
-        videoPad: 151656,
+        endOfText: id('<|endoftext|>'),
+        imStart: id('<|im_start|>'),
+        imEnd: id('<|im_end|>'),
+        visionStart: id('<|vision_start|>'),
+        visionEnd: id('<|vision_end|>'),
+        imagePad: id('<|image_pad|>'),
+        videoPad: id('<|video_pad|>'),
       });
-      assert.equal(tok.decode([151644, 872, 151645], { skipSpecialTokens: true }), 'user');
+      const user = tok.encode('user');
+      const ids = [tok.special.imStart, ...user, tok.special.imEnd];
+      assert.equal(tok.decode(ids, { skipSpecialTokens: true }), 'user');
     });
 
     test('chat template rendering and <|video_pad|> expansion', () => {
@@ -63,7 +75,11 @@ for (const fx of findFixtures('qwen2_tokenizer')) {
       });
       assert.equal(prompt, rendering.text);
       assert.deepEqual(tok.encode(prompt), rendering.ids);
-      const text = expandVisionPlaceholders(prompt, { videoGridThw: [[8, 16, 22]], mergeSize: 2 });
+      // The sample says which grid and merge size the expansion used.
+      const m = /video_grid_thw=\[(\d+),\s*(\d+),\s*(\d+)\] and merge_size (\d+)/.exec(expanded.text);
+      assert.ok(m, `no grid in ${JSON.stringify(expanded.text)}`);
+      const [t, h, w, mergeSize] = m.slice(1).map(Number);
+      const text = expandVisionPlaceholders(prompt, { videoGridThw: [[t, h, w]], mergeSize });
       assert.deepEqual(tok.encode(text), expanded.ids);
     });
 
@@ -85,6 +101,7 @@ for (const fx of [...findFixtures('qwen2_5_vl'), ...findFixtures('spatial_mllm')
   describe(`${fx.name} tokenizer`, () => {
     const tok = QwenTokenizer.load(join(fx.dir, 'tokenizer'));
     const { prompts } = readJson(join(fx.dir, 'io_index.json'));
+    const mergeSize = readJson(join(fx.dir, 'config.json')).vision_config.spatial_merge_size;
     const io = openSafetensors(join(fx.dir, 'io.safetensors'));
     const grid = (name: string): GridThw[] | undefined =>
       io.names().includes(name)
@@ -108,7 +125,7 @@ for (const fx of [...findFixtures('qwen2_5_vl'), ...findFixtures('spatial_mllm')
         const text = expandVisionPlaceholders(prompt, {
           imageGridThw: grid(`${kind}.image_grid_thw`),
           videoGridThw: grid(`${kind}.video_grid_thw`),
-          mergeSize: 2,
+          mergeSize,
         });
         const expected = Array.from(io.read(`${kind}.input_ids`).data as BigInt64Array, Number);
         assert.deepEqual(tok.encode(text), expected);

@@ -8,16 +8,71 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { InputError } from '../../src/errors.ts';
-import { defaultVggtConfig, parseVggtConfig } from '../../src/models/vggt/config.ts';
+import { defaultVggtConfig, parseVggtConfig, type VggtConfig } from '../../src/models/vggt/config.ts';
 import { openVggt } from '../../src/models/vggt/load.ts';
 import { bicubicAAWeights } from '../../src/models/vggt/patch_embed.ts';
 import { f32 } from '../../src/tensor.ts';
-import { writeSafetensors } from '../../src/weights/safetensors.ts';
+import { openCheckpoint, writeSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vggt-load-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 const json = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
+
+/** Which prediction heads a checkpoint stores (VGGT-1B keys under `prefix`). */
+const storedHeads = (names: readonly string[], prefix: string) => {
+  const has = (head: string) => names.some((n) => n.startsWith(`${prefix}${head}_head.`));
+  return { camera: has('camera'), depth: has('depth'), point: has('point') };
+};
+
+/** The config's sizes against what the checkpoint's tensors imply (widths, block counts, registers, MLP ratios). */
+function assertSizesMatchTensors(c: VggtConfig, dir: string, prefix: string): void {
+  const ckpt = openCheckpoint(dir);
+  const shape = (n: string) => ckpt.info(`${prefix}${n}`).shape;
+  const count = (block: string) =>
+    new Set(
+      ckpt
+        .names()
+        .filter((n) => n.startsWith(`${prefix}aggregator.${block}.`))
+        .map((n) => n.slice(`${prefix}aggregator.${block}.`.length).split('.')[0]),
+    ).size;
+  try {
+    const [, , registers, C] = shape('aggregator.register_token');
+    assert.equal(c.aggregator.embedDim, C);
+    assert.equal(c.aggregator.numRegisterTokens, registers);
+    assert.equal(c.aggregator.depth, count('frame_blocks'));
+    assert.equal(c.aggregator.depth, count('global_blocks'));
+    assert.equal(
+      c.aggregator.embedDim / c.aggregator.numHeads,
+      shape('aggregator.frame_blocks.0.attn.q_norm.weight')[0],
+    );
+    assert.equal(c.aggregator.mlpRatio, shape('aggregator.frame_blocks.0.mlp.fc1.weight')[0] / C);
+    const dino = c.aggregator.patchEmbed;
+    assert.equal(dino.embedDim, shape('aggregator.patch_embed.cls_token')[2]);
+    assert.equal(dino.depth, count('patch_embed.blocks'));
+    assert.equal(dino.mlpRatio, shape('aggregator.patch_embed.blocks.0.mlp.fc1.weight')[0] / dino.embedDim);
+    assert.equal(1 + (c.imgSize / c.patchSize) ** 2, shape('aggregator.patch_embed.pos_embed')[1]);
+    if (c.heads.camera) {
+      const trunk = new Set(
+        ckpt
+          .names()
+          .filter((n) => n.startsWith(`${prefix}camera_head.trunk.`))
+          .map((n) => n.split('.')[prefix.split('.').length + 1]),
+      );
+      assert.equal(c.cameraHead.trunkDepth, trunk.size);
+      assert.equal(c.cameraHead.mlpRatio, shape('camera_head.trunk.0.mlp.fc1.weight')[0] / (2 * C));
+    }
+    if (c.heads.depth) {
+      assert.equal(c.dpt.features, shape('depth_head.scratch.layer1_rn.weight')[0]);
+      assert.deepEqual(
+        c.dpt.outChannels,
+        [0, 1, 2, 3].map((i) => shape(`depth_head.projects.${i}.weight`)[0]),
+      );
+    }
+  } finally {
+    ckpt.close();
+  }
+}
 
 describe('config', () => {
   test('defaults are VGGT-1B', () => {
@@ -32,22 +87,35 @@ describe('config', () => {
     assert.deepEqual(c.cameraHead, { trunkDepth: 4, numHeads: 16, mlpRatio: 4, iterations: 4 });
   });
 
+  // Sizes that the stored tensors fix are read from them; head counts, RoPE frequency, DPT layers and the camera
+  // iterations only from the config file's own fields (the reference layout documented in the fixture README).
   for (const fixture of findFixtures('vggt'))
-    test(`${fixture.name}: the documented tiny values`, () => {
-      const c = parseVggtConfig(json(fixture.dir));
-      assert.equal(c.aggregator.embedDim, 64);
-      assert.deepEqual([c.aggregator.depth, c.aggregator.numHeads, c.aggregator.ropeFreq], [4, 4, 100]);
-      assert.deepEqual(c.aggregator.patchEmbed, { embedDim: 64, depth: 2, numHeads: 4, mlpRatio: 4 });
-      assert.deepEqual(c.cameraHead, { trunkDepth: 1, numHeads: 4, mlpRatio: 1, iterations: 4 });
-      assert.deepEqual(c.dpt, { features: 16, outChannels: [8, 16, 24, 24], layers: [0, 1, 2, 3] });
+    test(`${fixture.name}: the config values its files record`, () => {
+      const raw = json(fixture.dir);
+      const c = parseVggtConfig(raw);
+      assertSizesMatchTensors(c, fixture.dir, '');
+      const agg = { ...raw.Aggregator_defaults_in_effect, ...raw.Aggregator_extra };
+      assert.deepEqual([c.aggregator.numHeads, c.aggregator.ropeFreq], [agg.num_heads, agg.rope_freq]);
+      assert.equal(c.aggregator.patchEmbed.numHeads, raw.patch_embed_dinov2_tiny.num_heads);
+      const cam = { ...raw.CameraHead_defaults_in_effect, ...raw.CameraHead_extra };
+      assert.deepEqual(
+        [c.cameraHead.numHeads, c.cameraHead.iterations],
+        [cam.num_heads, cam['forward.num_iterations']],
+      );
+      assert.deepEqual(c.dpt.layers, raw.DPTHead_extra.intermediate_layer_idx);
     });
 
   for (const fixture of findFixtures('spatial_mllm'))
     test(`${fixture.name}: the VGGT part of a Spatial-MLLM config`, () => {
-      const c = parseVggtConfig(json(fixture.dir));
-      assert.equal(c.aggregator.embedDim, 32);
-      assert.deepEqual([c.aggregator.depth, c.aggregator.numHeads], [2, 4]);
-      assert.deepEqual(c.aggregator.patchEmbed, { embedDim: 32, depth: 2, numHeads: 4, mlpRatio: 4 });
+      const raw = json(fixture.dir);
+      const c = parseVggtConfig(raw);
+      const v = openVggt(fixture.dir);
+      v.checkpoint.close();
+      assertSizesMatchTensors(c, fixture.dir, v.weights.prefix);
+      // Head counts are not in the tensors: the fixture records them (v1.1 under spatial_config, v1.0 at the top).
+      const overrides = raw.spatial_config?.fixture_vggt_overrides ?? raw.fixture_vggt_overrides;
+      assert.equal(c.aggregator.numHeads, overrides.aggregator.num_heads);
+      assert.equal(c.aggregator.patchEmbed.numHeads, overrides.dinov2_patch_embed.num_heads);
     });
 
   test('unsupported upstream options and inconsistent sizes are refused', () => {
@@ -71,8 +139,11 @@ describe('checkpoint', () => {
     test(`${fixture.name}: VGGT-1B layout, all heads`, () => {
       const v = openVggt(fixture.dir);
       assert.equal(v.weights.prefix, '');
-      assert.deepEqual(v.config.heads, { camera: true, depth: true, point: true });
-      assert.deepEqual(v.weights.read('aggregator.camera_token').shape, [1, 2, 1, 64]);
+      assert.deepEqual(v.config.heads, storedHeads(v.checkpoint.names(), ''));
+      assert.deepEqual(
+        v.weights.read('aggregator.camera_token').shape,
+        v.checkpoint.info('aggregator.camera_token').shape,
+      );
       v.checkpoint.close();
     });
 
@@ -80,8 +151,11 @@ describe('checkpoint', () => {
     test(`${fixture.name}: the spatial encoder inside a Spatial-MLLM checkpoint`, () => {
       const v = openVggt(fixture.dir);
       assert.match(v.weights.prefix, /^(spatial_encoder\.vggt_model\.|vggt\.)$/);
-      assert.deepEqual(v.config.heads, { camera: false, depth: false, point: false });
-      assert.deepEqual(v.weights.read('aggregator.register_token').shape, [1, 2, 4, 32]);
+      assert.deepEqual(v.config.heads, storedHeads(v.checkpoint.names(), v.weights.prefix));
+      assert.deepEqual(
+        v.weights.read('aggregator.register_token').shape,
+        v.checkpoint.info(`${v.weights.prefix}aggregator.register_token`).shape,
+      );
       v.checkpoint.close();
     });
 

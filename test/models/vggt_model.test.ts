@@ -66,17 +66,18 @@ for (const fixture of findFixtures('vggt')) {
       const c = model.config;
 
       test(`input checks (${lowering})`, async () => {
-        const bad = tensor('float32', [2, 3, 20, 28]);
+        const p = c.patchSize;
+        const bad = tensor('float32', [2, 3, p + 6, 2 * p]);
         await assert.rejects(
           model.aggregate(bad),
-          (e: Error) => e instanceof InputError && /multiples of 14/.test(e.message),
+          (e: Error) => e instanceof InputError && new RegExp(`multiples of ${p}`).test(e.message),
         );
         await assert.rejects(
-          model.aggregate(tensor('float32', [2, 4, 28, 28])),
+          model.aggregate(tensor('float32', [2, 4, 2 * p, 2 * p])),
           (e: Error) => e instanceof InputError && /\[S, 3, H, W\]/.test(e.message),
         );
         await assert.rejects(
-          model.aggregate(tensor('float32', [1, 3, 28, 28]), { layers: [c.aggregator.depth] }),
+          model.aggregate(tensor('float32', [1, 3, 2 * p, 2 * p]), { layers: [c.aggregator.depth] }),
           (e: Error) => e instanceof InputError && /layer/.test(e.message),
         );
       });

@@ -4,6 +4,7 @@
 // (fixture README: fp32 vs fp64 spread ≤ 3.2e-6).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { readSpatialMllmConfig } from '../../src/models/spatial_mllm/config.ts';
 import { VggtModel } from '../../src/models/vggt/model.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
@@ -45,12 +46,15 @@ for (const fixture of findFixtures('spatial_mllm')) {
 
     test('spatial encoder tokens', async () => {
       const depth = model.config.aggregator.depth;
+      // The layer the connector reads: connector_config.spatial_embeds_layer_idx (a Python index; v1.0: last).
+      const idx = readSpatialMllmConfig(fixture.dir).connector.layerIndex;
+      const selected = (idx + depth) % depth;
       const out = await model.aggregate(framesTchw(io.read('video.frames_uint8')), {
-        layers: [0, depth - 1],
+        layers: [...new Set([0, selected, depth - 1])],
         debug: true,
       });
       const expected: [string, HostTensor | undefined][] = [
-        ['spatial.selected_layer_tokens', out.layers.get(depth - 1)],
+        ['spatial.selected_layer_tokens', out.layers.get(selected)],
         ['spatial.last_layer_tokens', out.layers.get(depth - 1)],
         ['spatial.first_layer_tokens', out.layers.get(0)],
         ['spatial.dinov2_patch_tokens', out.patchTokens],

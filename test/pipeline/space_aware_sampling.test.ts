@@ -124,14 +124,21 @@ describe('paper variant: depth + cameras', () => {
   for (const fx of findFixtures('vggt')) {
     test(`${fx.name}: point maps come from the unprojected depth and select frames in time order`, () => {
       const io = openSafetensors(join(fx.dir, 'io.safetensors'));
-      const [, frames, height, width] = io.info('multi.depth').shape;
+      // The case with the most frames that stores depth and cameras.
+      const c = io
+        .names()
+        .filter((n) => n.endsWith('.depth') && io.names().includes(n.replace(/depth$/, 'extrinsic')))
+        .map((n) => n.slice(0, -'.depth'.length))
+        .sort((a, b) => io.info(`${b}.depth`).shape[1] - io.info(`${a}.depth`).shape[1])[0];
+      assert.ok(c, 'the fixture stores no depth with cameras');
+      const [, frames, height, width] = io.info(`${c}.depth`).shape;
       const dims = { frames, height, width };
       const cameras = {
-        extrinsics: toFloat32(io.read('multi.extrinsic')),
-        intrinsics: toFloat32(io.read('multi.intrinsic')),
+        extrinsics: toFloat32(io.read(`${c}.extrinsic`)),
+        intrinsics: toFloat32(io.read(`${c}.intrinsic`)),
       };
-      const depth = toFloat32(io.read('multi.depth'));
-      const maps = pointMapsFromDepth(depth, toFloat32(io.read('multi.depth_conf')), cameras, dims);
+      const depth = toFloat32(io.read(`${c}.depth`));
+      const maps = pointMapsFromDepth(depth, toFloat32(io.read(`${c}.depth_conf`)), cameras, dims);
       assert.deepEqual(maps.points, unprojectDepthMaps(depth, cameras, dims));
       const sel = spaceAwareSampling(maps, 2);
       assert.ok(sel.selected.length >= 1 && sel.selected.length <= 2);

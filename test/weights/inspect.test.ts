@@ -1,12 +1,12 @@
 // `spatial-mllm weights inspect` through the real CLI entry point (exit codes and printed text).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { WeightsSummary } from '../../src/apps/inspect.ts';
-import { tensor } from '../../src/tensor.ts';
+import { BYTES, type DType, tensor } from '../../src/tensor.ts';
 import { writeSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
@@ -52,24 +52,26 @@ describe('weights inspect', () => {
   });
 
   for (const fx of findFixtures('vggt'))
-    test(`${fx.name} (JSON): counts from its README`, () => {
+    test(`${fx.name} (JSON): counts its config.json records, one group per module`, () => {
       const { code, out, err } = cli(fx.dir, '--json');
       assert.equal(code, 0, err);
       const s = JSON.parse(out) as WeightsSummary;
-      // README: "333 float32 tensors, 916,888 parameters"; no track_head.
-      assert.deepEqual([s.total.tensors, s.total.params], [333, 916888]);
-      assert.ok(s.tensors.every((t) => t.dtype === 'float32'));
+      // The fixture's config.json records the upstream state_dict size.
+      const config = JSON.parse(readFileSync(join(fx.dir, 'config.json'), 'utf8'));
+      assert.deepEqual([s.total.tensors, s.total.params], [config.state_dict_keys, config.num_parameters]);
+      const heads = ['camera', 'depth', 'point', 'track'].filter((h) => config.VGGT[`enable_${h}`] !== false);
       assert.deepEqual(s.groups.map((g) => g.prefix).sort(), [
         'aggregator',
-        'camera_head',
-        'depth_head',
-        'point_head',
+        ...heads.map((h) => `${h}_head`),
       ]);
       assert.equal(
         s.groups.reduce((a, g) => a + g.params, 0),
-        916888,
+        config.num_parameters,
       );
-      assert.equal(s.total.bytes, 4 * 916888);
+      assert.equal(
+        s.total.bytes,
+        s.tensors.reduce((a, t) => a + t.params * BYTES[t.dtype as DType], 0),
+      );
     });
 
   test('a sharded folder', () => {

@@ -36,7 +36,8 @@ export interface ForwardInput {
   inputIds: readonly number[];
   /** [3, 1, S] int64 M-RoPE positions (rope_index.ts). */
   positionIds: HostTensor;
-  /** Features for the image/video pad tokens, in prompt order, [V, hidden]. */
+  /** Features for the image/video pad tokens, in prompt order, [V, hidden]. Pad tokens are visual slots in a
+   * forward given these or starting from an empty cache (prefill); in later steps they are plain tokens. */
   visualEmbeds?: HostTensor;
   cache?: KvCache;
   allLogits?: boolean;
@@ -109,8 +110,13 @@ export class Qwen25VLModel {
       }),
     );
     const ids = input.inputIds;
+    // Pad ids are visual slots only in the forward that carries the visual features (the prefill). Afterwards a
+    // generated <|image_pad|>/<|video_pad|> is embedded as a plain token, as upstream: transformers
+    // `Qwen2_5_VLForConditionalGeneration.prepare_inputs_for_generation` drops pixel values once the cache is
+    // non-empty, and `forward` scatters features only when they are given.
+    const visualForward = input.visualEmbeds !== undefined || (input.cache?.length ?? 0) === 0;
     const padIds = new Set([this.config.imageTokenId, this.config.videoTokenId]);
-    const positions = ids.flatMap((id, i) => (padIds.has(id) ? [i] : []));
+    const positions = visualForward ? ids.flatMap((id, i) => (padIds.has(id) ? [i] : [])) : [];
     const visual = input.visualEmbeds ?? tensor(dtype, [0, t.hiddenSize]);
     if (visual.shape[0] !== positions.length)
       throw new InputError(

@@ -12,29 +12,35 @@ import { Qwen25VLModel } from '../../../src/models/qwen2_5_vl/model.ts';
 import { type HostTensor, toFloat32 } from '../../../src/tensor.ts';
 import { castTensor } from '../../../src/weights/convert.ts';
 import { openSafetensors, readSafetensors, writeSafetensors } from '../../../src/weights/safetensors.ts';
-import { findFixtures } from '../../support/fixtures.ts';
+import { type Fixture, findFixtures } from '../../support/fixtures.ts';
 
-const fixture = findFixtures('qwen2_5_vl')[0];
 const models: Qwen25VLModel[] = [];
 after(async () => {
   for (const m of models) await m.release();
 });
 
-async function textLogits(dir: string): Promise<Float32Array> {
+/** Logits of the fixture's first prompt without visual input, from the checkpoint in `dir`. */
+async function textLogits(fixture: Fixture, dir: string): Promise<Float32Array> {
   const io = openSafetensors(join(fixture.dir, 'io.safetensors'));
+  const names = io.names();
+  const c = names
+    .filter((n) => n.endsWith('.input_ids'))
+    .map((n) => n.slice(0, -'.input_ids'.length))
+    .find((k) => !names.some((n) => n.startsWith(`${k}.pixel_values`)));
+  assert.ok(c, `${fixture.name} has no text-only case`);
   const model = Qwen25VLModel.load(dir);
   models.push(model);
-  const ids = Array.from(io.read('text.input_ids').data as BigInt64Array, Number);
+  const ids = Array.from(io.read(`${c}.input_ids`).data as BigInt64Array, Number);
   const out = await model.forward({
     inputIds: ids,
-    positionIds: io.read('text.position_ids'),
+    positionIds: io.read(`${c}.position_ids`),
     allLogits: true,
   });
   return toFloat32(out.logits);
 }
 
 /** Writes the fixture's weights in another layout: nested names, two shards with an index, optional dtype. */
-function rewrite(dtype?: 'bfloat16' | 'bf16-rounded-float32'): string {
+function rewrite(fixture: Fixture, dtype?: 'bfloat16' | 'bf16-rounded-float32'): string {
   const dir = mkdtempSync(join(tmpdir(), 'qwen-layout-'));
   const weights = readSafetensors(join(fixture.dir, 'model.safetensors'));
   const names = [...weights.keys()].sort();
@@ -59,21 +65,19 @@ function rewrite(dtype?: 'bfloat16' | 'bf16-rounded-float32'): string {
   return dir;
 }
 
-test('nested key names in a sharded checkpoint give the same logits as the flat fixture', {
-  skip: !fixture,
-}, async () => {
-  const want = await textLogits(fixture.dir);
-  const got = await textLogits(rewrite());
-  assert.deepEqual(got, want);
-});
+for (const fixture of findFixtures('qwen2_5_vl')) {
+  test(`${fixture.name}: nested key names in a sharded checkpoint give the same logits as the flat fixture`, async () => {
+    const want = await textLogits(fixture, fixture.dir);
+    const got = await textLogits(fixture, rewrite(fixture));
+    assert.deepEqual(got, want);
+  });
 
-test('bf16 weights are widened exactly: same logits as float32 weights holding the bf16 values', {
-  skip: !fixture,
-}, async () => {
-  const want = await textLogits(rewrite('bf16-rounded-float32'));
-  const got = await textLogits(rewrite('bfloat16'));
-  assert.deepEqual(got, want);
-});
+  test(`${fixture.name}: bf16 weights are widened exactly: same logits as float32 weights holding the bf16 values`, async () => {
+    const want = await textLogits(fixture, rewrite(fixture, 'bf16-rounded-float32'));
+    const got = await textLogits(fixture, rewrite(fixture, 'bfloat16'));
+    assert.deepEqual(got, want);
+  });
+}
 
 test('the hub rope_scaling {"type": "mrope"} and the re-serialized {"type": "default"} parse alike', () => {
   const json = (type: string) => ({
