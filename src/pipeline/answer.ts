@@ -45,6 +45,7 @@ import {
   type SpaceAwareSelection,
   spaceAwareSampling,
 } from './space_aware_sampling.ts';
+import { textStream } from './stream_text.ts';
 import { openVideo, uniformIndices, type VideoFrame, type VideoSource } from './video.ts';
 
 /** uniform; space-aware from VGGT's point head (upstream sa_sampling.py); space-aware-depth: the paper's variant,
@@ -366,6 +367,7 @@ export class SpatialMllmPipeline {
     const genStart = performance.now();
     o.onStage?.({ stage: 'prefill', state: 'start' });
     const stops = new Set([...q.eosTokenIds, this.tokenizer.special.imEnd, this.tokenizer.special.endOfText]);
+    const stream = textStream((ids) => this.tokenizer.decode(ids, { skipSpecialTokens: true }));
     const result = await generateQwen(
       this.qwen,
       {
@@ -394,10 +396,15 @@ export class SpatialMllmPipeline {
             });
             o.onStage?.({ stage: 'generate', state: 'start' });
           }
-          if (!stops.has(token)) o.onToken?.(this.tokenizer.decode([token]));
+          if (!stops.has(token)) {
+            const piece = stream.push(token);
+            if (piece) o.onToken?.(piece);
+          }
         },
       },
     );
+    const rest = stream.flush();
+    if (rest) o.onToken?.(rest);
     const end = performance.now();
     timings.generate = (end - firstToken) / 1000;
     const decodeSteps = Math.max(0, result.tokens.length - 1);

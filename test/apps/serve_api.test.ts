@@ -109,13 +109,24 @@ describe('serve API with the tiny checkpoint', () => {
       assert.equal(c.choices[0].finish_reason, null);
       assert.equal(typeof c.choices[0].delta.content, 'string');
     }
-    // Every generated token but a stop token is one content chunk.
+    // At most one content chunk per generated token (a piece of a character waits for the rest).
     const u = usageChunk.usage;
     assert.deepEqual(usageChunk.choices, []);
     assert.ok(u.completion_tokens >= 1 && u.completion_tokens <= maxTokens);
-    assert.ok(middle.length === u.completion_tokens || middle.length === u.completion_tokens - 1);
+    assert.ok(middle.length <= u.completion_tokens);
     assert.equal(u.total_tokens, u.prompt_tokens + u.completion_tokens);
-    assert.equal(last.choices[0].finish_reason, middle.length === maxTokens ? 'length' : 'stop');
+    assert.equal(last.choices[0].finish_reason, u.completion_tokens === maxTokens ? 'length' : 'stop');
+    // The streamed text is the answer the same request gets without streaming.
+    const whole = await json(
+      await post(
+        base,
+        '/v1/chat/completions',
+        chatBody('tiny', fileId, { max_tokens: maxTokens, temperature: 0, frames: 4 }),
+      ),
+    );
+    const streamedText = middle.map((c) => c.choices[0].delta.content).join('');
+    assert.equal(streamedText.trim(), whole.choices[0].message.content);
+    assert.equal(whole.usage.completion_tokens, u.completion_tokens);
     assert.deepEqual(
       last.spatial.frames.map((f: { index: number }) => f.index),
       uniformIndices(CLIP.frames, 4),
