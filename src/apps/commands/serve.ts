@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 
 export interface ServeCliOptions {
-  model: string[];
+  model?: string[];
   port: number;
   host: string;
   data?: string;
@@ -27,8 +27,7 @@ export function register(program: Command): void {
     .option(
       '--model <dir>',
       "Spatial-MLLM checkpoint folder; repeat to serve several (default: the demo's tiny random model)",
-      (v: string, all: string[]) => [...all, v],
-      [] as string[],
+      (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
     .option('--port <n>', 'TCP port (0 = any free one)', int('--port', 0), 8080)
     .option('--host <addr>', 'address to listen on (0.0.0.0 exposes it to the network)', '127.0.0.1')

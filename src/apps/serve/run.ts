@@ -1,6 +1,7 @@
 // `spatial-mllm serve`: loads the models once, starts the HTTP server, stops cleanly on Ctrl-C.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { InputError } from '../../errors.ts';
 import type { ServeCliOptions } from '../commands/serve.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { loadServedModel } from './served_model.ts';
@@ -10,7 +11,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(`${s}\n`);
   const dataDir =
     o.data ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'serve');
-  let dirs = o.model;
+  let dirs = o.model ?? [];
   if (dirs.length === 0) {
     const tiny = join(dataDir, 'models', 'tiny-random');
     writeTinySpatialMllm(tiny);
@@ -24,6 +25,12 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const models = dirs.map((dir) =>
     loadServedModel(dir, { device: o.device, quant, cacheDir: join(dataDir, 'geometry') }),
   );
+  const ids = models.map((m) => m.id);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice)
+    throw new InputError(
+      `two --model folders are both named ${twice}: the API tells models apart by folder name`,
+    );
   const app = await buildServer({
     models,
     dataDir,
@@ -33,7 +40,16 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
     maxUploadBytes: o.maxUploadMb * 2 ** 20,
     reportsDir: o.reports,
   });
-  const url = await app.listen({ port: o.port, host: o.host });
+  let url: string;
+  try {
+    url = await app.listen({ port: o.port, host: o.host });
+  } catch (e) {
+    await app.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new InputError(`cannot listen on ${o.host}:${o.port} (${code}): pick another --port or --host`);
+    throw e;
+  }
   err(
     `serving ${models.map((m) => m.id).join(', ')} at ${url} (web app at /, API at /v1; data in ${dataDir})`,
   );

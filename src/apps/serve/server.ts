@@ -182,9 +182,11 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
         onToken,
       });
     const failure = (e: unknown) =>
-      timeout.aborted && !gone.signal.aborted
-        ? new ApiError(504, `the answer took longer than the server's limit of ${timeoutMs / 1000} s`)
-        : toApiError(e, o.dataDir);
+      gone.signal.aborted
+        ? new ApiError(499, 'the client closed the request') // nobody reads it; keeps it out of the error log
+        : timeout.aborted
+          ? new ApiError(504, `the answer took longer than the server's limit of ${timeoutMs / 1000} s`)
+          : toApiError(e, o.dataDir);
     const finish = (r: ServedAnswer): { record: AnswerRecord; finishReason: string } => {
       if (timeout.aborted) throw failure(undefined);
       const record: AnswerRecord = {
