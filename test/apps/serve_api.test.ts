@@ -35,7 +35,9 @@ describe('serve API with the tiny checkpoint', () => {
     writeTinySpatialMllm(join(root, 'tiny'));
     await writeVideo(clipPath, demoFrames(CLIP.frames, 112, 84), CLIP.fps);
     app = await buildServer({
-      models: [loadServedModel(join(root, 'tiny'), { cacheDir: join(dataDir, 'geometry') })],
+      models: [
+        loadServedModel(join(root, 'tiny'), { cacheDir: join(dataDir, 'geometry'), offMainThread: true }),
+      ],
       dataDir,
       web: false,
     });

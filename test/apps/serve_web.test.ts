@@ -15,8 +15,8 @@ import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
 import { loadServedModel } from '../../src/apps/serve/served_model.ts';
 import { buildServer } from '../../src/apps/serve/server.ts';
 import { buildReport, writeReport } from '../../src/eval/report.ts';
-import { MC_TYPES, NUMERIC_TYPES } from '../../src/eval/vsibench_metrics.ts';
 import { writeVideo } from '../../src/pipeline/video.ts';
+import { CHOICE_TYPES, NUMERIC_TYPES } from '../../src/vsibench.ts';
 import { launchChromium } from '../support/browser.ts';
 import { json, sseData } from './serve_support.ts';
 
@@ -50,7 +50,7 @@ describe('web app in Chromium', () => {
     writeTinySpatialMllm(join(root, 'tiny'));
     await writeVideo(clip, demoFrames(CLIP.frames, 112, 84), CLIP.fps);
     // An eval report as `spatial-mllm eval` writes it, over questions of every VSI-Bench type.
-    const types = [...MC_TYPES, ...NUMERIC_TYPES];
+    const types = [...CHOICE_TYPES, ...NUMERIC_TYPES];
     const report = buildReport({
       benchmark: 'vsibench',
       model: 'baseline:chance',
@@ -61,9 +61,9 @@ describe('web app in Chromium', () => {
           index: 2 * i + k,
           dataset: 'scannet',
           question_type: t,
-          prediction: (MC_TYPES as readonly string[]).includes(t) ? 'A' : '2',
-          ground_truth: (MC_TYPES as readonly string[]).includes(t) ? 'AB'[k] : String(2 + k),
-          options: (MC_TYPES as readonly string[]).includes(t) ? ['A. x', 'B. y'] : undefined,
+          prediction: (CHOICE_TYPES as readonly string[]).includes(t) ? 'A' : '2',
+          ground_truth: (CHOICE_TYPES as readonly string[]).includes(t) ? 'AB'[k] : String(2 + k),
+          options: (CHOICE_TYPES as readonly string[]).includes(t) ? ['A. x', 'B. y'] : undefined,
         })),
       ),
     });

@@ -11,3 +11,8 @@ export default stub;
 export const spawn = unavailable;
 export const PNG = stub;
 export const path = '';
+// node:worker_threads: a tab runs sessions on its own thread (onnxruntime-web manages its WASM workers).
+export const isMainThread = true;
+export const workerData = undefined;
+export const parentPort = null;
+export const Worker = stub;

@@ -23,7 +23,14 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
       ? undefined
       : { bits: o.dtype === 'int4' ? (4 as const) : (8 as const), blockSize: 32 };
   const models = dirs.map((dir) =>
-    loadServedModel(dir, { device: o.device, quant, cacheDir: join(dataDir, 'geometry') }),
+    loadServedModel(dir, {
+      device: o.device,
+      quant,
+      cacheDir: join(dataDir, 'geometry'),
+      // ONNX Runtime's runs block their thread: off the main one, the server keeps answering (health, 429,
+      // disconnects) while a model computes.
+      offMainThread: true,
+    }),
   );
   const ids = models.map((m) => m.id);
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);

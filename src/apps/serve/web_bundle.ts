@@ -25,6 +25,7 @@ const BROWSER_SHIMS: Record<string, string> = {
   'node:path': 'path-browserify',
   'onnxruntime-node': shim('ort'),
   'node:child_process': shim('unavailable'),
+  'node:worker_threads': shim('unavailable'),
   '@ffmpeg-installer/ffmpeg': shim('unavailable'),
   '@ffprobe-installer/ffprobe': shim('unavailable'),
   pngjs: shim('unavailable'),
