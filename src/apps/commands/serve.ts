@@ -1,18 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-
-export interface ServeCliOptions {
-  model?: string[];
-  port: number;
-  host: string;
-  data?: string;
-  concurrency: number;
-  queue: number;
-  timeout: number;
-  maxUploadMb: number;
-  reports?: string;
-  device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: 'float32' | 'int4' | 'int8';
-}
+import type { ServeCliOptions } from '../serve/run.ts';
 
 const int = (name: string, min: number) => (v: string) => {
   const n = Number(v);

@@ -2,10 +2,23 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
-import type { ServeCliOptions } from '../commands/serve.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { loadServedModel } from './served_model.ts';
 import { buildServer } from './server.ts';
+
+export interface ServeCliOptions {
+  model?: string[];
+  port: number;
+  host: string;
+  data?: string;
+  concurrency: number;
+  queue: number;
+  timeout: number;
+  maxUploadMb: number;
+  reports?: string;
+  device: 'cpu' | 'webgpu' | 'cuda';
+  dtype: 'float32' | 'int4' | 'int8';
+}
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(`${s}\n`);
