@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoFrames } from '../src/apps/demo/clip.ts';
 import { writeTinySpatialMllm } from '../src/apps/demo/tiny_model.ts';
-import { writeVideo } from '../src/pipeline/video.ts';
+import { writeVideo } from '../src/media/video.ts';
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);

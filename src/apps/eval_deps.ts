@@ -2,6 +2,7 @@
 // frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
 import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
+import { uniformIndices } from '../pipeline/frame_sampling.ts';
 
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
@@ -9,23 +10,26 @@ import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/a
  * finishing the current question, the progress line, a job queue's lock renewals).
  */
 export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
-  const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
-  const pipeline = SpatialMllmPipeline.load(checkpoint, { offMainThread: true });
+  const [{ SpatialMllm }, { ask }] = await Promise.all([
+    import('../models/spatial_mllm/model.ts'),
+    import('../pipeline/ask.ts'),
+  ]);
+  const model = SpatialMllm.load(checkpoint, { offMainThread: true });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>
-      (await pipeline.ask(q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
-    close: () => pipeline.release(),
+      (await ask(model, q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+    close: () => model.release(),
   };
 }
 
 /**
- * The pipeline's decoder (.mp4/.webm/.mov through the bundled ffmpeg, or a folder of numbered frames) with the
+ * The media decoder (.mp4/.webm/.mov through the bundled ffmpeg, or a folder of numbered frames) with the
  * same uniform frame choice as qwen-vl-utils, so that other systems see the frames our model sees.
  */
 export const videoFrameSource: FrameSource = {
   async frames(video, count) {
-    const { openVideo, uniformIndices } = await import('../pipeline/video.ts');
+    const { openVideo } = await import('../media/video.ts');
     const source = await openVideo(video);
     const out: RgbFrame[] = [];
     for await (const f of source.readFrames(uniformIndices(source.frameCount, count))) out.push(f.image);

@@ -14,8 +14,9 @@ import { JobQueue, QueueFullError } from '../../src/apps/serve/queue.ts';
 import { loadServedModel } from '../../src/apps/serve/served_model.ts';
 import { buildServer } from '../../src/apps/serve/server.ts';
 import { OpenAIChatAdapter } from '../../src/eval/openai_adapter.ts';
-import { encodePng } from '../../src/image.ts';
-import { uniformIndices, writeVideo } from '../../src/pipeline/video.ts';
+import { encodePng } from '../../src/media/image.ts';
+import { writeVideo } from '../../src/media/video.ts';
+import { uniformIndices } from '../../src/pipeline/frame_sampling.ts';
 import { chatBody, json, post, sseData, stubModel, until, upload } from './serve_support.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'serve-api-'));

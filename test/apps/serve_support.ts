@@ -1,7 +1,7 @@
 // Shared by the server tests: a stub ServedModel whose requests can be held open, and small HTTP helpers.
 
 import type { ServedAnswer, ServedModel, ServedQuestion } from '../../src/apps/serve/served_model.ts';
-import { createImage } from '../../src/image.ts';
+import { createImage } from '../../src/media/image.ts';
 
 /** A model that answers at once, except questions containing "hold": those wait until `releaseAll()` or until
  * their signal aborts (then they return what they have, as the pipeline does). */

@@ -12,8 +12,9 @@ import { demoFrames } from '../../src/apps/demo/clip.ts';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
 import { loadServedModel, type ServedModel } from '../../src/apps/serve/served_model.ts';
 import { buildServer } from '../../src/apps/serve/server.ts';
-import { encodePng, readImage } from '../../src/image.ts';
-import { SpatialMllmPipeline } from '../../src/pipeline/answer.ts';
+import { encodePng, readImage } from '../../src/media/image.ts';
+import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
+import { askFrames } from '../../src/pipeline/ask.ts';
 import { launchChromium } from '../support/browser.ts';
 import { json, upload } from './serve_support.ts';
 
@@ -62,7 +63,7 @@ describe('the model in a browser tab', () => {
   });
 
   test('tokens equal the Node pipeline on the same frames; weights come from the server once, then the cache', async () => {
-    const node = SpatialMllmPipeline.load(modelDir);
+    const node = SpatialMllm.load(modelDir);
     let expected: number[];
     try {
       const frames = urls.map((_, i) => ({
@@ -70,7 +71,7 @@ describe('the model in a browser tab', () => {
         timestamp: i / FPS,
         image: readImage(join(framesDir, `frame_${i}.png`)),
       }));
-      expected = (await node.askFrames(frames, QUESTION, { maxNewTokens: MAX_TOKENS, temperature: 0 }))
+      expected = (await askFrames(node, frames, QUESTION, { maxNewTokens: MAX_TOKENS, temperature: 0 }))
         .tokenIds;
     } finally {
       await node.release();

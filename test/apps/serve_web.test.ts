@@ -15,7 +15,7 @@ import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
 import { loadServedModel } from '../../src/apps/serve/served_model.ts';
 import { buildServer } from '../../src/apps/serve/server.ts';
 import { buildReport, writeReport } from '../../src/eval/report.ts';
-import { writeVideo } from '../../src/pipeline/video.ts';
+import { writeVideo } from '../../src/media/video.ts';
 import { CHOICE_TYPES, NUMERIC_TYPES } from '../../src/vsibench.ts';
 import { launchChromium } from '../support/browser.ts';
 import { json, sseData } from './serve_support.ts';

@@ -3,8 +3,9 @@
 // (WASM; WebGPU where the browser has it). The checkpoint's files are fetched from the server once and kept in
 // the browser's Cache Storage; every computation after that runs in the tab.
 import * as ort from 'onnxruntime-web';
-import type { RgbImage } from '../../src/image.ts';
-import { type AskResult, SpatialMllmPipeline } from '../../src/pipeline/answer.ts';
+import type { RgbImage } from '../../src/media/image.ts';
+import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
+import { type AskResult, askFrames } from '../../src/pipeline/ask.ts';
 import { mount } from '../shims/fs.ts';
 
 interface ModelFile {
@@ -52,7 +53,7 @@ export class TabModel {
   private constructor(
     readonly id: string,
     readonly device: TabDevice,
-    private readonly pipeline: SpatialMllmPipeline,
+    private readonly model: SpatialMllm,
   ) {}
 
   static async load(
@@ -78,15 +79,13 @@ export class TabModel {
       }),
     );
     const device = o.device ?? (await bestDevice());
-    const pipeline = SpatialMllmPipeline.load(`/models/${id}`, {
-      device: device === 'webgpu' ? 'webgpu' : 'cpu',
-    });
-    return new TabModel(id, device, pipeline);
+    const model = SpatialMllm.load(`/models/${id}`, { device: device === 'webgpu' ? 'webgpu' : 'cpu' });
+    return new TabModel(id, device, model);
   }
 
   /** Greedy answer about frames decoded in the tab (all of them are given to the model). */
   ask(frames: TabFrame[], question: string, o: TabAskOptions = {}): Promise<AskResult> {
-    return this.pipeline.askFrames(frames, question, {
+    return askFrames(this.model, frames, question, {
       maxNewTokens: o.maxTokens ?? 32,
       temperature: 0,
       onToken: o.onToken,

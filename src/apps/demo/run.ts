@@ -6,16 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
 import { SYNTH_DATASET } from '../../data/synth/world.ts';
-import {
-  PROMPT_SUFFIXES,
-  type Sampling,
-  SpatialMllmPipeline,
-  saveAnswerArtifacts,
-} from '../../pipeline/answer.ts';
+import { SpatialMllm } from '../../models/spatial_mllm/model.ts';
+import { ask, PROMPT_SUFFIXES } from '../../pipeline/ask.ts';
+import type { FrameSampling } from '../../pipeline/frame_sampling.ts';
+import { saveAnswerArtifacts } from '../artifacts.ts';
 import { stageLogger } from '../ask.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from './tiny_model.ts';
 
-export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<void> {
+export async function runDemo(o: { out?: string; sampling: FrameSampling }): Promise<void> {
   const out = o.out ?? mkdtempSync(join(tmpdir(), 'spatial-mllm-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
   say(`Spatial-MLLM demo — the model is ${TINY_DESCRIPTION}.`);
@@ -36,11 +34,11 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
   );
   const q = questions.find((x) => x.question_type === 'object_counting') ?? questions[0];
   const video = join(out, 'room', SYNTH_DATASET, `${q.scene_name}.mp4`);
-  const pipeline = SpatialMllmPipeline.load(join(out, 'model'));
+  const model = SpatialMllm.load(join(out, 'model'));
   try {
     const question = q.options ? `${q.question}\n${q.options.join('\n')}` : q.question;
     say(`[question] ${question.replace(/\n/g, ' ')}`);
-    const result = await pipeline.ask(video, question, {
+    const result = await ask(model, video, question, {
       frames: 8,
       sampling: o.sampling,
       maxNewTokens: 12,
@@ -48,7 +46,7 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
       promptSuffix: q.options ? PROMPT_SUFFIXES.multipleChoice : PROMPT_SUFFIXES.numeric,
       onStage: stageLogger((s) => process.stdout.write(s)),
     });
-    const saved = await saveAnswerArtifacts(pipeline, result, join(out, 'outputs'));
+    const saved = await saveAnswerArtifacts(model, result, join(out, 'outputs'));
     say(
       `[answer] ${JSON.stringify(result.answer)} — random weights, so not meaningful; the ground truth is ${q.ground_truth}`,
     );
@@ -64,6 +62,6 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
       `[total] ${((performance.now() - t0) / 1000).toFixed(2)} s. With a real checkpoint: spatial-mllm ask --model DIR --video FILE "question"`,
     );
   } finally {
-    await pipeline.release();
+    await model.release();
   }
 }

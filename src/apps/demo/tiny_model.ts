@@ -9,7 +9,7 @@ import { buildTextDecoder } from '../../models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../../models/qwen2_5_vl/vision_encoder.ts';
 import { spatialMllmKey } from '../../models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig } from '../../models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../../models/spatial_mllm/connector.ts';
+import { buildSpatialFusion } from '../../models/spatial_mllm/fusion.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../../models/vggt/model.ts';
 import { mulberry32 } from '../../random.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';

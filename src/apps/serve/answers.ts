@@ -4,7 +4,7 @@
 // `keep` answers are kept.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePng } from '../../image.ts';
+import { encodePng } from '../../media/image.ts';
 import type { ServedAnswer, ServedCamera } from './served_model.ts';
 
 export interface AnswerRecord {

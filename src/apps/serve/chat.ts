@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Sampling } from '../../pipeline/answer.ts';
-import { openVideo } from '../../pipeline/video.ts';
+import { FRAME_SAMPLINGS, MIN_FRAME_COUNT } from '../../frame_options.ts';
+import { openVideo } from '../../media/video.ts';
 import { ApiError } from './errors.ts';
 import type { FileStore, MediaKind, StoredFile } from './files.ts';
 
@@ -26,12 +26,6 @@ const message = z
     content: z.union([z.string(), z.array(part)]).nullable(),
   })
   .loose();
-
-export const SAMPLINGS = [
-  'uniform',
-  'space-aware',
-  'space-aware-depth',
-] as const satisfies readonly Sampling[];
 
 /** The longest frame list one request may ask for (each frame costs encoder time and memory). */
 export const MAX_FRAMES = 128;
@@ -54,8 +48,8 @@ export const chatRequest = z
       .nullable()
       .optional(),
     n: z.literal(1).nullable().optional(),
-    frames: z.number().int().min(2).max(MAX_FRAMES).optional(),
-    sampling: z.enum(SAMPLINGS).optional(),
+    frames: z.number().int().min(MIN_FRAME_COUNT).max(MAX_FRAMES).optional(),
+    sampling: z.enum(FRAME_SAMPLINGS).optional(),
   })
   .loose();
 export type ChatRequest = z.infer<typeof chatRequest>;

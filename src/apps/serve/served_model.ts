@@ -4,15 +4,11 @@
 // bind it to stubs.
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { RgbImage } from '../../image.ts';
-import { readImage } from '../../image.ts';
-import {
-  type AskResult,
-  type PipelineOptions,
-  type Sampling,
-  SpatialMllmPipeline,
-  saveAnswerArtifacts,
-} from '../../pipeline/answer.ts';
+import type { FrameSampling as Sampling } from '../../frame_options.ts';
+import { type RgbImage, readImage } from '../../media/image.ts';
+import { SpatialMllm, type SpatialMllmOptions } from '../../models/spatial_mllm/model.ts';
+import { type AskResult, ask } from '../../pipeline/ask.ts';
+import { saveAnswerArtifacts } from '../artifacts.ts';
 
 export interface ServedQuestion {
   /** A video file or a folder of frames, inside the server's data folder. */
@@ -80,21 +76,24 @@ export interface ServedModel {
   release(): Promise<void>;
 }
 
-export interface LoadOptions extends PipelineOptions {
+export interface LoadOptions extends SpatialMllmOptions {
   /** Model id in the API (default: the folder name). */
   id?: string;
+  /** Where space-aware sampling caches per-video geometry. */
+  cacheDir?: string;
 }
 
 /** The Spatial-MLLM pipeline behind the ServedModel interface. */
 export function loadServedModel(dir: string, o: LoadOptions = {}): ServedModel {
-  const pipeline = SpatialMllmPipeline.load(dir, o);
+  const model = SpatialMllm.load(dir, o);
   const id = o.id ?? basename(dir.replace(/\/+$/, ''));
   return {
     id,
     description: `Spatial-MLLM checkpoint ${id}`,
     files: () => checkpointFiles(dir),
     async ask(q) {
-      const r = await pipeline.ask(q.video, q.question, {
+      const r = await ask(model, q.video, q.question, {
+        cacheDir: o.cacheDir,
         frames: q.frames,
         sampling: q.sampling,
         maxNewTokens: q.maxTokens,
@@ -108,7 +107,7 @@ export function loadServedModel(dir: string, o: LoadOptions = {}): ServedModel {
     },
     async geometry(frames, images, dir) {
       const saved = await saveAnswerArtifacts(
-        pipeline,
+        model,
         { frames, images } as Pick<AskResult, 'frames' | 'images'> as AskResult,
         dir,
       );
@@ -118,7 +117,7 @@ export function loadServedModel(dir: string, o: LoadOptions = {}): ServedModel {
         cameras: JSON.parse(readFileSync(saved.cameras, 'utf8')).cameras,
       };
     },
-    release: () => pipeline.release(),
+    release: () => model.release(),
   };
 }
 

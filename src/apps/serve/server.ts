@@ -265,16 +265,25 @@ export async function buildServer(o: ServeOptions): Promise<FastifyInstance> {
     const write = (s: string) => {
       if (!out.writableEnded && !out.destroyed) out.write(s);
     };
+    let streamed = '';
     try {
       const r = await runQueued(
         queue,
         () => {
           write(chunk({ role: 'assistant', content: '' }, null));
-          return ask((t) => write(chunk({ content: t }, null)));
+          return ask((t) => {
+            streamed += t;
+            write(chunk({ content: t }, null));
+          });
         },
         signal,
       );
       if (gone.signal.aborted) return;
+      // Text the model holds back while it cannot form a character (an untrained model's stray bytes) is sent at
+      // the end, so that the chunks add up to the answer.
+      const shown = streamed.trimStart();
+      if (r.answer.startsWith(shown) && r.answer.length > shown.length)
+        write(chunk({ content: r.answer.slice(shown.length) }, null));
       const { record, finishReason } = finish(r);
       write(chunk({}, finishReason, { spatial: spatial(record) }));
       if (body.stream_options?.include_usage)
