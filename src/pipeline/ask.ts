@@ -1,8 +1,10 @@
 // Spatial-MLLM end to end (THU-SI/Spatial-MLLM `src/inference.py`): a video and a question in, an answer out.
 // Frame sampling → decode → processor → model (both encoders, fusion, generation) → text. Each stage is timed and
 // reported through `onStage`; artifacts (frames, point cloud, cameras) are the app's business.
+
+import { InputError } from '../errors.ts';
 import type { RgbImage } from '../media/image.ts';
-import { openVideo, readFrames } from '../media/video.ts';
+import { openVideo, readFrames, type VideoFrame } from '../media/video.ts';
 import type { TokenSampling } from '../models/generate.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllm } from '../models/spatial_mllm/model.ts';
@@ -40,6 +42,8 @@ export interface AskResult {
   grid: GridThw;
   promptTokens: number;
   newTokens: number;
+  /** The generated token ids (a stop token included). */
+  tokenIds: number[];
   timings: StageTimings;
   /** The resized frames the model saw (an odd count is padded with the last frame). */
   images: RgbImage[];
@@ -63,6 +67,29 @@ export async function ask(
     () => readFrames(video, choice.indices),
     (r) => `${r.length} frames decoded`,
   );
+  return answer(model, frames, question, o, clock, choice);
+}
+
+/** `ask` on frames already decoded (in time order), every one given to the model: the entry point where no video
+ * decoder runs (a browser tab decodes with its own). */
+export function askFrames(
+  model: SpatialMllm,
+  frames: VideoFrame[],
+  question: string,
+  o: AskOptions = {},
+): Promise<AskResult> {
+  if (frames.length === 0) throw new InputError('no frames to answer about');
+  return answer(model, frames, question, o, new StageClock(o.onStage), { sampling: 'uniform' });
+}
+
+async function answer(
+  model: SpatialMllm,
+  frames: VideoFrame[],
+  question: string,
+  o: AskOptions,
+  clock: StageClock,
+  choice: { sampling: FrameSampling; coverage?: Coverage },
+): Promise<AskResult> {
   const text = o.promptSuffix ? `${question}\n${o.promptSuffix}` : question;
   const { inputs, visualEmbeds } = await clock.run(
     'encoders',
@@ -102,6 +129,7 @@ export async function ask(
     grid: inputs.videos[0].grid,
     promptTokens: gen.promptTokens,
     newTokens: gen.tokens.length,
+    tokenIds: gen.tokens,
     timings: clock.finish(),
     images: inputs.videos[0].frames,
   };
