@@ -5,7 +5,24 @@ import {
   type StageEvent,
   saveAnswerArtifacts,
 } from '../pipeline/answer.ts';
-import type { AskCliOptions } from './commands/ask.ts';
+
+/** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
+export interface AskCliOptions {
+  model: string;
+  video: string;
+  frames: number;
+  sampling: 'uniform' | 'space-aware' | 'space-aware-depth';
+  device: 'cpu' | 'webgpu' | 'cuda';
+  dtype: string;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK?: number;
+  seed: number;
+  suffix: 'none' | 'mc' | 'numeric';
+  json?: boolean;
+  save?: string;
+}
 
 export function stageLogger(write: (s: string) => void) {
   return (e: StageEvent) => {

@@ -1,6 +1,8 @@
 // The work behind `spatial-mllm data …` (src/apps/commands/data.ts only declares the options).
 import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { readJsonFile } from '../json.ts';
+import { isQuestionType, QUESTION_TYPES, type QuestionType } from '../vsibench.ts';
 import { readRecords, writeRecordsAtomic } from './jsonl.ts';
 import { mixDatasets, parseRecipe } from './mix/mix.ts';
 import { scanqaConversations } from './mix/scanqa.ts';
@@ -8,8 +10,7 @@ import { sqa3dConversations } from './mix/sqa3d.ts';
 import { toConversation } from './qa/format.ts';
 import { generateQuestions } from './qa/generate.ts';
 import { answerQuestions, type QuestionIn } from './qa/oracle.ts';
-import type { Conversation, QuestionType, VsiQuestion } from './qa/types.ts';
-import { isQuestionType, QUESTION_TYPES } from './qa/types.ts';
+import type { Conversation, VsiQuestion } from './qa/types.ts';
 import { readSceneMetaFile, type SceneMetaFile } from './scene.ts';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -119,19 +120,13 @@ async function readSceneList(path: string): Promise<string[]> {
       .map((l) => l.trim())
       .filter((l) => l.length > 0);
   }
-  const value: unknown = JSON.parse(readFileSync(path, 'utf8'));
+  const value = readJsonFile(path, 'give a text list, a JSON list or a meta_info JSON file');
   if (Array.isArray(value)) return value.map(String);
   if (value && typeof value === 'object') return Object.keys(value);
   throw new InputError(`${path}: expected a list of scene names or a meta_info object`);
 }
 
-const readJson = (path: string): unknown => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read JSON file ${path} (${(e as Error).message})`);
-  }
-};
+const readJson = (path: string) => readJsonFile(path, 'check the path and the file');
 
 export async function runMix(o: MixCliOptions): Promise<void> {
   const samples: Conversation[] = [];

@@ -1,6 +1,7 @@
 // Deterministic pseudo-random numbers for data generation. sfc32 (Chris Doty-Humphrey's Small Fast Counting
 // generator) seeded from a string hash (cyrb128), so every (seed, scene, task) gets its own reproducible stream
 // and results do not depend on the order scenes are processed in.
+import { sfc32 } from '../random.ts';
 
 /** cyrb128: a 128-bit string hash, used only to seed sfc32. */
 function cyrb128(text: string): [number, number, number, number] {
@@ -27,25 +28,16 @@ function cyrb128(text: string): [number, number, number, number] {
 }
 
 export class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
+  private readonly next32: () => number;
 
   /** A stream identified by its parts, e.g. `new Rng(seed, 'scene0000_00', 'object_counting')`. */
   constructor(...parts: (string | number)[]) {
-    [this.a, this.b, this.c, this.d] = cyrb128(parts.join('\u0000'));
-    for (let i = 0; i < 15; i++) this.nextUint32(); // warm-up, as sfc32's author recommends
+    this.next32 = sfc32(...cyrb128(parts.join('\u0000')));
+    for (let i = 0; i < 15; i++) this.next32(); // warm-up, as sfc32's author recommends
   }
 
   nextUint32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
+    return this.next32();
   }
 
   /** Uniform in [0, 1). */

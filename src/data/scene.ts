@@ -1,19 +1,6 @@
-// Scene metadata: the layout of VSI-Bench's released meta_info files (vision-x-nyu/thinking-in-space
-// `data/meta_info/*_meta_info_val.json`), which every QA generator reads, plus optional extensions that the
-// appearance-order and route-planning generators need and VSI-Bench's files lack (per-frame visibility, cameras,
-// the floor outline). Field names stay snake_case so a VSI-Bench file parses unchanged.
-//
-// Conventions (the synthetic world writes these too):
-// - World frame in metres, z up (ScanNet axis-aligned, ARKitScenes and ScanNet++ metadata all put gravity on −z).
-// - An oriented box's `normalizedAxes` is a row-major 3×3 whose ROWS are the box's unit axes; `axesLengths[i]` is
-//   the full extent along row i; `min`/`max` are the axis-aligned bounds of the oriented box.
-// - `camera_to_world` is a 4×4 row-major matrix mapping OpenCV camera coordinates (x right, y down, z forward)
-//   to world coordinates (the ScanNet pose convention). Intrinsics are in pixels of a `width`×`height` frame.
-// - `bbox_2d` is [xmin, ymin, xmax, ymax] in pixels; `instance_id` refers to `object_bbox[*][*].instance_id`.
-// - Frame `timestamp` is in seconds from the start of the video.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
+import { readJsonFile } from '../json.ts';
 
 const finite = z.number().finite();
 const vec2 = z.tuple([finite, finite]);
@@ -108,17 +95,5 @@ export function parseSceneMetaFile(value: unknown, where: string): SceneMetaFile
 
 /** Reads and validates a meta_info JSON file. */
 export function readSceneMetaFile(path: string): SceneMetaFile {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new InputError(`cannot read scene metadata file ${path}: check the path`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new InputError(`${path} is not valid JSON (${(e as Error).message}): pass a meta_info .json file`);
-  }
-  return parseSceneMetaFile(json, path);
+  return parseSceneMetaFile(readJsonFile(path, 'pass a meta_info .json file'), path);
 }

@@ -3,8 +3,9 @@
 // raw strings: these scorers do no tokenisation of their own beyond `str.split()` (BLEU, CIDEr) and
 // `str.split(" ")` (ROUGE-L). METEOR is absent on purpose: it needs the METEOR 1.5 jar with its WordNet
 // synonym and paraphrase tables, which we neither ship nor download.
+
+import { npMean, pySplitWhitespace } from '../python_compat.ts';
 import { crExp, crLog, crPow } from './correctly_rounded.ts';
-import { npMean, pySplitWhitespace } from './python_compat.ts';
 
 /** One scored item: a single hypothesis and its references. */
 export interface CaptionPair {

@@ -2,7 +2,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { createAdapter, SAMPLINGS, type Sampling } from './adapters.ts';
+import { type AdapterDeps, SAMPLINGS, type Sampling } from './adapter.ts';
+import { createAdapter } from './adapters.ts';
 import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
 import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
@@ -41,7 +42,12 @@ function positiveInt(value: string, flag: string): number {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
-export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions): Promise<void> {
+/** `deps`: what the app wires in (our model, the video decoder); without them only baselines run. */
+export async function evalBenchmark(
+  benchmark: Benchmark,
+  o: EvalCommandOptions,
+  deps: AdapterDeps = {},
+): Promise<void> {
   const convention = conventionFor(benchmark, o.convention);
   const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
   const frames = positiveInt(o.frames, '--frames');
@@ -52,6 +58,7 @@ export async function evalBenchmark(benchmark: Benchmark, o: EvalCommandOptions)
   const all = await loadBenchmark(benchmark, o.data, subset);
   const questions = selectQuestions(all, limit, shard);
   const adapter = await createAdapter(o.model, {
+    ...deps,
     questions: all,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,

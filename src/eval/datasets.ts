@@ -10,9 +10,10 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { readJsonFile } from '../json.ts';
+import { isQuestionType } from '../vsibench.ts';
 import { sqa3dQuestionType } from './qa3d_metrics.ts';
 import type { Benchmark, EvalQuestion } from './questions.ts';
-import { isQuestionType } from './vsibench_metrics.ts';
 
 export const VSI_SUBSETS = ['full', 'debiased'] as const;
 export type VsiSubset = (typeof VSI_SUBSETS)[number];
@@ -33,13 +34,7 @@ function readJsonl(path: string): Row[] {
     });
 }
 
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read ${path} as JSON (${(e as Error).message}); re-download the file`);
-  }
-}
+const readJson = (path: string) => readJsonFile(path, 're-download the file');
 
 async function readTable(path: string): Promise<Row[]> {
   if (path.endsWith('.jsonl')) return readJsonl(path);

@@ -2,8 +2,7 @@
 // as base64 JPEG data-URL images before the text prompt in one user message; greedy decoding. Uses global fetch.
 import jpeg from 'jpeg-js';
 import { InputError } from '../errors.ts';
-import type { ModelAdapter, ModelQuery } from './adapters.ts';
-import type { FrameSource, RgbFrame } from './frames.ts';
+import type { FrameSource, ModelAdapter, ModelQuery, RgbFrame } from './adapter.ts';
 
 export interface OpenAIChatOptions {
   /** Base URL up to the API version, e.g. http://127.0.0.1:8000/v1 (`/chat/completions` is appended). */

@@ -7,8 +7,9 @@
 // - 'leo' (SQA3D default): LEO's `clean_answer` (embodied-generalist `data/data_utils.py`) on prediction and
 //   references, EM = exact equality, refined EM = LEO's `answer_match` (one contains the other once
 //   whitespace is removed). Video-3D-LLM's `eval_sqa3d.py` computes the same EM on the same cleaning.
+
+import { npMean, PY_SPACE, pySplitWhitespace } from '../python_compat.ts';
 import { bleu, type CaptionPair, cider, rougeL } from './caption_metrics.ts';
-import { npMean, PY_SPACE, pySplitWhitespace } from './python_compat.ts';
 
 export const QA3D_CONVENTIONS = ['video-3d-llm', 'leo'] as const;
 export type Qa3dConvention = (typeof QA3D_CONVENTIONS)[number];

@@ -1,6 +1,6 @@
 // The question type shared by loaders, runner and adapters, and the prompt each benchmark's reference code
 // builds from it.
-import { isMultipleChoice, type QuestionType } from './vsibench_metrics.ts';
+import { isChoiceType } from '../vsibench.ts';
 
 export const BENCHMARKS = ['vsibench', 'scanqa', 'sqa3d'] as const;
 export type Benchmark = (typeof BENCHMARKS)[number];
@@ -45,8 +45,7 @@ export function buildPrompt(q: EvalQuestion, style: PromptStyle): string {
       .filter(Boolean)
       .join(' ');
   const lines = style === 'official' ? ['These are frames of a video.', q.question] : [q.question];
-  if (isMultipleChoice(q.questionType as QuestionType))
-    lines.push(`Options:\n${(q.options ?? []).join('\n')}`, MC_SUFFIX);
+  if (isChoiceType(q.questionType)) lines.push(`Options:\n${(q.options ?? []).join('\n')}`, MC_SUFFIX);
   else lines.push(NA_SUFFIX);
   return lines.join('\n');
 }

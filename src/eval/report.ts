@@ -4,7 +4,8 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { npMean, pyFormatFixed } from './python_compat.ts';
+import { npMean, pyFormatFixed } from '../python_compat.ts';
+import { type QuestionType, TASKS } from '../vsibench.ts';
 import {
   QA3D_CONVENTIONS,
   type Qa3dConvention,
@@ -20,12 +21,10 @@ import {
   CONVENTIONS,
   type Convention,
   officialAggregate,
-  type QuestionType,
   type ScoredQuestion,
   scoreQuestion,
   spatialMllmAggregate,
   summarize,
-  TASKS,
 } from './vsibench_metrics.ts';
 
 export interface Problem {

@@ -2,8 +2,8 @@
 // so that a killed run loses at most the line being written. Reading tolerates what a kill or a hand edit
 // leaves: a torn last line, malformed lines and repeated ids are reported, never fatal.
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
+import { isQuestionType } from '../vsibench.ts';
 import type { Benchmark, EvalQuestion } from './questions.ts';
-import { isQuestionType } from './vsibench_metrics.ts';
 
 /** One line of results.jsonl; also the input format of `eval score`. */
 export interface ResultRecord {

@@ -2,10 +2,11 @@
 // appends each result as it arrives, resumes where a killed run stopped, and writes the report at the end.
 // Output folder: settings.json (what was run), results.jsonl (one line per answered question), report.json,
 // report.md, chart.svg.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import type { ModelAdapter, Sampling } from './adapters.ts';
+import { readJsonFile } from '../json.ts';
+import type { ModelAdapter, Sampling } from './adapter.ts';
 import { videoPath } from './datasets.ts';
 import { type Benchmark, buildPrompt, type EvalQuestion, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, type Report, writeReport } from './report.ts';
@@ -82,13 +83,15 @@ function writeJsonAtomic(path: string, value: unknown): void {
   renameSync(`${path}.tmp`, path);
 }
 
+const SETTINGS_FIX = 'it is written by `spatial-mllm eval`; restore it or start over in another --out';
+
 function checkSettings(out: string, settings: RunSettings): void {
   const path = join(out, 'settings.json');
   if (!existsSync(path)) {
     writeJsonAtomic(path, settings);
     return;
   }
-  const before = JSON.parse(readFileSync(path, 'utf8')) as RunSettings;
+  const before = readJsonFile(path, SETTINGS_FIX) as RunSettings;
   const changed = (Object.keys(settings) as (keyof RunSettings)[]).filter(
     (k) => JSON.stringify(before[k]) !== JSON.stringify(settings[k]),
   );
@@ -207,7 +210,7 @@ export function mergeRuns(dirs: string[], out: string, convention?: string): Rep
   const runs = dirs.map((d) => {
     const path = join(d, 'settings.json');
     if (!existsSync(path)) throw new InputError(`${d} is not a run folder (no settings.json)`);
-    return { dir: d, settings: JSON.parse(readFileSync(path, 'utf8')) as RunSettings };
+    return { dir: d, settings: readJsonFile(path, SETTINGS_FIX) as RunSettings };
   });
   const { shard: _s, questions: _q, ...first } = runs[0].settings;
   for (const r of runs.slice(1)) {

@@ -5,7 +5,9 @@
 // - 'spatial-mllm': diankun-wu/Spatial-MLLM@9fc4738 `src/evaluation/vsibench/{dataset_utils,eval_vsibench}.py`
 //   (last `<answer>` block, whole cleaned string compared, commas dropped from numbers, float32 MRA with `<` and
 //   +1e-8 in the denominator, question-weighted "micro" means next to the macro one).
+
 import {
+  npLinspace,
   npMean,
   npSum,
   pyCollapseSpace,
@@ -14,52 +16,11 @@ import {
   pyRstripChars,
   pyStrip,
   pySum,
-} from './python_compat.ts';
-
-export const MC_TYPES = [
-  'object_rel_direction_easy',
-  'object_rel_direction_medium',
-  'object_rel_direction_hard',
-  'object_rel_distance',
-  'route_planning',
-  'obj_appearance_order',
-] as const;
-export const NUMERIC_TYPES = [
-  'object_abs_distance',
-  'object_counting',
-  'object_size_estimation',
-  'room_size_estimation',
-] as const;
-export type McType = (typeof MC_TYPES)[number];
-export type NumericType = (typeof NUMERIC_TYPES)[number];
-export type QuestionType = McType | NumericType;
-export const REL_DIRECTION_TYPES: readonly QuestionType[] = MC_TYPES.slice(0, 3);
-
-/** The 8 tasks of VSI-Bench in the paper's (and the official tabulation's) order. */
-export const TASKS = [
-  'object_counting',
-  'object_abs_distance',
-  'object_size_estimation',
-  'room_size_estimation',
-  'object_rel_distance',
-  'object_rel_direction',
-  'route_planning',
-  'obj_appearance_order',
-] as const;
-export type Task = (typeof TASKS)[number];
+} from '../python_compat.ts';
+import { isChoiceType, type QuestionType, REL_DIRECTION_TYPES, TASKS, type Task } from '../vsibench.ts';
 
 export const CONVENTIONS = ['official', 'spatial-mllm'] as const;
 export type Convention = (typeof CONVENTIONS)[number];
-
-export function isQuestionType(s: unknown): s is QuestionType {
-  return (MC_TYPES as readonly unknown[]).includes(s) || (NUMERIC_TYPES as readonly unknown[]).includes(s);
-}
-export function isMultipleChoice(t: QuestionType): t is McType {
-  return (MC_TYPES as readonly string[]).includes(t);
-}
-export function taskOf(t: QuestionType): Task {
-  return REL_DIRECTION_TYPES.includes(t) ? 'object_rel_direction' : (t as Task);
-}
 
 /** A per-question score, or why the convention cannot score it (kept out of every mean, and reported). */
 export type QuestionScore = { score: number } | { error: string };
@@ -72,11 +33,11 @@ export function officialFuzzyMatch(pred: string): string {
 }
 
 /** `np.linspace(.5, .95, int((.95 - .5) / .05 + 2))`: 10.999… truncates to 10 thresholds. */
-export const OFFICIAL_THRESHOLDS: readonly number[] = (() => {
-  const num = Math.trunc((0.95 - 0.5) / 0.05 + 2);
-  const step = (0.95 - 0.5) / (num - 1);
-  return Array.from({ length: num }, (_, i) => (i === num - 1 ? 0.95 : i * step + 0.5));
-})();
+export const OFFICIAL_THRESHOLDS: readonly number[] = npLinspace(
+  0.5,
+  0.95,
+  Math.trunc((0.95 - 0.5) / 0.05 + 2),
+);
 
 /** `mean_relative_accuracy`: |p−g|/g (float64, signed g) ≤ 1−θ, mean over the thresholds; g = 0 raises upstream. */
 export function officialMra(pred: number, target: number): QuestionScore {
@@ -90,7 +51,7 @@ export function officialMra(pred: number, target: number): QuestionScore {
 
 export function officialScore(type: QuestionType, prediction: string, groundTruth: string): QuestionScore {
   const answer = officialFuzzyMatch(prediction);
-  if (isMultipleChoice(type)) return { score: answer.toLowerCase() === groundTruth.toLowerCase() ? 1 : 0 };
+  if (isChoiceType(type)) return { score: answer.toLowerCase() === groundTruth.toLowerCase() ? 1 : 0 };
   const pred = pyFloat(answer);
   const gt = pyFloat(groundTruth);
   // upstream: a None operand raises TypeError inside abs(), which is caught and scored as the worst case, 0.
@@ -131,7 +92,7 @@ export function spatialMllmMra(pred: number, target: number): number {
 export function spatialMllmScore(type: QuestionType, prediction: string, groundTruth: string): QuestionScore {
   const pred = spatialMllmClean(prediction);
   const gt = spatialMllmClean(groundTruth);
-  if (isMultipleChoice(type)) return { score: pyStrip(pred) === pyStrip(gt) ? 1 : 0 };
+  if (isChoiceType(type)) return { score: pyStrip(pred) === pyStrip(gt) ? 1 : 0 };
   const p = spatialMllmNumber(pred);
   const g = spatialMllmNumber(gt);
   return { score: p === null || g === null ? 0 : spatialMllmMra(p, g) };
@@ -175,7 +136,7 @@ export interface OfficialAggregate {
 export function officialAggregate(rows: readonly ScoredQuestion[]): OfficialAggregate {
   const output = new Map<string, number>();
   for (const [type, scores] of groupByType(rows))
-    output.set(officialMetricKey(type, isMultipleChoice(type)), npMean(scores));
+    output.set(officialMetricKey(type, isChoiceType(type)), npMean(scores));
   const directions = REL_DIRECTION_TYPES.map((t) => officialMetricKey(t, true)).filter((k) => output.has(k));
   if (directions.length) {
     const parts = directions.map((k) => output.get(k)!);
@@ -220,17 +181,17 @@ export function spatialMllmAggregate(rows: readonly ScoredQuestion[]): SpatialMl
   // upstream lists the sub-types in REL_DIRECTION_TYPES order (easy, medium, hard), not in sorted order.
   const direction = REL_DIRECTION_TYPES.filter((t) => perType[t]).map((t) => perType[t].score);
   const lead = direction.length ? [npMean(direction)] : [];
-  const notDirection = present.filter((t) => !REL_DIRECTION_TYPES.includes(t));
+  const notDirection = present.filter((t) => !(REL_DIRECTION_TYPES as readonly string[]).includes(t));
   const scoresOf = (types: QuestionType[]) => types.map((t) => perType[t].score);
   return {
     per_question_type: perType,
     acc: {
-      micro: safeMean(rows.filter((r) => isMultipleChoice(r.type)).map((r) => r.score)),
-      macro: safeMean([...lead, ...scoresOf(notDirection.filter(isMultipleChoice))]),
+      micro: safeMean(rows.filter((r) => isChoiceType(r.type)).map((r) => r.score)),
+      macro: safeMean([...lead, ...scoresOf(notDirection.filter(isChoiceType))]),
     },
     mra: {
-      micro: safeMean(rows.filter((r) => !isMultipleChoice(r.type)).map((r) => r.score)),
-      macro: safeMean(scoresOf(notDirection.filter((t) => !isMultipleChoice(t)))),
+      micro: safeMean(rows.filter((r) => !isChoiceType(r.type)).map((r) => r.score)),
+      macro: safeMean(scoresOf(notDirection.filter((t) => !isChoiceType(t)))),
     },
     all: { micro: safeMean(rows.map((r) => r.score)), macro: safeMean([...lead, ...scoresOf(notDirection)]) },
   };
@@ -260,7 +221,8 @@ export function summarize(convention: Convention, rows: readonly ScoredQuestion[
   } else {
     const m = spatialMllmAggregate(rows);
     for (const task of TASKS) {
-      const types = task === 'object_rel_direction' ? REL_DIRECTION_TYPES : [task as QuestionType];
+      const types: readonly QuestionType[] =
+        task === 'object_rel_direction' ? REL_DIRECTION_TYPES : [task as QuestionType];
       const scores = types.filter((t) => m.per_question_type[t]).map((t) => m.per_question_type[t].score);
       if (scores.length) tasks[task] = npMean(scores) * 100;
     }

@@ -3,7 +3,8 @@
 // external data in a temp folder that is removed once ONNX Runtime has read it.
 import * as E from '../engine/index.ts';
 import { SessionCache } from '../runtime/cache.ts';
-import { type Device, Session } from '../runtime/session.ts';
+import { type Device, type RunnableSession, Session } from '../runtime/session.ts';
+import { WorkerExecutor } from '../runtime/worker.ts';
 
 export interface GraphSessionOptions {
   device?: Device;
@@ -11,11 +12,22 @@ export interface GraphSessionOptions {
   lowering?: E.Lowering;
   /** Where large graphs are staged (default: the OS temp folder). */
   tempDir?: string;
+  /**
+   * Run the sessions in a worker thread, so that the event loop stays free while a long run computes (a run
+   * otherwise blocks it: no Ctrl-C handling, progress or lock renewal of a job queue until it returns). Costs a
+   * copy of each run's feeds.
+   */
+  offMainThread?: boolean;
 }
 
 export class GraphSessions {
-  private cache = new SessionCache((m, o) => Session.create(m, o));
-  private byKey = new Map<string, Promise<Session>>();
+  private worker?: WorkerExecutor;
+  private cache = new SessionCache<RunnableSession>((m, o) => {
+    if (!this.options.offMainThread) return Session.create(m, o);
+    this.worker ??= new WorkerExecutor();
+    return this.worker.createSession(m, o);
+  });
+  private byKey = new Map<string, Promise<RunnableSession>>();
 
   constructor(
     private readonly weights: E.WeightSource,
@@ -23,7 +35,7 @@ export class GraphSessions {
   ) {}
 
   /** The session of the graph `build()` makes for `key` (built, serialized and compiled on first use only). */
-  get(key: string, build: () => E.Graph): Promise<Session> {
+  get(key: string, build: () => E.Graph): Promise<RunnableSession> {
     let s = this.byKey.get(key);
     if (!s) {
       const graph = build();
@@ -40,5 +52,7 @@ export class GraphSessions {
   async release(): Promise<void> {
     this.byKey.clear();
     await this.cache.clear();
+    await this.worker?.close();
+    this.worker = undefined;
   }
 }

@@ -34,7 +34,7 @@ import {
 import { vggtWeights } from '../models/vggt/load.ts';
 import { VggtModel } from '../models/vggt/model.ts';
 import { spatialMllmSamplingPreprocess, vggtPreprocess } from '../models/vggt/preprocess.ts';
-import type { Device, Session } from '../runtime/session.ts';
+import type { Device, RunnableSession } from '../runtime/session.ts';
 import { type HostTensor, tensor } from '../tensor.ts';
 import { quantizedSource } from '../weights/quantized_source.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
@@ -55,6 +55,8 @@ export interface PipelineOptions {
   device?: Device;
   lowering?: E.Lowering;
   threads?: number;
+  /** Sessions in a worker thread (see GraphSessionOptions.offMainThread). */
+  offMainThread?: boolean;
   /** Where per-video geometry for space-aware sampling is cached (default ~/.cache/spatial-mllm/geometry). */
   cacheDir?: string;
   /** Block-quantize the linear layers of Qwen and the connector (MatMulNBits); VGGT stays float32. */
@@ -178,6 +180,7 @@ export class SpatialMllmPipeline {
         device: this.options.device,
         threads: this.options.threads,
         lowering: this.options.lowering,
+        offMainThread: this.options.offMainThread,
       });
     }
     return this.vggt;
@@ -408,7 +411,7 @@ export class SpatialMllmPipeline {
     };
   }
 
-  private fusionSession(grid: GridThw): Promise<Session> {
+  private fusionSession(grid: GridThw): Promise<RunnableSession> {
     return this.fusion.get(`fusion:${grid}`, () =>
       buildSpatialFusion(this.config, grid, { spatialInput: 'frames', format: linearFormat(this.options) }),
     );

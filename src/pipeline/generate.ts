@@ -2,6 +2,7 @@
 // that maps "next token" to logits. Matches transformers' processing order: temperature, then top-k, then top-p.
 import type { KvCache, Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import { decodePositionIds } from '../models/qwen2_5_vl/rope_index.ts';
+import { sfc32 } from '../random.ts';
 import type { HostTensor } from '../tensor.ts';
 
 export interface SamplingOptions {
@@ -30,22 +31,9 @@ export interface GenerateResult {
 
 /** A seeded uniform generator in [0, 1) (sfc32). */
 export function seededRandom(seed: number): () => number {
-  let [a, b, c, d] = [0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0];
-  const next = () => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    const t = (a + b + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) >>> 0;
-    return t / 4294967296;
-  };
+  const next = sfc32(0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0);
   for (let i = 0; i < 12; i++) next();
-  return next;
+  return () => next() / 4294967296;
 }
 
 export function argmax(logits: ArrayLike<number>): number {

@@ -9,6 +9,7 @@
 
 import { InputError } from '../errors.ts';
 import { type Cameras, confidenceMask, type MapDims, unprojectDepthMaps } from '../models/vggt/geometry.ts';
+import { npLinspaceInt } from '../python_compat.ts';
 
 const f = Math.fround;
 
@@ -26,23 +27,13 @@ export interface PointMaps extends MapDims {
   conf: Float32Array;
 }
 
-/**
- * `np.linspace(0, last, num, dtype=int)` as numpy 1.24 evaluates it: i·(last/(num−1)) in float64, truncated,
- * the final value exactly `last`; a single sample is 0.
- */
-export function linspaceIndices(last: number, num: number): number[] {
-  if (num === 1) return [0];
-  const step = last / (num - 1);
-  return Array.from({ length: num }, (_, i) => (i === num - 1 ? last : Math.trunc(i * step)));
-}
-
 /** The min(128, N) candidate frame indices of an N-frame video, in time order. */
 export function candidateFrameIndices(numFrames: number, maxCandidates = MAX_CANDIDATES): number[] {
   if (!Number.isInteger(numFrames) || numFrames < 1)
     throw new InputError(
       `the video has ${numFrames} frames: space-aware sampling needs at least one decodable frame`,
     );
-  return linspaceIndices(numFrames - 1, Math.min(maxCandidates, numFrames));
+  return npLinspaceInt(numFrames - 1, Math.min(maxCandidates, numFrames));
 }
 
 /** The voxel grid: origin (min corner of the confident points' box), far corner, edge length, cells per axis. */

@@ -16,6 +16,7 @@ import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { InputError } from '../errors.ts';
 import { IMAGE_EXTENSIONS, type RgbImage, readImage } from '../image.ts';
+import { roundHalfEven, torchLinspace32 } from '../python_compat.ts';
 
 const FFMPEG = ffmpegInstaller.path;
 const FFPROBE = ffprobeInstaller.path;
@@ -75,19 +76,7 @@ export async function openVideo(path: string, options: OpenVideoOptions = {}): P
 export function uniformIndices(n: number, k: number): number[] {
   if (!(Number.isInteger(n) && n > 0 && Number.isInteger(k) && k > 0))
     throw new InputError(`cannot pick ${k} frames from a ${n}-frame video: both must be positive integers`);
-  const f = Math.fround;
-  if (k === 1) return [0];
-  const end = n - 1;
-  const step = f(end / (k - 1));
-  const halfway = Math.floor(k / 2);
-  return Array.from({ length: k }, (_, i) =>
-    roundHalfEven(i < halfway ? f(step * i) : f(end - f(step * (k - 1 - i)))),
-  );
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
+  return torchLinspace32(0, n - 1, k).map(roundHalfEven);
 }
 
 /** Sorted unique frame indices, each checked to lie in [0, frameCount). */

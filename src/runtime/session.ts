@@ -29,14 +29,14 @@ const ORT_TYPE: Partial<Record<DType, ort.Tensor.Type>> = {
   bool: 'bool',
 };
 
-export function toOrt(t: HostTensor): ort.Tensor {
+function toOrt(t: HostTensor): ort.Tensor {
   const type = ORT_TYPE[t.dtype];
   if (!type)
     throw new Error(`ONNX Runtime's JS API has no ${t.dtype} tensors: cast to float32 or float16 first`);
   return new ort.Tensor(type, t.data as any, t.shape);
 }
 
-export function fromOrt(t: ort.Tensor): HostTensor {
+function fromOrt(t: ort.Tensor): HostTensor {
   const dtype = (t.type === 'float16' ? 'float16' : t.type) as DType;
   let data = t.data as any;
   if (dtype === 'bool' && !(data instanceof Uint8Array))
@@ -67,9 +67,17 @@ export function conciseOrtError(message: string): string {
   return /[.!]$/.test(text) ? text : `${text}.`;
 }
 
-export class Session {
+/** What callers of a session use; a Session and a session in a worker thread (runtime/worker.ts) both are one. */
+export interface RunnableSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+export class Session implements RunnableSession {
   private constructor(
-    readonly inner: ort.InferenceSession,
+    private readonly inner: ort.InferenceSession,
     readonly device: Device,
   ) {}
 
@@ -105,14 +113,33 @@ export class Session {
     return this.inner.outputNames;
   }
 
-  async run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
+  private ortFeeds(feeds: Feeds): Record<string, ort.Tensor> {
     const missing = this.inputNames.filter((n) => !(n in feeds));
     if (missing.length) throw new Error(`session run: missing inputs ${missing.join(', ')}`);
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const n of this.inputNames) ortFeeds[n] = toOrt(feeds[n]);
+    return ortFeeds;
+  }
+
+  async run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>> {
+    const ortFeeds = this.ortFeeds(feeds);
     const res = outputs ? await this.inner.run(ortFeeds, outputs) : await this.inner.run(ortFeeds);
     const out: Record<string, HostTensor> = {};
     for (const [k, v] of Object.entries(res)) out[k] = fromOrt(v);
+    return out;
+  }
+
+  /**
+   * Runs with the outputs named in `into` written in place into those tensors' buffers (ONNX Runtime's
+   * preallocated outputs: no copy, no allocation per step — the trainer's parameter/optimizer buffers); returns
+   * the other outputs.
+   */
+  async runInto(feeds: Feeds, into: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of this.outputNames) fetches[name] = into[name] ? toOrt(into[name]) : null;
+    const res = await this.inner.run(this.ortFeeds(feeds), fetches);
+    const out: Record<string, HostTensor> = {};
+    for (const name of this.outputNames) if (!into[name]) out[name] = fromOrt(res[name]);
     return out;
   }
 

@@ -1,8 +1,11 @@
-// Runs ONNX Runtime sessions in a worker thread: `session.run` is a blocking native call, so long runs there
-// keep the main event loop (progress, HTTP, signals) responsive. Tensors cross by transferring their buffers.
+// Runs ONNX Runtime sessions in a worker thread: onnxruntime-node's `run` blocks the calling thread for the
+// whole run, so long runs there keep the main event loop (Ctrl-C, progress, HTTP, a queue's lock renewals)
+// responsive. Results cross by transferring their buffers; feeds and models are copied. Used through
+// `GraphSessions` (models/sessions.ts) with `offMainThread`.
 import { Worker } from 'node:worker_threads';
+import { InputError } from '../errors.ts';
 import type { HostTensor } from '../tensor.ts';
-import type { Feeds, SessionOptions } from './session.ts';
+import type { Feeds, RunnableSession, SessionOptions } from './session.ts';
 
 type Request =
   | { type: 'create'; id: number; model: Uint8Array | string; options: SessionOptions }
@@ -47,13 +50,6 @@ async function serve(): Promise<void> {
   });
 }
 
-export interface RemoteSession {
-  inputNames: readonly string[];
-  outputNames: readonly string[];
-  run(feeds: Feeds, outputs?: string[]): Promise<Record<string, HostTensor>>;
-  release(): Promise<void>;
-}
-
 /** One worker thread holding any number of sessions. Call `close()` when done. */
 export class WorkerExecutor {
   private worker: Worker;
@@ -68,7 +64,13 @@ export class WorkerExecutor {
       const p = this.pending.get(r.id)!;
       this.pending.delete(r.id);
       if (r.ok) p.resolve(r.value);
-      else p.reject(Object.assign(new Error(r.error), { name: r.name }));
+      // Errors the user must fix stay InputErrors, so the CLI still prints them as one line.
+      else
+        p.reject(
+          r.name === 'InputError'
+            ? new InputError(r.error)
+            : Object.assign(new Error(r.error), { name: r.name }),
+        );
     });
     this.worker.on('error', (e) => {
       for (const p of this.pending.values()) p.reject(e);
@@ -84,7 +86,7 @@ export class WorkerExecutor {
     });
   }
 
-  async createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<RemoteSession> {
+  async createSession(model: Uint8Array | string, options: SessionOptions = {}): Promise<RunnableSession> {
     const info = await this.call({ type: 'create', model, options });
     return {
       inputNames: info.inputNames,

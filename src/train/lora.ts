@@ -4,9 +4,10 @@
 // weights and the MatMulNBits composite over `<module>.weight.qweight` for quantized ones (QLoRA). Adapters are
 // saved in the PEFT layout (huggingface/peft: adapter_config.json + adapter_model.safetensors with keys
 // `base_model.model.<module>.lora_A.weight`), so PEFT and other tools load them.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from '../engine/index.ts';
+import { readJsonFile } from '../json.ts';
 import { Session } from '../runtime/session.ts';
 import { f32, type HostTensor } from '../tensor.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
@@ -206,7 +207,7 @@ export function loadPeft(dir: string): {
   const cfgPath = join(dir, 'adapter_config.json');
   if (!existsSync(cfgPath))
     throw new Error(`${dir} has no adapter_config.json: not a PEFT adapter directory`);
-  const raw = JSON.parse(readFileSync(cfgPath, 'utf8'));
+  const raw: any = readJsonFile(cfgPath, 'check the PEFT adapter folder');
   if (raw.peft_type !== 'LORA') throw new Error(`${cfgPath}: peft_type ${raw.peft_type} is not LORA`);
   if (raw.use_dora) throw new Error(`${cfgPath}: DoRA adapters are not supported`);
   const config: LoraConfig = {

@@ -1,5 +1,7 @@
 // A seeded random stream whose whole state is one 32-bit number (mulberry32), so training checkpoints can store it
 // and a resumed run draws exactly what the uninterrupted run would have drawn.
+import { mulberry32 } from '../random.ts';
+
 export class Rng {
   private s: number;
 
@@ -14,11 +16,9 @@ export class Rng {
 
   /** Uniform in [0, 1). */
   uniform(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [next, u] = mulberry32(this.s);
+    this.s = next;
+    return u;
   }
 
   /** Integer in [0, n). */

@@ -3,14 +3,13 @@
 // forward + backward graph that adds into gradient accumulators and the last one runs the update graph.
 //
 // Parameters, optimizer state and accumulators live in host buffers in pairs: each run reads one buffer of a pair
-// and ONNX Runtime writes the other (preallocated outputs), then the roles swap. onnxruntime-node wraps input
+// and ONNX Runtime writes the other (preallocated outputs, `Session.runInto`), then the roles swap. onnxruntime-node wraps input
 // typed arrays without copying and writes preallocated outputs in place, so a step copies no parameter or state
 // bytes on the host; `bytes` reports what crosses the JS/runtime boundary per step. Runs are on the main thread:
 // a worker would have to copy (or share) every buffer.
-import type ort from 'onnxruntime-node';
 import { backward } from '../engine/autodiff.ts';
 import * as E from '../engine/index.ts';
-import { type Feeds, fromOrt, Session, type SessionOptions, toOrt } from '../runtime/session.ts';
+import { type Feeds, Session, type SessionOptions } from '../runtime/session.ts';
 import type { HostTensor } from '../tensor.ts';
 import { openSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import {
@@ -247,7 +246,7 @@ export class Trainer {
             feeds[`${s}:${grp.name}`] = { dtype: 'float32', shape: [], data: Float32Array.of(v) };
         }
       }
-      const out = await runPreallocated(session, feeds, fetches);
+      const out = await session.runInto(feeds, fetches);
       result.bytes.fed += sumBytes(Object.values(feeds));
       result.bytes.fetched += sumBytes(Object.values(fetches)) + sumBytes(Object.values(out));
       result.losses.push(Number(out[this.lossName].data[0]));
@@ -344,23 +343,3 @@ export const matchesGroup = (g: ParamGroup, name: string): boolean =>
   typeof g.match === 'function' ? g.match(name) : g.match.test(name);
 
 const sumBytes = (ts: HostTensor[]) => ts.reduce((n, t) => n + t.data.byteLength, 0);
-
-/** Runs with outputs written into the given buffers; returns the outputs not preallocated. */
-async function runPreallocated(
-  session: Session,
-  feeds: Feeds,
-  fetches: Record<string, HostTensor>,
-): Promise<Record<string, HostTensor>> {
-  const ortFeeds: Record<string, ort.Tensor> = {};
-  for (const name of session.inputNames) {
-    const t = feeds[name];
-    if (!t) throw new Error(`trainer: missing input ${name}`);
-    ortFeeds[name] = toOrt(t);
-  }
-  const ortFetches: Record<string, ort.Tensor | null> = {};
-  for (const name of session.outputNames) ortFetches[name] = fetches[name] ? toOrt(fetches[name]) : null;
-  const res = await session.inner.run(ortFeeds, ortFetches);
-  const out: Record<string, HostTensor> = {};
-  for (const name of session.outputNames) if (!fetches[name]) out[name] = fromOrt(res[name]);
-  return out;
-}

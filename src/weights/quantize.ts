@@ -8,6 +8,7 @@
 //   W[n, k] ≈ (code − zero_point) · scale.
 // Codes are round-to-nearest-even of w/scale + zero_point, so every weight is off by at most scale/2.
 import { InputError } from '../errors.ts';
+import { roundHalfEven } from '../python_compat.ts';
 import { f32ToBf16, f32ToF16, type HostTensor, toFloat32 } from '../tensor.ts';
 
 export type ScaleDType = 'float32' | 'float16' | 'bfloat16';
@@ -76,13 +77,13 @@ export function quantizeMatMulNBits(weight: HostTensor, o: QuantizeOptions): Mat
       }
       const ideal = symmetric ? Math.max(-lo, hi) / (mid - 1) : (hi - lo) / maxCode;
       const scale = storedScale(ideal, scaleDType);
-      const zp = symmetric ? mid : scale === 0 ? 0 : clamp(roundEven(-lo / scale), 0, maxCode);
+      const zp = symmetric ? mid : scale === 0 ? 0 : clamp(roundHalfEven(-lo / scale), 0, maxCode);
       scales[n * kBlocks + b] = scale;
       setCode(zeros, n * zpRow, b, bits, zp);
       const base = (n * kBlocks + b) * blob;
       for (let j = 0; j < blockSize; j++) {
         const v = j < len ? w[start + j] : 0;
-        const code = scale === 0 ? zp : clamp(roundEven(v / scale) + zp, 0, maxCode);
+        const code = scale === 0 ? zp : clamp(roundHalfEven(v / scale) + zp, 0, maxCode);
         setCode(B, base, j, bits, code);
       }
     }
@@ -141,12 +142,6 @@ function getCode(bytes: Uint8Array, base: number, i: number, bits: number): numb
 }
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-
-/** Round half to even (numpy's rint). */
-function roundEven(x: number): number {
-  const r = Math.round(x);
-  return r - x === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /**
  * The smallest value of `dtype` ≥ `ideal` (≥ 0). Rounding the scale up, never down, keeps the block's range within

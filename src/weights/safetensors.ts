@@ -9,7 +9,6 @@ import {
   fstatSync,
   openSync,
   readdirSync,
-  readFileSync,
   readSync,
   renameSync,
   rmSync,
@@ -18,6 +17,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import { isObject, readJsonFile } from '../json.ts';
 import { allocate, BYTES, type DType, type HostTensor, numel } from '../tensor.ts';
 
 /** safetensors dtype codes this project reads and writes, in the Rust crate's `Dtype` enum order (the writer
@@ -259,8 +259,6 @@ function parseMetadata(value: unknown, fail: (what: string) => InputError): Reco
   return { ...(value as Record<string, string>) };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
 /** "no tensor named X" with the few closest names, by edit distance. */
@@ -416,12 +414,7 @@ function openIndex(indexPath: string): Checkpoint {
   const dir = dirname(indexPath);
   const fail = (what: string) =>
     new InputError(`${indexPath}: ${what}; re-download the index with its shards`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (e) {
-    throw fail(`not valid JSON (${(e as Error).message})`);
-  }
+  const json = readJsonFile(indexPath, 're-download the index with its shards');
   const weightMap = isObject(json) ? json.weight_map : undefined;
   if (!isObject(weightMap)) throw fail('no "weight_map" object');
   const shardOf = new Map<string, string>();

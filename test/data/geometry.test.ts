@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { type Box, boxDistance, ccwAngle } from '../../src/data/geometry.ts';
 import { numericDistractorsExist } from '../../src/data/qa/options.ts';
 import { Rng } from '../../src/data/rng.ts';
-import { pyRound } from '../../src/data/rounding.ts';
+import { pyRound } from '../../src/python_compat.ts';
 
 const axisBox = (center: [number, number, number], size: [number, number, number]): Box => ({
   center,

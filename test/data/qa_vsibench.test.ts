@@ -8,8 +8,8 @@ import { generateQuestions } from '../../src/data/qa/generate.ts';
 import { answerQuestions } from '../../src/data/qa/oracle.ts';
 import { parseQuestion } from '../../src/data/qa/templates.ts';
 import type { VsiQuestion } from '../../src/data/qa/types.ts';
-import { CHOICE_TYPES } from '../../src/data/qa/types.ts';
 import { type OrientedBox, readSceneMetaFile, type SceneMetaFile } from '../../src/data/scene.ts';
+import { CHOICE_TYPES } from '../../src/vsibench.ts';
 
 const DIR = '../shared/data/vsibench/meta_info';
 const FILES = ['scannet', 'arkitscenes', 'scannetpp'].map((d) => `${DIR}/${d}_meta_info_val.json`);

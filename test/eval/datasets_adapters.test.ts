@@ -6,10 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { videoFrameSource } from '../../src/apps/eval_deps.ts';
 import { InputError } from '../../src/errors.ts';
-import { createAdapter, spatialMllmAdapter } from '../../src/eval/adapters.ts';
+import { createAdapter } from '../../src/eval/adapters.ts';
 import { loadScanQA, loadSqa3d, loadVsiBench, videoPath } from '../../src/eval/datasets.ts';
-import { defaultFrameSource } from '../../src/eval/frames.ts';
 import {
   leoAnswerMatch,
   leoCleanAnswer,
@@ -182,13 +182,13 @@ test('frames from a folder: numeric file order, uniform choice', async () => {
     ['frame_1.png', 10],
   ] as const)
     writeFileSync(join(dir, name), tinyPng(shade));
-  const frames = await defaultFrameSource.frames(dir, 3);
+  const frames = await videoFrameSource.frames(dir, 3);
   assert.deepEqual(
     frames.map((f) => f.data[0]),
     [10, 20, 100],
   );
   assert.deepEqual(
-    (await defaultFrameSource.frames(dir, 2)).map((f) => f.data[0]),
+    (await videoFrameSource.frames(dir, 2)).map((f) => f.data[0]),
     [10, 100],
   );
   assert.deepEqual([frames[0].width, frames[0].height, frames[0].data.length], [4, 3, 36]);
@@ -218,12 +218,20 @@ test('baselines: chance is deterministic per question, frequency answers the com
 });
 
 test('our model adapter says clearly when the pipeline is not in the build', async () => {
-  const missing = new URL('./no_such_pipeline.ts', import.meta.url).href;
   await assert.rejects(
-    spatialMllmAdapter('/nowhere', missing),
+    createAdapter('spatial-mllm:/nowhere', { questions: [] }),
     (e) =>
       e instanceof InputError &&
       /model pipeline \(src\/pipeline\/answer\.ts\) is not available/.test(e.message),
+  );
+  const injected = await createAdapter('spatial-mllm:/some/dir', {
+    questions: [],
+    spatialMllm: async (checkpoint) => ({ name: `fake:${checkpoint}`, answer: async () => 'A' }),
+  });
+  assert.equal(injected.name, 'fake:/some/dir');
+  await assert.rejects(
+    createAdapter('openai:x', { questions: [], endpoint: 'http://127.0.0.1:1/v1' }),
+    (e) => e instanceof InputError && /no video decoder/.test(e.message),
   );
   await assert.rejects(createAdapter('gpt:x', { questions: [] }), /unknown --model/);
   await assert.rejects(createAdapter('openai:x', { questions: [] }), /needs --endpoint/);

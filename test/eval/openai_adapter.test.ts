@@ -3,9 +3,9 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import jpeg from 'jpeg-js';
+import { videoFrameSource } from '../../src/apps/eval_deps.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadVsiBench, videoPath } from '../../src/eval/datasets.ts';
-import { defaultFrameSource } from '../../src/eval/frames.ts';
 import { OpenAIChatAdapter } from '../../src/eval/openai_adapter.ts';
 import { buildPrompt } from '../../src/eval/questions.ts';
 import { fakeAnswer, startFakeServer } from './openai_server.ts';
@@ -33,7 +33,7 @@ test('sends the frames as JPEG data URLs, then the prompt; returns the message t
     endpoint: server.url,
     model: 'm1',
     apiKey: 'k3y',
-    frameSource: defaultFrameSource,
+    frameSource: videoFrameSource,
   });
   const q = await query(0);
   assert.equal(await adapter.answer(q), fakeAnswer(q.prompt));
@@ -59,7 +59,7 @@ test('retries server errors, then succeeds', async () => {
   const adapter = new OpenAIChatAdapter({
     endpoint: server.url,
     model: 'm',
-    frameSource: defaultFrameSource,
+    frameSource: videoFrameSource,
     attempts: 3,
   });
   const q = await query(1);
@@ -73,7 +73,7 @@ test('a refused key is an InputError naming the fix', async () => {
   const adapter = new OpenAIChatAdapter({
     endpoint: server.url,
     model: 'm',
-    frameSource: defaultFrameSource,
+    frameSource: videoFrameSource,
   });
   await assert.rejects(
     adapter.answer(await query(2)),

@@ -6,7 +6,8 @@ import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createAdapter, type ModelAdapter } from '../../src/eval/adapters.ts';
+import type { ModelAdapter } from '../../src/eval/adapter.ts';
+import { createAdapter } from '../../src/eval/adapters.ts';
 import { loadVsiBench } from '../../src/eval/datasets.ts';
 import { buildReport } from '../../src/eval/report.ts';
 import { readResults } from '../../src/eval/results.ts';

@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { MC_TYPES, NUMERIC_TYPES } from '../../src/eval/vsibench_metrics.ts';
+import { CHOICE_TYPES, isChoiceType, NUMERIC_TYPES } from '../../src/vsibench.ts';
 
 const DATASETS = ['arkitscenes', 'scannet', 'scannetpp'];
 
@@ -18,12 +18,12 @@ export function tinyPng(shade: number): Buffer {
 /** `n` questions cycling through every question type and dataset, 4 scenes per dataset, 3 frames per scene. */
 export function syntheticVsiBench(n: number): string {
   const dir = mkdtempSync(join(tmpdir(), 'vsibench-'));
-  const types = [...MC_TYPES, ...NUMERIC_TYPES];
+  const types = [...CHOICE_TYPES, ...NUMERIC_TYPES];
   const rows = Array.from({ length: n }, (_, i) => {
     const type = types[i % types.length];
     const dataset = DATASETS[i % DATASETS.length];
     const scene = `scene${Math.floor(i / 7) % 4}`;
-    const mc = (MC_TYPES as readonly string[]).includes(type);
+    const mc = isChoiceType(type);
     return {
       id: i,
       dataset,

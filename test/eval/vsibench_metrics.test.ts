@@ -4,20 +4,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { pyFloat } from '../../src/eval/python_compat.ts';
 import {
-  isMultipleChoice,
-  isQuestionType,
   OFFICIAL_THRESHOLDS,
   officialAggregate,
   officialFuzzyMatch,
   officialScore,
-  type QuestionType,
   spatialMllmAggregate,
   spatialMllmClean,
   spatialMllmNumber,
   spatialMllmScore,
 } from '../../src/eval/vsibench_metrics.ts';
+import { pyFloat } from '../../src/python_compat.ts';
+import { isChoiceType, isQuestionType, type QuestionType } from '../../src/vsibench.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 type Num = number | string | null; // the fixture writes non-finite numbers as strings
@@ -52,7 +50,7 @@ for (const fx of fixtures) {
     const type = c.question_type as QuestionType;
     const o = c.official;
     assert.equal(officialFuzzyMatch(c.prediction), o.fuzzy_matching, `${where} fuzzy_matching`);
-    if (!isMultipleChoice(type)) {
+    if (!isChoiceType(type)) {
       const fm = officialFuzzyMatch(c.prediction);
       assert.ok(same(pyFloat(fm), decode(o.to_float_pred as Num)), `${where} to_float(pred)`);
       assert.ok(same(pyFloat(c.ground_truth), decode(o.to_float_gt as Num)), `${where} to_float(gt)`);
@@ -64,7 +62,7 @@ for (const fx of fixtures) {
     const s = c.spatial_mllm;
     assert.equal(spatialMllmClean(c.prediction), s.clean_pred, `${where} clean_text(pred)`);
     assert.equal(spatialMllmClean(c.ground_truth), s.clean_gt, `${where} clean_text(gt)`);
-    if (!isMultipleChoice(type)) {
+    if (!isChoiceType(type)) {
       assert.ok(
         same(spatialMllmNumber(s.clean_pred as string), decode(s.normalize_number_pred as Num)),
         where,

@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type ResampleFilter, resize } from '../../src/image/resize.ts';
-import { pythonRound } from '../../src/image/sizing.ts';
 import { cropRows, padCentered, rotateClockwise } from '../../src/image/transform.ts';
 import type { RgbImage } from '../../src/image.ts';
+import { roundHalfEven } from '../../src/python_compat.ts';
 import { rng } from '../support/random.ts';
 
 const gray = (width: number, height: number, values: number[]): RgbImage => ({
@@ -120,10 +120,10 @@ describe('resize (Pillow)', () => {
   });
 });
 
-describe('pythonRound', () => {
+describe('roundHalfEven', () => {
   test('ties go to the even neighbour', () => {
     assert.deepEqual(
-      [0.5, 1.5, 2.5, 10.5, -0.5, -1.5, 2.4999, 2.5001].map(pythonRound),
+      [0.5, 1.5, 2.5, 10.5, -0.5, -1.5, 2.4999, 2.5001].map(roundHalfEven),
       [0, 2, 2, 10, 0, -2, 2, 3],
     );
   });

@@ -7,12 +7,12 @@ import {
   candidateFrameIndices,
   frameVoxelSets,
   greedyMaxCoverage,
-  linspaceIndices,
   type PointMaps,
   pointMapsFromDepth,
   spaceAwareSampling,
   voxelOfKey,
 } from '../../src/pipeline/space_aware_sampling.ts';
+import { npLinspaceInt } from '../../src/python_compat.ts';
 import { toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
@@ -99,7 +99,7 @@ for (const fx of findFixtures('sa_sampling')) {
         const uniform =
           candidates.length <= 16
             ? candidates
-            : linspaceIndices(candidates.length - 1, 16).map((i) => candidates[i]);
+            : npLinspaceInt(candidates.length - 1, 16).map((i) => candidates[i]);
         assert.deepEqual(uniform, c.uniform_sampled_indices_num_frames_16, `N=${c.N}`);
       }
     });

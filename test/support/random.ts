@@ -1,12 +1,12 @@
 // Seeded random numbers for tests (mulberry32): the same seed gives the same values on every machine.
+import { mulberry32 } from '../../src/random.ts';
+
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    const [next, u] = mulberry32(a);
+    a = next;
+    return u;
   };
 }
 

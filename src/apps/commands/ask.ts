@@ -1,21 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-
-export interface AskCliOptions {
-  model: string;
-  video: string;
-  frames: number;
-  sampling: 'uniform' | 'space-aware' | 'space-aware-depth';
-  device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: string;
-  maxNewTokens: number;
-  temperature: number;
-  topP: number;
-  topK?: number;
-  seed: number;
-  suffix: 'none' | 'mc' | 'numeric';
-  json?: boolean;
-  save?: string;
-}
+import type { AskCliOptions } from '../ask.ts';
 
 const int = (name: string) => (v: string) => {
   const n = Number(v);

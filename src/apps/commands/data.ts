@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { InputError } from '../../errors.ts';
 
 export function register(program: Command): void {
   const data = program
@@ -66,17 +65,7 @@ export function register(program: Command): void {
     .allowExcessArguments()
     .argument('[args...]')
     .action(async (args: string[]) => {
-      // Lives in src/data/synth/cli.ts, which exports runSynth(argv); loaded only when asked for.
-      const path = '../../data/synth/cli.ts';
-      let mod: { runSynth(argv: string[]): Promise<void> };
-      try {
-        mod = await import(path);
-      } catch (e) {
-        if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && String(e).includes('synth/cli')) {
-          throw new InputError('the synthetic world (src/data/synth) is not part of this checkout yet');
-        }
-        throw e;
-      }
-      await mod.runSynth(args);
+      const { runSynth } = await import('../../data/synth/cli.ts');
+      await runSynth(args);
     });
 }

@@ -39,7 +39,8 @@ export function register(program: Command): void {
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts) => {
         const { evalBenchmark } = await import('../../eval/commands.ts');
-        await evalBenchmark(benchmark, opts);
+        const { evalDeps } = await import('../eval_deps.ts');
+        await evalBenchmark(benchmark, opts, evalDeps);
       });
 
   evalCmd

@@ -11,6 +11,7 @@ import { spatialMllmKey } from '../../models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig } from '../../models/spatial_mllm/config.ts';
 import { buildSpatialFusion } from '../../models/spatial_mllm/connector.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../../models/vggt/model.ts';
+import { mulberry32 } from '../../random.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';
 import { writeSafetensors } from '../../weights/safetensors.ts';
 
@@ -145,11 +146,9 @@ function randomTensor(name: string, shape: readonly number[], seed: number): Hos
   let s = seed >>> 0;
   for (const ch of name) s = (Math.imul(s ^ ch.charCodeAt(0), 16777619) + 1) >>> 0;
   const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
+    const [next, u] = mulberry32(s);
+    s = next;
+    return u - 0.5;
   };
   const n = numel(shape);
   const fanIn = shape.length > 1 ? numel(shape.slice(1)) : 1;

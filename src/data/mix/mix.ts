@@ -5,6 +5,7 @@
 // counting ≈5.5% of it. Weights are relative (normalized here).
 import { z } from 'zod';
 import { InputError } from '../../errors.ts';
+import { REL_DIRECTION_TYPES } from '../../vsibench.ts';
 import type { Conversation } from '../qa/types.ts';
 import { Rng } from '../rng.ts';
 
@@ -27,7 +28,7 @@ export const SPATIAL_MLLM_120K: Recipe = {
     {
       name: 'relative_direction',
       weight: 32 * SPATIAL,
-      types: ['object_rel_direction_easy', 'object_rel_direction_medium', 'object_rel_direction_hard'],
+      types: [...REL_DIRECTION_TYPES],
     },
     { name: 'distance', weight: 31 * SPATIAL, types: ['object_rel_distance', 'object_abs_distance'] },
     { name: 'appearance_order', weight: 16 * SPATIAL, types: ['obj_appearance_order'] },

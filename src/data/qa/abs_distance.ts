@@ -2,7 +2,7 @@
 // (VLM-3R `src/tasks/vsibench/get_obj_abs_distance_qa.py`): pairs are (later category, earlier category) in
 // metadata order; answers under 0.2 m are dropped, and so are answers whose distractors in [0.25, 1.75]× cannot
 // be drawn.
-import { formatDecimal, pyRound } from '../rounding.ts';
+import { formatDecimal, pyRound } from '../../python_compat.ts';
 import type { SceneContext } from './context.ts';
 import { numericDistractorsExist } from './options.ts';
 import { absDistanceQuestion } from './templates.ts';

@@ -3,8 +3,9 @@
 // the first frame (by time) showing any of its instances, Python-rounded to whole seconds (upstream:
 // round(frame_id / fps)); a group of four is kept only if every two first appearances are more than 1 s apart.
 // Distractors are other orders of the same four; the question names them in a shuffled order.
+
+import { pyRound } from '../../python_compat.ts';
 import type { Rng } from '../rng.ts';
-import { pyRound } from '../rounding.ts';
 import type { SceneContext } from './context.ts';
 import { combinations } from './context.ts';
 import { appearanceOrderQuestion } from './templates.ts';

@@ -2,8 +2,9 @@
 // trains and evaluates with (THU-SI/Spatial-MLLM `src/evaluation/vsibench/eval_vsibench.py`: the question, then
 // "Options:" and one option per line for multiple choice, then the answer-format instruction). The video path
 // follows VSI-Bench's layout `<dataset>/<scene_name>.mp4` (thinking-in-space `lmms_eval/tasks/vsibench/utils.py`).
+
+import { isNumericType } from '../../vsibench.ts';
 import type { Conversation, VsiQuestion } from './types.ts';
-import { isNumericType } from './types.ts';
 
 export const CHOICE_PROMPT = "Answer with the option's letter from the given choices directly.";
 export const NUMERIC_PROMPT = 'Please answer the question using a single word or phrase.';

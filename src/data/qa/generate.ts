@@ -1,6 +1,8 @@
 // Runs the generators of the 8 VSI-Bench task types over scenes and letters the multiple-choice options.
 // Deterministic by seed: every (seed, type, scene) draws from its own random stream, and every type letters its
 // questions from its own stream, so the same seed gives byte-identical output whatever else is selected.
+
+import { QUESTION_TYPES, type QuestionType } from '../../vsibench.ts';
 import { Rng } from '../rng.ts';
 import type { SceneMetaFile } from '../scene.ts';
 import { absDistanceDrafts } from './abs_distance.ts';
@@ -13,8 +15,8 @@ import { relDirectionDrafts } from './rel_direction.ts';
 import { relDistanceDrafts } from './rel_distance.ts';
 import { roomSizeDrafts } from './room_size.ts';
 import { routePlanningDrafts } from './route_planning.ts';
-import type { Draft, QuestionType, VsiQuestion } from './types.ts';
-import { OPTION_LETTERS, QUESTION_TYPES } from './types.ts';
+import type { Draft, VsiQuestion } from './types.ts';
+import { OPTION_LETTERS } from './types.ts';
 
 type Generator = (ctx: SceneContext, rng: Rng) => Draft[];
 

@@ -1,7 +1,7 @@
 // Object size: the longest side of a unique object's box in centimetres, Python-rounded to an integer
 // (VLM-3R `src/tasks/vsibench/get_obj_size_qa.py`: `round(max(axesLengths) * 100)`, first box of the category;
 // kept only when its distractors in [0.4, 1.8]× the answer can be drawn).
-import { pyRound } from '../rounding.ts';
+import { pyRound } from '../../python_compat.ts';
 import type { SceneContext } from './context.ts';
 import { numericDistractorsExist } from './options.ts';
 import { sizeQuestion } from './templates.ts';

@@ -1,7 +1,9 @@
 // The answer oracle: recomputes the ground truth of questions written with VSI-Bench's templates from a scene's
 // metadata, so third-party datasets can be checked against it. Multiple-choice answers come back as the letter of
 // the matching option. Ambiguity filters do not suppress an answer here; they are reported in `note`.
-import { formatDecimal } from '../rounding.ts';
+
+import { formatDecimal } from '../../python_compat.ts';
+import { isNumericType } from '../../vsibench.ts';
 import type { SceneMetaFile, Vec2 } from '../scene.ts';
 import { absDistance } from './abs_distance.ts';
 import { appearanceOrder, firstAppearances } from './appearance_order.ts';
@@ -12,7 +14,6 @@ import { argmin, relDistanceThreshold, unambiguous } from './rel_distance.ts';
 import { roomSize } from './room_size.ts';
 import { describedTurns, turnLabel } from './route_planning.ts';
 import { type ParsedQuestion, parseQuestion } from './templates.ts';
-import { isNumericType } from './types.ts';
 
 /** A question to check: VSI-Bench's layout (ground_truth optional). */
 export interface QuestionIn {

@@ -1,6 +1,6 @@
 // Room size: the metadata's floor area in m², Python-rounded to 0.1 (VLM-3R `src/tasks/vsibench/get_room_size_qa.py`;
 // one question per scene, kept only when its distractors in [0.25, 1.75]× the answer can be drawn).
-import { formatDecimal, pyRound } from '../rounding.ts';
+import { formatDecimal, pyRound } from '../../python_compat.ts';
 import type { SceneContext } from './context.ts';
 import { numericDistractorsExist } from './options.ts';
 import { ROOM_SIZE_QUESTION } from './templates.ts';

@@ -2,6 +2,7 @@
 // `vlm_3r_data_process/src/question_templates.py` (the public re-implementation of the VSI-Bench generator), and
 // parsers that recover the objects a question is about (the answer oracle reads third-party questions with them).
 // Parsers collapse whitespace first, so line breaks and doubled spaces in other copies of the wording still match.
+import type { REL_DIRECTION_TYPES } from '../../vsibench.ts';
 
 export const countingQuestion = (category: string) => `How many ${category}(s) are in this room?`;
 
@@ -75,7 +76,7 @@ export type ParsedQuestion =
   | { type: 'object_abs_distance'; a: string; b: string }
   | { type: 'object_rel_distance'; choices: string[]; category: string }
   | {
-      type: 'object_rel_direction_easy' | 'object_rel_direction_medium' | 'object_rel_direction_hard';
+      type: (typeof REL_DIRECTION_TYPES)[number];
       positioning: string;
       orienting: string;
       querying: string;

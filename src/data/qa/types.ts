@@ -2,32 +2,7 @@
 // id, dataset, scene_name, question_type, question, options, ground_truth) and the Qwen-VL fine-tuning
 // conversation layout that Spatial-MLLM trains on (`{video, conversations: [{from: human}, {from: gpt}]}`).
 
-/** Numeric-answer types (scored with MRA). */
-export const NUMERIC_TYPES = [
-  'object_counting',
-  'object_size_estimation',
-  'room_size_estimation',
-  'object_abs_distance',
-] as const;
-/** Multiple-choice types (scored by the option letter). */
-export const CHOICE_TYPES = [
-  'object_rel_distance',
-  'object_rel_direction_easy',
-  'object_rel_direction_medium',
-  'object_rel_direction_hard',
-  'obj_appearance_order',
-  'route_planning',
-] as const;
-export const QUESTION_TYPES = [...NUMERIC_TYPES, ...CHOICE_TYPES] as const;
-
-export type NumericType = (typeof NUMERIC_TYPES)[number];
-export type ChoiceType = (typeof CHOICE_TYPES)[number];
-export type QuestionType = (typeof QUESTION_TYPES)[number];
-
-export const isNumericType = (t: string): t is NumericType =>
-  (NUMERIC_TYPES as readonly string[]).includes(t);
-export const isQuestionType = (t: string): t is QuestionType =>
-  (QUESTION_TYPES as readonly string[]).includes(t);
+import type { ChoiceType, NumericType } from '../../vsibench.ts';
 
 /** A generated question before its options get letters. */
 export type Draft =

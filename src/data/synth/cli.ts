@@ -5,10 +5,11 @@
 //   qa.json                                          questions of the 8 VSI-Bench task types, exact by construction
 // Scenes are independent (scene i depends only on --seed and i), so an interrupted run resumes: complete scenes,
 // whose metadata file exists, are read back instead of rendered again.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { InputError } from '../../errors.ts';
+import { readJsonFile } from '../../json.ts';
 import { writeRecordsAtomic } from '../jsonl.ts';
 import { generateQuestions } from '../qa/generate.ts';
 import type { VsiQuestion } from '../qa/types.ts';
@@ -43,7 +44,7 @@ export async function synthesize(run: SynthRun): Promise<SynthResult> {
     const started = Date.now();
     let meta: SceneMeta;
     if (existsSync(file)) {
-      meta = parseSceneMeta(JSON.parse(readFileSync(file, 'utf8')), file);
+      meta = parseSceneMeta(readJsonFile(file, 'delete it to render the scene again'), file);
       checkMatches(meta, run, file);
       log(`[${i + 1}/${run.scenes}] ${name}: already complete`);
     } else {

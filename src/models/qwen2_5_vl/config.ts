@@ -1,10 +1,6 @@
-// Qwen2.5-VL configuration from a checkpoint's config.json. Accepts the flat layout written by transformers ≤ 4.51
-// (text fields at the top level, `vision_config` nested) and the later nested one (`text_config` +
-// `vision_config`); rope_scaling may say {"type":"mrope"} (hub files) or {"type":"default"} (what the config
-// class re-serializes) — both carry `mrope_section`.
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../../errors.ts';
+import { readJsonObject } from '../../json.ts';
 
 export interface TextConfig {
   hiddenSize: number;
@@ -165,14 +161,7 @@ export function parseQwen25VLConfig(json: Record<string, unknown>): Qwen25VLConf
 }
 
 export function readQwen25VLConfig(path: string): Qwen25VLConfig {
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (typeof json !== 'object' || json === null) throw new InputError(`${path} is not a JSON object`);
-  return parseQwen25VLConfig(json as Record<string, unknown>);
+  return parseQwen25VLConfig(readJsonObject(path, 'check the checkpoint folder'));
 }
 
 /** The config.json fields of Qwen/Qwen2.5-VL-3B-Instruct (the 2D encoder and LLM of Spatial-MLLM), for benchmarks

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import type { Device, Session } from '../../runtime/session.ts';
+import type { Device, RunnableSession } from '../../runtime/session.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import { openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
 import type { LinearFormat } from '../layers.ts';
@@ -21,6 +21,8 @@ export interface LoadOptions {
   lowering?: E.Lowering;
   format?: LinearFormat;
   threads?: number;
+  /** Sessions in a worker thread (see GraphSessionOptions.offMainThread). */
+  offMainThread?: boolean;
   /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
   weights?: E.WeightSource;
 }
@@ -77,7 +79,7 @@ export class Qwen25VLModel {
     return new Qwen25VLModel(dir, config, weights, options);
   }
 
-  private session(key: string, build: () => E.Graph): Promise<Session> {
+  private session(key: string, build: () => E.Graph): Promise<RunnableSession> {
     return this.sessions.get(key, build);
   }
 

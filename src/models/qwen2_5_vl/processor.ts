@@ -2,12 +2,13 @@
 // tower reads. Upstream: transformers 4.51 `models/qwen2_vl/image_processing_qwen2_vl.py` (Qwen2VLImageProcessor,
 // which Qwen2_5_VLProcessor uses for images and videos alike), `models/qwen2_5_vl/processing_qwen2_5_vl.py`
 // (second_per_grid_ts) and qwen_vl_utils `vision_process.py` (smart_resize, fetch_video's pixel budget).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { resize } from '../../image/resize.ts';
-import { pythonRound } from '../../image/sizing.ts';
 import type { RgbImage } from '../../image.ts';
+import { readJsonFile } from '../../json.ts';
+import { roundHalfEven } from '../../python_compat.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import type { GridThw } from './rope_index.ts';
 
@@ -39,7 +40,7 @@ export const DEFAULT_PROCESSOR_CONFIG: ProcessorConfig = {
 export function readProcessorConfig(dir: string): ProcessorConfig {
   const path = join(dir, 'preprocessor_config.json');
   if (!existsSync(path)) return DEFAULT_PROCESSOR_CONFIG;
-  const j = JSON.parse(readFileSync(path, 'utf8'));
+  const j: any = readJsonFile(path, 'fix the file or remove it (Qwen2.5-VL defaults apply)');
   const d = DEFAULT_PROCESSOR_CONFIG;
   const triple = (v: unknown, fallback: readonly [number, number, number], key: string) => {
     if (v === undefined) return fallback;
@@ -83,8 +84,8 @@ export function smartResize(height: number, width: number, limits: PixelLimits =
     throw new InputError(
       `a ${width}×${height} image is too elongated (aspect ratio above ${MAX_ASPECT_RATIO}); crop it first`,
     );
-  let h = Math.max(factor, pythonRound(height / factor) * factor);
-  let w = Math.max(factor, pythonRound(width / factor) * factor);
+  let h = Math.max(factor, roundHalfEven(height / factor) * factor);
+  let w = Math.max(factor, roundHalfEven(width / factor) * factor);
   if (h * w > maxPixels) {
     const beta = Math.sqrt((height * width) / maxPixels);
     h = Math.max(factor, Math.floor(height / beta / factor) * factor);
@@ -137,7 +138,7 @@ export interface FrameCountOptions {
   maxFrames?: number;
 }
 
-const roundBy = (x: number, f: number) => pythonRound(x / f) * f;
+const roundBy = (x: number, f: number) => roundHalfEven(x / f) * f;
 const floorBy = (x: number, f: number) => Math.floor(x / f) * f;
 const ceilBy = (x: number, f: number) => Math.ceil(x / f) * f;
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Template } from '@huggingface/jinja';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { InputError } from '../../errors.ts';
+import { readJsonFile } from '../../json.ts';
 import type { GridThw } from './rope_index.ts';
 
 /** Pre-tokenizer split of Qwen2 (tokenization_qwen2.py PRETOKENIZE_REGEX, as the hub tokenizer.json spells it). */
@@ -55,13 +56,7 @@ type TokenizerConfig = Record<string, unknown> & {
   bos_token?: unknown;
 };
 
-const readJson = (path: string): any => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}; check the checkpoint folder`);
-  }
-};
+const readJson = (path: string): any => readJsonFile(path, 'check the checkpoint folder');
 
 /** A special token written in tokenizer_config.json: a plain string or an AddedToken object. */
 const tokenText = (v: unknown): string | null =>

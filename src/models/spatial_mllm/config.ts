@@ -6,9 +6,10 @@
 // - v1.0 (branch v1.0, `src/models/modeling_qwen2_5_vl.py`): a plain qwen2_5_vl config with the architecture
 //   Qwen2_5_VL_VGGTForConditionalGeneration; VGGT-1B is hard-coded; weights `vggt.*` and `vggt_embedding_merger.*`
 //   (VGGTEmbeddingMerger), always fed the last aggregator layer.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
+import { isObject, type JsonObject as Json, readJsonObject } from '../../json.ts';
 import { parseQwen25VLConfig, type Qwen25VLConfig } from '../qwen2_5_vl/config.ts';
 import { parseVggtConfig, type VggtConfig } from '../vggt/config.ts';
 
@@ -38,9 +39,6 @@ export interface SpatialMllmConfig {
   vggt: VggtConfig;
   connector: ConnectorConfig;
 }
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export const V1_1_ARCHITECTURE = 'SpatialMLLMForConditionalGeneration';
 export const V1_0_ARCHITECTURE = 'Qwen2_5_VL_VGGTForConditionalGeneration';
@@ -166,12 +164,6 @@ export function readSpatialMllmConfig(dir: string, names?: readonly string[]): S
   const path = join(dir, 'config.json');
   if (!existsSync(path))
     throw new InputError(`${dir} has no config.json: pass a Spatial-MLLM checkpoint folder`);
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new InputError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (!isObject(json)) throw new InputError(`${path} is not a JSON object`);
+  const json = readJsonObject(path, 'pass a Spatial-MLLM checkpoint folder');
   return parseSpatialMllmConfig(json, names, path);
 }

@@ -3,6 +3,7 @@
 // `heads/camera_head.py` and `heads/dpt_head.py`. A config.json, when a checkpoint has one, overrides them in one
 // of the layouts read by `parseVggtConfig`.
 import { InputError } from '../../errors.ts';
+import { isObject, type JsonObject as Json } from '../../json.ts';
 
 /** The DINOv2 ViT with registers that embeds patches (`layers/vision_transformer.py`). */
 export interface DinoConfig {
@@ -67,9 +68,6 @@ export function defaultVggtConfig(): VggtConfig {
     heads: { camera: true, depth: true, point: true },
   };
 }
-
-type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads typed fields of one JSON object, naming the file and key on a bad value. */
 function reader(where: string, obj: Json) {

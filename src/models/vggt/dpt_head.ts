@@ -3,6 +3,7 @@
 // 4 channels, inv_log (sign·expm1|x|) / 1+exp. Every op works per frame, so upstream's chunks of 8 frames change
 // no number: this graph takes whatever frames it is given (model.ts feeds chunks to bound memory).
 import * as E from '../../engine/index.ts';
+import { torchLinspace32 } from '../../python_compat.ts';
 import { tensor } from '../../tensor.ts';
 import { BATCH, FRAMES, patchStartIdx } from './aggregator.ts';
 import type { VggtConfig } from './config.ts';
@@ -14,15 +15,6 @@ export type DptKind = 'depth' | 'point';
 const HEAD_FEATURES_2 = 32;
 const f32 = Math.fround;
 
-/** torch.linspace in float32: start + i·step for the first half, end − (n−1−i)·step for the rest. */
-function linspace32(start: number, end: number, n: number): number[] {
-  const [s, e] = [f32(start), f32(end)];
-  const step = n > 1 ? f32(f32(e - s) / (n - 1)) : 0;
-  return Array.from({ length: n }, (_, i) =>
-    i < n >> 1 ? f32(s + f32(step * i)) : f32(e - f32(step * (n - 1 - i))),
-  );
-}
-
 /**
  * 0.1 × the sin-cos embedding of a normalized UV grid, [C, h, w] (upstream `create_uv_grid` with the image's
  * aspect ratio, then `position_grid_to_embed`: x embedding then y, each [sin, cos] over C/4 frequencies
@@ -31,8 +23,8 @@ function linspace32(start: number, end: number, n: number): number[] {
 export function uvEmbedding(channels: number, h: number, w: number, aspect: number): Float32Array {
   const diag = Math.sqrt(aspect * aspect + 1);
   const [spanX, spanY] = [aspect / diag, 1 / diag];
-  const xs = linspace32((-spanX * (w - 1)) / w, (spanX * (w - 1)) / w, w);
-  const ys = linspace32((-spanY * (h - 1)) / h, (spanY * (h - 1)) / h, h);
+  const xs = torchLinspace32((-spanX * (w - 1)) / w, (spanX * (w - 1)) / w, w);
+  const ys = torchLinspace32((-spanY * (h - 1)) / h, (spanY * (h - 1)) / h, h);
   const quarter = channels / 4;
   const omega = Array.from({ length: quarter }, (_, k) => 1 / 100 ** (k / quarter));
   const out = new Float32Array(channels * h * w);

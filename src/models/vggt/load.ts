@@ -2,10 +2,11 @@
 // (`aggregator.frame_blocks.0.attn.qkv.weight`, `depth_head.scratch.refinenet4...`). The same tensors sit under a
 // prefix inside Spatial-MLLM checkpoints: `spatial_encoder.vggt_model.` (v1.1, THU-SI/Spatial-MLLM
 // `src/qwenvl/model/spatial_encoder.py`) or `vggt.` (v1.0). Track-head weights are never read.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { WeightSource } from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
+import { readJsonFile } from '../../json.ts';
 import { type Checkpoint, openCheckpoint, type TensorSource } from '../../weights/safetensors.ts';
 import { defaultVggtConfig, parseVggtConfig, type VggtConfig } from './config.ts';
 
@@ -45,13 +46,7 @@ export function readVggtConfig(pathOrDir: string): VggtConfig {
   const dir = existsSync(pathOrDir) && statSync(pathOrDir).isDirectory() ? pathOrDir : dirname(pathOrDir);
   const file = join(dir, 'config.json');
   if (!existsSync(file)) return defaultVggtConfig();
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new InputError(`${file} is not valid JSON (${(e as Error).message}); fix or remove it`);
-  }
-  return parseVggtConfig(json, file);
+  return parseVggtConfig(readJsonFile(file, 'fix or remove it'), file);
 }
 
 /** Fails early, naming the tensor, when the checkpoint was not made with this config. */

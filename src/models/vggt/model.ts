@@ -111,6 +111,8 @@ export interface VggtOptions {
   device?: Device;
   threads?: number;
   lowering?: E.Lowering;
+  /** Sessions in a worker thread (see GraphSessionOptions.offMainThread). */
+  offMainThread?: boolean;
   /** Frames per DPT run (default 8, as upstream). */
   chunkFrames?: number;
   /** Where external weight files of > 2 GB graphs are staged (default: the OS temp folder). */

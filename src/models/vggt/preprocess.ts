@@ -4,9 +4,9 @@
 // done on uint8 pixels: resizing is Pillow's bicubic, and the white padding 1.0 is exactly 255 / 255.
 import { InputError } from '../../errors.ts';
 import { resize } from '../../image/resize.ts';
-import { pythonRound } from '../../image/sizing.ts';
 import { cropRows, padCentered, rotateClockwise } from '../../image/transform.ts';
 import type { RgbImage } from '../../image.ts';
+import { roundHalfEven } from '../../python_compat.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 
 /** Side VGGT was trained at (37 patches of 14 px). */
@@ -24,8 +24,8 @@ export function vggtResizeSize(width: number, height: number, mode: VggtMode): [
   const s = VGGT_IMAGE_SIZE;
   const size: [number, number] =
     mode === 'pad' && height > width
-      ? [pythonRound((width * (s / height)) / 14) * 14, s]
-      : [s, pythonRound((height * (s / width)) / 14) * 14];
+      ? [roundHalfEven((width * (s / height)) / 14) * 14, s]
+      : [s, roundHalfEven((height * (s / width)) / 14) * 14];
   if (size[0] === 0 || size[1] === 0)
     throw new InputError(
       `a ${width}×${height} image is too elongated for VGGT (a side would become 0 px); crop it`,

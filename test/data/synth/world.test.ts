@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { boxDistance, corners, insidePolygon, pointBoxDistance, toBox } from '../../../src/data/geometry.ts';
 import { answerQuestions } from '../../../src/data/qa/oracle.ts';
-import { QUESTION_TYPES } from '../../../src/data/qa/types.ts';
 import { parseSceneMeta, type SceneMeta, type Vec3 } from '../../../src/data/scene.ts';
 import { runSynth, type SynthResult, synthesize } from '../../../src/data/synth/cli.ts';
 import { render } from '../../../src/data/synth/render.ts';
@@ -17,6 +16,7 @@ import { InputError } from '../../../src/errors.ts';
 import { readImage } from '../../../src/image.ts';
 import { openVideo } from '../../../src/pipeline/video.ts';
 import { toFloat32 } from '../../../src/tensor.ts';
+import { QUESTION_TYPES } from '../../../src/vsibench.ts';
 import { readSafetensors } from '../../../src/weights/safetensors.ts';
 
 const OPTS = { width: 96, height: 72, frames: 32, fps: 2 };

@@ -1,6 +1,9 @@
-// Python string and number semantics that upstream scoring code relies on. The official scorers are Python,
-// and their results depend on exactly which characters `str.strip()` removes, what `float()` accepts and in
-// which order numpy adds numbers, so these helpers reproduce CPython 3.11 / numpy 1.24 behaviour.
+// Python, numpy and torch semantics that upstream results depend on, in one place. Upstream scoring, data
+// generation and preprocessing are Python: their outputs depend on which characters `str.strip()` removes, what
+// `float()` accepts, in which order numpy adds numbers, how `round` breaks ties and how numpy and torch space a
+// linspace, so these helpers reproduce CPython 3.11 / numpy 1.24 / torch 2.x behaviour to the last bit.
+
+// ---- strings -----------------------------------------------------------------------------------------------
 
 /** Regex class body of the characters for which CPython's `str.isspace()` is true, which is also what `\s` matches in
  * `re` str patterns (JS `\s` differs: it has U+FEFF and lacks U+001C–U+001F and U+0085). */
@@ -71,6 +74,8 @@ export function pyFloat(s: string): number | null {
   return Number(ascii);
 }
 
+// ---- sums ----------------------------------------------------------------------------------------------------
+
 /**
  * `np.add.reduce` over float64 values in order (numpy's pairwise summation: blocks of up to 128 summed with 8
  * interleaved accumulators, larger runs split in halves at multiples of 8). pandas' `Series.mean` and
@@ -107,6 +112,45 @@ export function pySum(values: readonly number[]): number {
   return s;
 }
 
+// ---- rounding and formatting --------------------------------------------------------------------------------
+
+/**
+ * Python 3 `round(x)` (also numpy's `rint` and torch's `round`): nearest integer, exact ties to even
+ * (round(10.5) = 10, where Math.round gives 11). `x − floor(x)` is exact for doubles, so ties are seen exactly.
+ */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const frac = x - f;
+  if (frac !== 0.5) return frac < 0.5 ? f : f + 1;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/**
+ * Python `round(x, digits)` for 0 ≤ digits ≤ 20: the exact binary value is rounded to the nearest decimal and
+ * only exact ties go to the even digit. JS `toFixed` also works on the exact value but breaks ties upwards, so
+ * ties are detected from the exact expansion and fixed.
+ */
+export function pyRound(x: number, digits = 0): number {
+  if (!Number.isFinite(x)) return x;
+  const fixed = Math.abs(x).toFixed(digits);
+  // toFixed(100) prints the exact expansion for |x| ≥ 2^-47 (the values we round are far larger).
+  const exact = Math.abs(x).toFixed(100);
+  const dot = exact.indexOf('.');
+  const tail = exact.slice(dot + 1 + digits);
+  let out = Number(fixed);
+  if (/^50*$/.test(tail)) {
+    // An exact tie: toFixed went up; Python keeps the even last digit.
+    const lastDigit = Number(fixed[fixed.length - 1]);
+    if (lastDigit % 2 === 1) out = Number((out - 10 ** -digits).toFixed(digits));
+  }
+  return x < 0 ? -out : out;
+}
+
+/** How Python's `str()` prints a float already rounded to `digits` decimals (at least one decimal: `2.0`). */
+export function formatDecimal(x: number, digits: number): string {
+  return x.toFixed(Math.max(1, digits));
+}
+
 /** A finite double as an exact rational mant·2^exp with integer mant. */
 function exactParts(x: number): { mant: bigint; exp: number } {
   const view = new DataView(new ArrayBuffer(8));
@@ -137,4 +181,33 @@ export function pyFormatFixed(x: number, digits: number): string {
   const text = even.toString().padStart(digits + 1, '0');
   const body = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
   return (x < 0 ? '-' : '') + body;
+}
+
+// ---- linspace ------------------------------------------------------------------------------------------------
+
+/** `np.linspace(start, stop, num)` in float64 as numpy 1.24 evaluates it: i·step + start, the last value exactly `stop`. */
+export function npLinspace(start: number, stop: number, num: number): number[] {
+  if (num === 1) return [start];
+  const step = (stop - start) / (num - 1);
+  return Array.from({ length: num }, (_, i) => (i === num - 1 ? stop : i * step + start));
+}
+
+/** `np.linspace(0, last, num, dtype=int)`: the float64 values truncated toward zero. */
+export function npLinspaceInt(last: number, num: number): number[] {
+  return npLinspace(0, last, num).map(Math.trunc);
+}
+
+const f32 = Math.fround;
+
+/**
+ * `torch.linspace(start, end, steps)` in float32: start + i·step for the first half, end − (steps−1−i)·step
+ * for the rest (ATen's linspace kernel), step = (end − start)/(steps − 1); one step gives `start`.
+ */
+export function torchLinspace32(start: number, end: number, steps: number): number[] {
+  if (steps === 1) return [f32(start)];
+  const [s, e] = [f32(start), f32(end)];
+  const step = f32(f32(e - s) / (steps - 1));
+  return Array.from({ length: steps }, (_, i) =>
+    i < steps >> 1 ? f32(s + f32(step * i)) : f32(e - f32(step * (steps - 1 - i))),
+  );
 }

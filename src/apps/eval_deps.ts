@@ -1,0 +1,36 @@
+// What the evaluation harness gets from the app: our model as an eval adapter, and the video decoder as the
+// frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
+// loaded here only when a run asks for them (`eval score` and baseline runs never load them).
+import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
+
+/**
+ * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
+ * Its sessions run in a worker thread: an eval is a long job whose event loop must stay free meanwhile (Ctrl-C
+ * finishing the current question, the progress line, a job queue's lock renewals).
+ */
+export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
+  const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
+  const pipeline = SpatialMllmPipeline.load(checkpoint, { offMainThread: true });
+  return {
+    name: `spatial-mllm:${checkpoint}`,
+    answer: async (q, signal) =>
+      (await pipeline.ask(q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+    close: () => pipeline.release(),
+  };
+}
+
+/**
+ * The pipeline's decoder (.mp4/.webm/.mov through the bundled ffmpeg, or a folder of numbered frames) with the
+ * same uniform frame choice as qwen-vl-utils, so that other systems see the frames our model sees.
+ */
+export const videoFrameSource: FrameSource = {
+  async frames(video, count) {
+    const { openVideo, uniformIndices } = await import('../pipeline/video.ts');
+    const source = await openVideo(video);
+    const out: RgbFrame[] = [];
+    for await (const f of source.readFrames(uniformIndices(source.frameCount, count))) out.push(f.image);
+    return out;
+  },
+};
+
+export const evalDeps: AdapterDeps = { spatialMllm: spatialMllmAdapter, frameSource: videoFrameSource };

@@ -1,0 +1,48 @@
+// The interface between the evaluation runner and a model: one question in (a ModelQuery), raw answer text out.
+// Adapters that need something heavy (our model brings ONNX Runtime; image-sending adapters need a video
+// decoder) get it from the app through AdapterDeps, so nothing under src/eval imports the pipeline or models.
+import type { EvalQuestion } from './questions.ts';
+
+export const SAMPLINGS = ['uniform', 'space-aware'] as const;
+export type Sampling = (typeof SAMPLINGS)[number];
+
+/** Everything an adapter gets for one question. */
+export interface ModelQuery {
+  question: EvalQuestion;
+  /** The full text prompt (question, options and answer-format instruction). */
+  prompt: string;
+  /** The scene's video: an .mp4 file or a folder of frame images. */
+  video: string;
+  /** How many frames to give the model, and how to pick them. */
+  frames: number;
+  sampling: Sampling;
+}
+
+export interface ModelAdapter {
+  /** Recorded in the run's settings and in the report. */
+  readonly name: string;
+  /** The model's raw answer text. Throw InputError for problems no retry can fix (the run stops). */
+  answer(query: ModelQuery, signal?: AbortSignal): Promise<string>;
+  close?(): Promise<void>;
+}
+
+/** One decoded frame: 8-bit RGB, row-major, no padding. */
+export interface RgbFrame {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** Turns a video reference into frames, for adapters that send images. */
+export interface FrameSource {
+  /** `count` frames spread uniformly over the video, in time order (fewer if the video is shorter). */
+  frames(video: string, count: number): Promise<RgbFrame[]>;
+}
+
+/** What the app provides; an adapter whose dependency is missing fails with an InputError naming it. */
+export interface AdapterDeps {
+  /** Our model on a checkpoint folder (the app wires the Spatial-MLLM pipeline in). */
+  spatialMllm?: (checkpoint: string) => Promise<ModelAdapter>;
+  /** Frames for adapters that send images (the app wires its video decoder in). */
+  frameSource?: FrameSource;
+}
