@@ -17,6 +17,7 @@ import { openSpatialMllm, type SpatialMllmCheckpoint } from '../models/spatial_m
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import type { Device } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
+import { castTensor, type FloatDType, isFloat } from '../weights/convert.ts';
 import { quantizedSource } from '../weights/quantized_source.ts';
 import { FrozenEncoders } from './frozen_encoders.ts';
 import { applyLora, initLora, type LoraConfig, type LoraModule } from './lora.ts';
@@ -177,9 +178,12 @@ export class SftModel {
       for (const [k, v] of initLora(applied.modules, config, new Rng(options.lora.seed ?? 0)))
         weights.set(k, v);
     }
-    for (const name of graph.params.keys())
-      if (!weights.has(name))
-        weights.set(name, (isProjector(name) ? checkpoint.weights : llmWeights).read(name) as HostTensor);
+    // Checkpoints store bf16 (as published) or fp32; parameters are fed in the dtype the graph declares.
+    for (const [name, decl] of graph.params)
+      if (!weights.has(name)) {
+        const t = (isProjector(name) ? checkpoint.weights : llmWeights).read(name);
+        weights.set(name, t.dtype === decl.dtype || !isFloat(t.dtype) ? t : castTensor(t, decl.dtype as FloatDType));
+      }
     const h = options.hyper;
     const trainable = options.lora ? (n: string) => isProjector(n) || n.includes('.lora_') : () => true;
     const trainer = Trainer.create(graph, weights, {
