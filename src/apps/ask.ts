@@ -1,10 +1,12 @@
 // `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
+
 import {
   PROMPT_SUFFIXES,
   SpatialMllmPipeline,
   type StageEvent,
   saveAnswerArtifacts,
 } from '../pipeline/answer.ts';
+import { resolveModelDir } from './model_name.ts';
 
 /** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
 export interface AskCliOptions {
@@ -39,7 +41,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
       : o.dtype === 'int8'
         ? { bits: 8 as const, blockSize: 32 }
         : undefined;
-  const pipeline = SpatialMllmPipeline.load(o.model, { device: o.device, quant });
+  const pipeline = SpatialMllmPipeline.load(resolveModelDir(o.model), { device: o.device, quant });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -1,7 +1,9 @@
 // What the evaluation harness gets from the app: our model as an eval adapter, and the video decoder as the
 // frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
+
 import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
+import { resolveModelDir } from './model_name.ts';
 
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
@@ -10,11 +12,18 @@ import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/a
  */
 export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
   const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
-  const pipeline = SpatialMllmPipeline.load(checkpoint, { offMainThread: true });
+  const pipeline = SpatialMllmPipeline.load(resolveModelDir(checkpoint), { offMainThread: true });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>
-      (await pipeline.ask(q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+      (
+        await pipeline.ask(q.video, q.prompt, {
+          frames: q.frames,
+          sampling: q.sampling,
+          blind: q.blind,
+          signal,
+        })
+      ).answer,
     close: () => pipeline.release(),
   };
 }

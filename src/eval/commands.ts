@@ -26,6 +26,7 @@ export interface EvalCommandOptions {
   apiKeyEnv?: string;
   maxTokens?: string;
   progress: boolean;
+  blind?: boolean;
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
@@ -65,7 +66,8 @@ export async function evalBenchmark(
     maxTokens: o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens'),
   });
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
-  const out = o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${shardTag}`);
+  const out =
+    o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${o.blind ? '-blind' : ''}${shardTag}`);
   const settings: RunSettings = {
     benchmark,
     model: adapter.name,
@@ -73,6 +75,7 @@ export async function evalBenchmark(
     subset: benchmark === 'vsibench' ? subset : 'test',
     frames,
     sampling,
+    ...(o.blind ? { blind: true } : {}),
     prompt,
     limit: limit ?? null,
     shard: o.shard ?? null,

@@ -48,6 +48,8 @@ export interface RunSettings {
   subset: string;
   frames: number;
   sampling: Sampling;
+  /** Frames replaced by constant grey images (absent in runs made before the option). */
+  blind?: boolean;
   prompt: PromptStyle;
   limit: number | null;
   shard: string | null;
@@ -159,6 +161,7 @@ export async function runEval(o: RunOptions): Promise<RunOutcome> {
             video: videoPath(o.videos, q),
             frames: o.settings.frames,
             sampling: o.settings.sampling,
+            blind: o.settings.blind,
           },
           o.signal,
         );

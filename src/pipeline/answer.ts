@@ -10,10 +10,12 @@ import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import { resize } from '../image/resize.ts';
 import { encodePng, type RgbImage } from '../image.ts';
+import { readJsonFile } from '../json.ts';
 import type { LinearFormat } from '../models/layers.ts';
 import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
 import {
+  checkpointVideoBounds,
   type ProcessorConfig,
   processVideos,
   readProcessorConfig,
@@ -75,6 +77,8 @@ export interface AskOptions {
   seed?: number;
   /** Appended to the question; default: none (put the task prompt in the question). */
   promptSuffix?: string;
+  /** Replace the chosen frames by constant grey images of the same size (the blind control). */
+  blind?: boolean;
   onStage?: (stage: StageEvent) => void;
   onToken?: (text: string) => void;
   signal?: AbortSignal;
@@ -144,6 +148,15 @@ export class SpatialMllmPipeline {
   }
 
   private readonly fusion: GraphSessions;
+
+  /** generation_config.json's max_new_tokens, the default answer length (upstream inference: 1024). */
+  private get generationMaxNewTokens(): number | undefined {
+    const path = join(this.checkpoint.dir, 'generation_config.json');
+    if (!existsSync(path)) return undefined;
+    const v = (readJsonFile(path, 'fix the file or remove it') as { max_new_tokens?: unknown })
+      .max_new_tokens;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  }
 
   static load(dir: string, options: PipelineOptions = {}): SpatialMllmPipeline {
     if (!existsSync(dir) || !statSync(dir).isDirectory())
@@ -298,9 +311,14 @@ export class SpatialMllmPipeline {
       (r) => `${r.length} frames decoded`,
     );
     // Qwen pairs frames in time; an odd count repeats the last frame (as its processor does) for both encoders.
-    const images = frames.map((f) => f.image);
+    const images = frames.map((f) => (o.blind ? greyLike(f.image) : f.image));
     if (images.length % 2 === 1) images.push(images[images.length - 1]);
-    const [h, w] = videoFrameSize(images[0].height, images[0].width, images.length);
+    const [h, w] = videoFrameSize(
+      images[0].height,
+      images[0].width,
+      images.length,
+      checkpointVideoBounds(this.processor),
+    );
     const resized = images.map((img) => (img.width === w && img.height === h ? img : resize(img, w, h)));
 
     const fused = await stage(
@@ -351,7 +369,7 @@ export class SpatialMllmPipeline {
         visualEmbeds: fused.embeds,
       },
       {
-        maxNewTokens: o.maxNewTokens ?? 1024,
+        maxNewTokens: o.maxNewTokens ?? this.generationMaxNewTokens ?? 1024,
         temperature: o.temperature ?? 0.1,
         topP: o.topP ?? 0.001,
         topK: o.topK,
@@ -472,4 +490,9 @@ export async function saveAnswerArtifacts(
     `${JSON.stringify({ convention: 'OpenCV camera-from-world [R|t], first camera at origin, up to scale', cameras: records }, null, 2)}\n`,
   );
   return saved;
+}
+
+/** Mid-grey (128) image of the same size: the frames a blind run gives the model. */
+function greyLike(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: new Uint8Array(img.data.length).fill(128) };
 }

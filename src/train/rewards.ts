@@ -4,12 +4,8 @@
 // numbers (Spatial-MLLM's own VSI-Bench scorer, src/eval/vsibench_metrics.ts), and the Levenshtein ratio for
 // free-form answers (python-Levenshtein `ratio`: the normalised InDel similarity). The answer is the last
 // `<answer>` block when there is one, else the whole completion.
-import {
-  isMultipleChoice,
-  isQuestionType,
-  spatialMllmClean,
-  spatialMllmScore,
-} from '../eval/vsibench_metrics.ts';
+import { spatialMllmClean, spatialMllmScore } from '../eval/vsibench_metrics.ts';
+import { isChoiceType, isQuestionType } from '../vsibench.ts';
 
 export type TaskKind = 'multiple_choice' | 'numeric' | 'free_form';
 
@@ -19,7 +15,7 @@ export const formatReward = (completion: string): number => (FORMAT.test(complet
 
 /** The task kind of a sample: its VSI-Bench question type when known, else from the ground truth's shape. */
 export function taskKind(truth: string, questionType?: unknown): TaskKind {
-  if (isQuestionType(questionType)) return isMultipleChoice(questionType) ? 'multiple_choice' : 'numeric';
+  if (isQuestionType(questionType)) return isChoiceType(questionType) ? 'multiple_choice' : 'numeric';
   const t = spatialMllmClean(truth);
   if (/^[a-z]$/.test(t)) return 'multiple_choice';
   if (t !== '' && Number.isFinite(Number(t.replaceAll(',', '')))) return 'numeric';

@@ -182,7 +182,10 @@ export class SftModel {
     for (const [name, decl] of graph.params)
       if (!weights.has(name)) {
         const t = (isProjector(name) ? checkpoint.weights : llmWeights).read(name);
-        weights.set(name, t.dtype === decl.dtype || !isFloat(t.dtype) ? t : castTensor(t, decl.dtype as FloatDType));
+        weights.set(
+          name,
+          t.dtype === decl.dtype || !isFloat(t.dtype) ? t : castTensor(t, decl.dtype as FloatDType),
+        );
       }
     const h = options.hyper;
     const trainable = options.lora ? (n: string) => isProjector(n) || n.includes('.lora_') : () => true;

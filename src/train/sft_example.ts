@@ -7,13 +7,13 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { resize } from '../image/resize.ts';
-import { pythonRound } from '../image/sizing.ts';
 import type { RgbImage } from '../image.ts';
 import { type Qwen25VLConfig, ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
 import { type ProcessorConfig, patchify, smartResize } from '../models/qwen2_5_vl/processor.ts';
 import { type GridThw, ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import type { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
 import { openVideo } from '../pipeline/video.ts';
+import { roundHalfEven } from '../python_compat.ts';
 import type { HostTensor } from '../tensor.ts';
 import type { SftRecord } from './sft_data.ts';
 import { buildSftTokens } from './sft_labels.ts';
@@ -51,7 +51,7 @@ export function sftFrameIndices(
   a: Pick<VideoArgs, 'baseInterval' | 'minFrames' | 'maxFrames'>,
 ): number[] {
   const duration = totalFrames / avgFps;
-  const n = Math.min(Math.max(pythonRound(duration / a.baseInterval), a.minFrames), a.maxFrames);
+  const n = Math.min(Math.max(roundHalfEven(duration / a.baseInterval), a.minFrames), a.maxFrames);
   const step = n > 1 ? (totalFrames - 1) / (n - 1) : 0;
   const idx = Array.from({ length: n }, (_, i) =>
     i === n - 1 && n > 1 ? totalFrames - 1 : Math.trunc(i * step),

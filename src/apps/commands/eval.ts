@@ -36,6 +36,10 @@ export function register(program: Command): void {
       )
       .option('--api-key-env <name>', 'openai: environment variable holding the API key')
       .option('--max-tokens <n>', 'openai: max_tokens of each answer (default 256)')
+      .option(
+        '--blind',
+        'our model: frames replaced by a constant grey image (what it answers from the text alone)',
+      )
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts) => {
         const { evalBenchmark } = await import('../../eval/commands.ts');

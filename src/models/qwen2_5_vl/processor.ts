@@ -129,6 +129,16 @@ export function videoFrameSize(
   return smartResize(height, width, { factor: 28, minPixels, maxPixels });
 }
 
+/**
+ * The video bounds for a checkpoint: qwen-vl-utils' defaults, unless the checkpoint's processor caps frames below
+ * qwen-vl-utils' video minimum (the HF image processor smart-resizes again within its min_pixels..max_pixels, so
+ * such a checkpoint never sees larger frames). Real checkpoints (max_pixels 12845056) keep the defaults; the small
+ * model (168×112 frames, src/train/small) gets its training frame size.
+ */
+export function checkpointVideoBounds(p: Pick<ProcessorConfig, 'minPixels' | 'maxPixels'>): VideoSizeOptions {
+  return p.maxPixels < VIDEO_MIN_PIXELS ? { minPixels: p.minPixels, maxPixels: p.maxPixels } : {};
+}
+
 export interface FrameCountOptions {
   /** A fixed frame count (rounded to an even number); excludes `fps`. */
   nframes?: number;
