@@ -36,6 +36,10 @@ export interface SmallRecipeOptions {
   grpoSteps: number;
   merges: number;
   threads: number;
+  /** Frames rendered per synthetic video (default 16). */
+  videoFrames?: number;
+  /** Stop after this stage (tests run the cheap ones). */
+  until?: 'data' | 'init' | 'sft' | 'grpo';
   /** Evaluate only these runs (default all). */
   evalRuns?: readonly string[];
   log?: (line: string) => void;
@@ -101,7 +105,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   const p = paths(o.out);
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   mkdirSync(o.out, { recursive: true });
-  const synthOptions = { frames: 16, fps: 4, ...SMALL_FRAME, log };
+  const synthOptions = { frames: o.videoFrames ?? 16, fps: 4, ...SMALL_FRAME, log };
 
   await stage(o, 'data', async () => {
     const train = await synthesize({
@@ -124,6 +128,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       );
     return { seeds: SEEDS, sft: count(sft), eval: count(evalQs) };
   });
+  if (o.until === 'data') return;
 
   await stage(o, 'init', async () => {
     const records = readFileSync(p.sftData, 'utf8')
@@ -146,6 +151,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
     });
     return { merges: vocab.merges.length };
   });
+  if (o.until === 'init') return;
 
   await stage(o, 'sft', async () => {
     const s = await runSft({
@@ -175,6 +181,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
     });
     return { steps: s.steps, lastLoss: s.lastLoss };
   });
+  if (o.until === 'sft') return;
 
   await stage(o, 'grpo', async () => {
     const s = await runGrpo({
@@ -214,6 +221,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
     });
     return { steps: s.steps, rewards: s.rewards };
   });
+  if (o.until === 'grpo') return;
 
   const runs = evalRuns(o.out).filter((r) => !o.evalRuns || o.evalRuns.includes(r.name));
   for (const r of runs)
