@@ -33,6 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { demoFrames } from '../src/apps/demo/clip.ts';
 import { tinyConfig, writeTinySpatialMllm } from '../src/apps/demo/tiny_model.ts';
 import type * as E from '../src/engine/index.ts';
+import { writeVideo } from '../src/media/video.ts';
 import { FP32, type LinearFormat } from '../src/models/layers.ts';
 import { QWEN2_5_VL_3B_CONFIG } from '../src/models/qwen2_5_vl/config.ts';
 import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
@@ -40,11 +41,15 @@ import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { spatialMllmKey } from '../src/models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig, type SpatialMllmConfig } from '../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../src/models/spatial_mllm/connector.ts';
+import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
+import { SpatialMllm } from '../src/models/spatial_mllm/model.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../src/models/vggt/model.ts';
-import { type Sampling, SpatialMllmPipeline, type StageEvent } from '../src/pipeline/answer.ts';
-import { candidateFrameIndices } from '../src/pipeline/space_aware_sampling.ts';
-import { writeVideo } from '../src/pipeline/video.ts';
+import { ask, type StageEvent } from '../src/pipeline/ask.ts';
+import {
+  candidateFrameIndices,
+  DEFAULT_FRAME_COUNT,
+  type FrameSampling,
+} from '../src/pipeline/frame_sampling.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, f32ToBf16, type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
@@ -249,7 +254,7 @@ interface Job {
   model: string;
   clip: string;
   format: Format;
-  sampling: Sampling;
+  sampling: FrameSampling;
   frames: number;
   maxNewTokens: number;
   /** Stop once the frames are chosen: a space-aware ask's later stages are the uniform ask's computation. */
@@ -310,12 +315,13 @@ async function runChild(job: Job): Promise<Measured> {
   };
 
   const cacheDir = mkdtempSync(join(tmpdir(), 'e2e-bench-geometry-'));
-  const pipeline = SpatialMllmPipeline.load(job.model, { quant: FORMATS[job.format].quant, cacheDir });
+  const model = SpatialMllm.load(job.model, { quant: FORMATS[job.format].quant });
   const stages = Object.fromEntries(STAGES.map((s) => [s, zero()])) as Record<Stage, Time>;
   let started = now();
   let answer: Measured['answer'];
   try {
-    const result = await pipeline.ask(job.clip, 'How many chairs are in this room?', {
+    const result = await ask(model, job.clip, 'How many chairs are in this room?', {
+      cacheDir,
       frames: job.frames,
       sampling: job.sampling,
       maxNewTokens: job.maxNewTokens,
@@ -338,7 +344,7 @@ async function runChild(job: Job): Promise<Measured> {
   } catch (e) {
     if (!(e instanceof SamplingDone)) throw e;
   } finally {
-    await pipeline.release();
+    await model.release();
     rmSync(cacheDir, { recursive: true, force: true });
   }
   return {
@@ -586,7 +592,7 @@ async function main(): Promise<void> {
       job: Omit<Job, 'model' | 'clip' | 'frames' | 'maxNewTokens'>,
     ) => {
       process.stderr.write(`${name} at ${k} (${depthText(depths[k])})\n`);
-      const o = await child({ model: models[k], clip, frames: 16, maxNewTokens, ...job });
+      const o = await child({ model: models[k], clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
       if (!o.ok) table.push([name, `failed at ${k}`, o.error, '']);
       return o.ok ? o.result : undefined;
     };
@@ -612,7 +618,7 @@ async function main(): Promise<void> {
 
     console.log(
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
-        `width; ${clipFrames}-frame ${clipW}×${clipH} clip, 16 frames to the model, ${maxNewTokens} new tokens ` +
+        `width; ${clipFrames}-frame ${clipW}×${clipH} clip, ${DEFAULT_FRAME_COUNT} frames to the model, ${maxNewTokens} new tokens ` +
         `(greedy); onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ` +
         `${mem(totalmem())} RAM (${mem(freemem())} free at the end); load average ${load0.toFixed(1)} at the ` +
         `start, ${loadavg()[0].toFixed(1)} at the end; ${((performance.now() - start) / 60e3).toFixed(1)} min in all.`,

@@ -16,12 +16,12 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyConfig, writeTinySpatialMllm } from '../src/apps/demo/tiny_model.ts';
-import { encodePng } from '../src/image.ts';
+import { encodePng } from '../src/media/image.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { spatialMllmKey } from '../src/models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig } from '../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../src/models/spatial_mllm/connector.ts';
+import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
 import { type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { UPSTREAM_SFT } from '../src/train/sft.ts';
 import { runSft } from '../src/train/sft_run.ts';
@@ -258,9 +258,13 @@ async function main(): Promise<void> {
     const projector =
       16384 + 16384 * 16384 + 16384 + 16384 * 2048 + 2048 + 1280 + 5120 * 5120 + 5120 + 5120 * 2048 + 2048;
     const projectorBytes = projector * 28;
+    const time36 =
+      perLayerT > 0
+        ? `≈ ${steps36.toFixed(2)} s/step at ~170 tokens`
+        : 'step time not extrapolable (2 layers ran faster than 1: the machine is loaded)';
     console.log(
       `real width, extrapolated to 36 layers (per layer ${perLayerT.toFixed(3)} s, ${gb(perLayerB)} GB): ` +
-        `LoRA r16 on an int4 LLM with the encoder cache ≈ ${steps36.toFixed(2)} s/step at ~170 tokens, ${gb(bytes36)} GB; ` +
+        `LoRA r16 on an int4 LLM with the encoder cache: ${time36}, ${gb(bytes36)} GB; ` +
         `+ the real connector and merger trained in fp32 with AdamW (${(projector / 1e6).toFixed(0)}M parameters × 28 B) ≈ ${gb(projectorBytes)} GB ` +
         `→ ≈ ${gb(bytes36 + projectorBytes)} GB before the activations of a real 16-frame sample (3,128 visual tokens: ~18× the tokens here). Estimated, not run.`,
     );

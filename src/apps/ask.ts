@@ -1,11 +1,8 @@
 // `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
-
-import {
-  PROMPT_SUFFIXES,
-  SpatialMllmPipeline,
-  type StageEvent,
-  saveAnswerArtifacts,
-} from '../pipeline/answer.ts';
+import { SpatialMllm } from '../models/spatial_mllm/model.ts';
+import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
+import type { FrameSampling } from '../pipeline/frame_sampling.ts';
+import { saveAnswerArtifacts } from './artifacts.ts';
 import { resolveModelDir } from './model_name.ts';
 
 /** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
@@ -13,7 +10,7 @@ export interface AskCliOptions {
   model: string;
   video: string;
   frames: number;
-  sampling: 'uniform' | 'space-aware' | 'space-aware-depth';
+  sampling: FrameSampling;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: string;
   maxNewTokens: number;
@@ -41,7 +38,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
       : o.dtype === 'int8'
         ? { bits: 8 as const, blockSize: 32 }
         : undefined;
-  const pipeline = SpatialMllmPipeline.load(resolveModelDir(o.model), { device: o.device, quant });
+  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, quant });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);
@@ -52,7 +49,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
         : o.suffix === 'numeric'
           ? PROMPT_SUFFIXES.numeric
           : undefined;
-    const result = await pipeline.ask(o.video, question, {
+    const result = await ask(model, o.video, question, {
       frames: o.frames,
       sampling: o.sampling,
       maxNewTokens: o.maxNewTokens,
@@ -65,7 +62,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
       onStage: stageLogger(err),
       onToken: o.json ? undefined : (t) => err(t),
     });
-    const saved = o.save ? await saveAnswerArtifacts(pipeline, result, o.save) : undefined;
+    const saved = o.save ? await saveAnswerArtifacts(model, result, o.save) : undefined;
     if (o.json) {
       const { images: _images, ...rest } = result;
       process.stdout.write(`${JSON.stringify({ question, ...rest, saved }, null, 2)}\n`);
@@ -82,6 +79,6 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
     }
   } finally {
     process.off('SIGINT', onSigint);
-    await pipeline.release();
+    await model.release();
   }
 }

@@ -3,6 +3,7 @@
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
 
 import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
+import { uniformIndices } from '../pipeline/frame_sampling.ts';
 import { resolveModelDir } from './model_name.ts';
 
 /**
@@ -11,30 +12,33 @@ import { resolveModelDir } from './model_name.ts';
  * finishing the current question, the progress line, a job queue's lock renewals).
  */
 export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
-  const { SpatialMllmPipeline } = await import('../pipeline/answer.ts');
-  const pipeline = SpatialMllmPipeline.load(resolveModelDir(checkpoint), { offMainThread: true });
+  const [{ SpatialMllm }, { ask }] = await Promise.all([
+    import('../models/spatial_mllm/model.ts'),
+    import('../pipeline/ask.ts'),
+  ]);
+  const model = SpatialMllm.load(resolveModelDir(checkpoint), { offMainThread: true });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>
       (
-        await pipeline.ask(q.video, q.prompt, {
+        await ask(model, q.video, q.prompt, {
           frames: q.frames,
           sampling: q.sampling,
           blind: q.blind,
           signal,
         })
       ).answer,
-    close: () => pipeline.release(),
+    close: () => model.release(),
   };
 }
 
 /**
- * The pipeline's decoder (.mp4/.webm/.mov through the bundled ffmpeg, or a folder of numbered frames) with the
+ * The media decoder (.mp4/.webm/.mov through the bundled ffmpeg, or a folder of numbered frames) with the
  * same uniform frame choice as qwen-vl-utils, so that other systems see the frames our model sees.
  */
 export const videoFrameSource: FrameSource = {
   async frames(video, count) {
-    const { openVideo, uniformIndices } = await import('../pipeline/video.ts');
+    const { openVideo } = await import('../media/video.ts');
     const source = await openVideo(video);
     const out: RgbFrame[] = [];
     for await (const f of source.readFrames(uniformIndices(source.frameCount, count))) out.push(f.image);

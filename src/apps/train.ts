@@ -2,8 +2,67 @@
 import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
 import { runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../train/small/recipe.ts';
-import type { GrpoCliOptions, SftCliOptions, SmallCliOptions, TrainCommonOptions } from './commands/train.ts';
 import { evalDeps } from './eval_deps.ts';
+
+export interface TrainCommonOptions {
+  model: string;
+  data: string;
+  media: string;
+  out: string;
+  maxSteps?: number;
+  epochs: number;
+  seed: number;
+  saveEvery: number;
+  evalData?: string;
+  evalEvery?: number;
+  loraRank?: number;
+  loraAlpha?: number;
+  frozenDtype: 'float32' | 'int4' | 'int8';
+  merge?: boolean;
+  threads?: number;
+  encoderCache: boolean;
+  frames: number;
+  minFrames?: number;
+  maxFrames?: number;
+  minPixels: number;
+  maxPixels: number;
+  frameFps: number;
+  baseInterval: number;
+}
+
+export interface GrpoCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr?: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  groupSize: number;
+  beta: number;
+  epsilon: number;
+  lossNorm: 'sequence' | 'token' | 'dapo' | 'dr_grpo';
+  scaleRewards: boolean;
+  maxCompletionLength: number;
+  temperature: number;
+  promptsPerStep: number;
+}
+
+export interface SmallCliOptions {
+  out: string;
+  trainScenes?: number;
+  evalScenes?: number;
+  sftSteps?: number;
+  grpoSteps?: number;
+  threads?: number;
+}
+
+export interface SftCliOptions extends TrainCommonOptions {
+  lr: number;
+  projectorLr: number;
+  weightDecay: number;
+  warmupRatio: number;
+  scheduler: 'cosine' | 'linear' | 'constant';
+  maxGradNorm: number;
+  gradAccum: number;
+}
 
 /** Run options shared by SFT and GRPO. */
 export function commonRunOptions(o: TrainCommonOptions) {

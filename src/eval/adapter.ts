@@ -1,10 +1,8 @@
 // The interface between the evaluation runner and a model: one question in (a ModelQuery), raw answer text out.
 // Adapters that need something heavy (our model brings ONNX Runtime; image-sending adapters need a video
 // decoder) get it from the app through AdapterDeps, so nothing under src/eval imports the pipeline or models.
+import type { FrameSampling } from '../frame_options.ts';
 import type { EvalQuestion } from './questions.ts';
-
-export const SAMPLINGS = ['uniform', 'space-aware'] as const;
-export type Sampling = (typeof SAMPLINGS)[number];
 
 /** Everything an adapter gets for one question. */
 export interface ModelQuery {
@@ -15,7 +13,7 @@ export interface ModelQuery {
   video: string;
   /** How many frames to give the model, and how to pick them. */
   frames: number;
-  sampling: Sampling;
+  sampling: FrameSampling;
   /** Replace every frame by a constant grey image (the blind control: what the model answers from text alone). */
   blind?: boolean;
 }

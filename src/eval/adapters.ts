@@ -26,7 +26,7 @@ export async function createAdapter(spec: string, ctx: AdapterContext): Promise<
   if (kind === 'spatial-mllm' && arg) {
     if (!ctx.spatialMllm)
       throw new InputError(
-        'the Spatial-MLLM model pipeline (src/pipeline/answer.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
+        'the Spatial-MLLM model pipeline (src/pipeline/ask.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
       );
     return ctx.spatialMllm(arg);
   }

@@ -2,13 +2,14 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { type AdapterDeps, SAMPLINGS, type Sampling } from './adapter.ts';
+import { checkFrameCount, checkFrameSampling } from '../frame_options.ts';
+import type { AdapterDeps } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
 import { loadBenchmark, VSI_SUBSETS, type VsiSubset } from './datasets.ts';
 import { BENCHMARKS, type Benchmark, PROMPT_STYLES, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
-import { mergeRuns, parseShard, type RunSettings, runEval, selectQuestions } from './runner.ts';
+import { evaluate, mergeRuns, parseShard } from './runner.ts';
 
 export interface EvalCommandOptions {
   model: string;
@@ -51,16 +52,15 @@ export async function evalBenchmark(
 ): Promise<void> {
   const convention = conventionFor(benchmark, o.convention);
   const subset = oneOf(o.subset, VSI_SUBSETS, '--subset') as VsiSubset;
-  const frames = positiveInt(o.frames, '--frames');
-  const sampling = oneOf(o.sampling, SAMPLINGS, '--sampling') as Sampling;
+  const frames = checkFrameCount(o.frames);
+  const sampling = checkFrameSampling(o.sampling);
   const prompt = oneOf(o.prompt, PROMPT_STYLES, '--prompt') as PromptStyle;
   const limit = o.limit === undefined ? undefined : positiveInt(o.limit, '--limit');
   const shard = o.shard === undefined ? undefined : parseShard(o.shard);
-  const all = await loadBenchmark(benchmark, o.data, subset);
-  const questions = selectQuestions(all, limit, shard);
+  const questions = await loadBenchmark(benchmark, o.data, subset);
   const adapter = await createAdapter(o.model, {
     ...deps,
-    questions: all,
+    questions,
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,
     maxTokens: o.maxTokens === undefined ? undefined : positiveInt(o.maxTokens, '--max-tokens'),
@@ -68,19 +68,6 @@ export async function evalBenchmark(
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
   const out =
     o.out ?? join('eval_results', `${benchmark}-${slug(adapter.name)}${o.blind ? '-blind' : ''}${shardTag}`);
-  const settings: RunSettings = {
-    benchmark,
-    model: adapter.name,
-    data: o.data,
-    subset: benchmark === 'vsibench' ? subset : 'test',
-    frames,
-    sampling,
-    ...(o.blind ? { blind: true } : {}),
-    prompt,
-    limit: limit ?? null,
-    shard: o.shard ?? null,
-    questions: questions.length,
-  };
   const controller = new AbortController();
   const onSigint = () => {
     process.stderr.write('\ninterrupted: finishing the current question; rerun the same command to resume\n');
@@ -88,13 +75,21 @@ export async function evalBenchmark(
   };
   process.once('SIGINT', onSigint);
   try {
-    const outcome = await runEval({
-      settings,
-      questions,
+    const outcome = await evaluate({
+      benchmark,
+      data: o.data,
+      videos: o.videos,
       adapter,
-      videos: o.videos ?? o.data,
+      questions,
       out,
+      frames,
+      sampling,
+      blind: o.blind,
+      prompt,
+      subset,
       convention,
+      limit,
+      shard,
       signal: controller.signal,
       progress: o.progress,
     });

@@ -5,9 +5,15 @@
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
+import {
+  checkFrameCount,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  type FrameSampling,
+} from '../frame_options.ts';
 import { readJsonFile } from '../json.ts';
-import type { ModelAdapter, Sampling } from './adapter.ts';
-import { videoPath } from './datasets.ts';
+import type { ModelAdapter } from './adapter.ts';
+import { loadBenchmark, type VsiSubset, videoPath } from './datasets.ts';
 import { type Benchmark, buildPrompt, type EvalQuestion, type PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, type Report, writeReport } from './report.ts';
 import { type ReadResults, type ResultRecord, ResultWriter, readResults, recordOf } from './results.ts';
@@ -47,7 +53,7 @@ export interface RunSettings {
   data: string;
   subset: string;
   frames: number;
-  sampling: Sampling;
+  sampling: FrameSampling;
   /** Frames replaced by constant grey images (absent in runs made before the option). */
   blind?: boolean;
   prompt: PromptStyle;
@@ -256,4 +262,62 @@ export function mergeRuns(dirs: string[], out: string, convention?: string): Rep
   });
   writeReport(out, report);
   return report;
+}
+
+export interface EvaluateOptions {
+  benchmark: Benchmark;
+  /** The benchmark folder (or its question file). */
+  data: string;
+  /** Root of the videos when not `data`. */
+  videos?: string;
+  adapter: ModelAdapter;
+  /** The benchmark's questions when already loaded (else read from `data`). */
+  questions?: readonly EvalQuestion[];
+  /** Output folder (results.jsonl, report.json, report.md, chart.svg); an existing run there is resumed. */
+  out: string;
+  /** Frames per video (default 16) and how they are picked (default uniform). */
+  frames?: number;
+  sampling?: FrameSampling;
+  /** Our model: every frame replaced by a constant grey image (the blind control). */
+  blind?: boolean;
+  /** Default 'official'. */
+  prompt?: PromptStyle;
+  /** VSI-Bench only (default 'full'). */
+  subset?: VsiSubset;
+  /** Scoring convention (default: the benchmark's reference one). */
+  convention?: string;
+  limit?: number;
+  shard?: Shard;
+  signal?: AbortSignal;
+  progress?: boolean;
+}
+
+/** Loads a benchmark, answers its questions with the adapter (resumably) and scores them. */
+export async function evaluate(o: EvaluateOptions): Promise<RunOutcome> {
+  const subset = o.subset ?? 'full';
+  const all = o.questions ?? (await loadBenchmark(o.benchmark, o.data, subset));
+  const questions = selectQuestions(all, o.limit, o.shard);
+  const settings: RunSettings = {
+    benchmark: o.benchmark,
+    model: o.adapter.name,
+    data: o.data,
+    subset: o.benchmark === 'vsibench' ? subset : 'test',
+    frames: checkFrameCount(o.frames ?? DEFAULT_FRAME_COUNT),
+    sampling: o.sampling ?? DEFAULT_FRAME_SAMPLING,
+    ...(o.blind ? { blind: true } : {}),
+    prompt: o.prompt ?? 'official',
+    limit: o.limit ?? null,
+    shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,
+    questions: questions.length,
+  };
+  return runEval({
+    settings,
+    questions,
+    adapter: o.adapter,
+    videos: o.videos ?? o.data,
+    out: o.out,
+    convention: conventionFor(o.benchmark, o.convention),
+    signal: o.signal,
+    progress: o.progress,
+  });
 }

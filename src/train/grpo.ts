@@ -10,8 +10,8 @@
 //   dapo      the token count of the whole step (DAPO);
 //   dr_grpo   max completion length × completions (Dr. GRPO; rewards are then not divided by their std).
 import * as E from '../engine/index.ts';
+import { sampleToken, seededRandom } from '../models/generate.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
-import { sampleToken, seededRandom } from '../pipeline/generate.ts';
 import { Session } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
 import { grpoTokenTerms, IGNORE_INDEX, labelMask, tokenLogProbs } from './losses.ts';

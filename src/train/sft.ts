@@ -5,14 +5,14 @@
 // `num_items_in_batch`); gradients are clipped to a global norm (torch clip_grad_norm_, coefficient always
 // applied); AdamW over 4 parameter groups with a cosine schedule whose first warmup step runs at lr 0.
 import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import type * as E from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import type { LinearFormat } from '../models/layers.ts';
 import { ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
-import { type ProcessorConfig, readProcessorConfig } from '../models/qwen2_5_vl/processor.ts';
+import type { ProcessorConfig } from '../models/qwen2_5_vl/image_processor.ts';
+import { Qwen25VLProcessor } from '../models/qwen2_5_vl/processor.ts';
 import { ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
-import { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
+import type { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
 import { openSpatialMllm, type SpatialMllmCheckpoint } from '../models/spatial_mllm/checkpoint.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import type { Device } from '../runtime/session.ts';
@@ -108,15 +108,6 @@ export function upstreamParamGroups(
 /** LoRA targets on the LLM only: attention and MLP projections of the decoder layers. */
 export const LLM_LORA_TARGETS = String.raw`model\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.(gate|up|down)_proj)`;
 
-/** Tokenizer files sit in the checkpoint folder (hub layout) or a `tokenizer/` sub-folder. */
-export function tokenizerDir(dir: string): string {
-  if (existsSync(join(dir, 'tokenizer_config.json'))) return dir;
-  if (existsSync(join(dir, 'tokenizer', 'tokenizer_config.json'))) return join(dir, 'tokenizer');
-  throw new InputError(
-    `${dir} has no tokenizer_config.json (nor tokenizer/): copy the tokenizer files of the checkpoint there`,
-  );
-}
-
 export interface SftStep extends StepResult {
   /** Mean CE of each micro-batch (before the 1/gradAccum scaling), as upstream logs per micro-batch. */
   microLosses: number[];
@@ -205,21 +196,16 @@ export class SftModel {
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
     });
+    const processor = Qwen25VLProcessor.load(dir, ropeIndexConfig(cfg.qwen));
     const frozen = new FrozenEncoders(checkpoint, {
       cacheDir: options.encoderCache,
       device: options.device,
       threads: options.threads,
     });
-    return new SftModel(
-      checkpoint,
-      QwenTokenizer.load(tokenizerDir(dir)),
-      readProcessorConfig(dir),
-      trainer,
-      frozen,
-      options,
-      lora,
-      { graph: baseGraph, weights },
-    );
+    return new SftModel(checkpoint, processor.tokenizer, processor.config, trainer, frozen, options, lora, {
+      graph: baseGraph,
+      weights,
+    });
   }
 
   get config() {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { InputError } from '../errors.ts';
+import type { JsonObject } from '../json.ts';
 import { type Turn, VIDEO_TAG } from './sft_labels.ts';
 
 export interface SftRecord {
@@ -20,8 +21,6 @@ export interface SftRecord {
   /** Free fields carried along (question_type, ground truth for GRPO…). */
   extra: Record<string, unknown>;
 }
-
-type Json = Record<string, unknown>;
 
 function parseLines(path: string, text: string): { value: unknown; where: string }[] {
   const trimmed = text.trimStart();
@@ -51,7 +50,7 @@ function parseTurns(value: unknown, where: string): Turn[] {
   if (!Array.isArray(value) || value.length === 0)
     throw new InputError(`${where}: "conversations" must be a non-empty list of {from, value} turns`);
   return value.map((t, i) => {
-    const turn = t as Json;
+    const turn = t as JsonObject;
     const from = turn?.from ?? turn?.role;
     const text = turn?.value ?? turn?.content;
     const role = from === 'user' ? 'human' : from === 'assistant' ? 'gpt' : from;
@@ -67,7 +66,7 @@ function parseTurns(value: unknown, where: string): Turn[] {
 export function parseRecord(value: unknown, where: string, mediaDir: string): SftRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new InputError(`${where}: expected a JSON object with "video" and "conversations"`);
-  const { id, video, conversations, ...extra } = value as Json;
+  const { id, video, conversations, ...extra } = value as JsonObject;
   if (typeof video !== 'string' || video === '')
     throw new InputError(`${where}: no "video" field; each sample needs the video it asks about`);
   const turns = parseTurns(conversations, where);

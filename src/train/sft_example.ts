@@ -3,17 +3,18 @@
 // frames picked by clip length, resized and patchified by the Qwen2-VL image processor at the video pixel bounds,
 // the rescaled frames (odd counts padded by repeating the last) for the spatial encoder, token ids and labels,
 // and the M-RoPE positions.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { resize } from '../image/resize.ts';
-import type { RgbImage } from '../image.ts';
+import { readJsonObject } from '../json.ts';
+import type { RgbImage } from '../media/image.ts';
+import { resize } from '../media/resize.ts';
+import { openVideo } from '../media/video.ts';
 import { type Qwen25VLConfig, ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
-import { type ProcessorConfig, patchify, smartResize } from '../models/qwen2_5_vl/processor.ts';
+import { type ProcessorConfig, patchify, smartResize } from '../models/qwen2_5_vl/image_processor.ts';
 import { type GridThw, ropeIndex } from '../models/qwen2_5_vl/rope_index.ts';
 import type { QwenTokenizer } from '../models/qwen2_5_vl/tokenizer.ts';
-import { openVideo } from '../pipeline/video.ts';
-import { roundHalfEven } from '../python_compat.ts';
+import { npLinspaceInt, roundHalfEven } from '../python_compat.ts';
 import type { HostTensor } from '../tensor.ts';
 import type { SftRecord } from './sft_data.ts';
 import { buildSftTokens } from './sft_labels.ts';
@@ -52,18 +53,14 @@ export function sftFrameIndices(
 ): number[] {
   const duration = totalFrames / avgFps;
   const n = Math.min(Math.max(roundHalfEven(duration / a.baseInterval), a.minFrames), a.maxFrames);
-  const step = n > 1 ? (totalFrames - 1) / (n - 1) : 0;
-  const idx = Array.from({ length: n }, (_, i) =>
-    i === n - 1 && n > 1 ? totalFrames - 1 : Math.trunc(i * step),
-  );
-  return [...new Set(idx)].sort((x, y) => x - y);
+  return [...new Set(npLinspaceInt(totalFrames - 1, n))].sort((x, y) => x - y);
 }
 
 /** A frame folder may carry `video.json` {avg_fps} (what decord reports for the video it was decoded from). */
 function folderFps(path: string): number | undefined {
   const meta = join(path, 'video.json');
   if (!existsSync(meta)) return undefined;
-  const fps = JSON.parse(readFileSync(meta, 'utf8')).avg_fps;
+  const fps = readJsonObject(meta, 'write it as {"avg_fps": <frames per second>}').avg_fps;
   return typeof fps === 'number' && fps > 0 ? fps : undefined;
 }
 

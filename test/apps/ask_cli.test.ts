@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import { demoFrames } from '../../src/apps/demo/clip.ts';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
-import { uniformIndices, writeVideo } from '../../src/pipeline/video.ts';
+import { writeVideo } from '../../src/media/video.ts';
+import { uniformIndices } from '../../src/pipeline/frame_sampling.ts';
 
 const cli = (args: string[]) =>
   spawnSync(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...args], {

@@ -73,16 +73,12 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   weights: ['models', 'pipeline', 'apps', 'train', 'eval', 'data'],
 };
 
-/** Known and being fixed: issue 12 item 4 moves video I/O below the pipeline (src/media). Delete once merged. */
-const PENDING = new Set(['data/synth/write.ts → pipeline/video.ts']);
-
 test('layers import only downwards', () => {
   assert.ok(graph.size > 50, `found only ${graph.size} modules under ${SRC}`);
   const violations: string[] = [];
   for (const [from, { deps }] of graph) {
     const banned = FORBIDDEN[layerOf(from)] ?? [];
-    for (const to of deps)
-      if (banned.includes(layerOf(to)) && !PENDING.has(`${from} → ${to}`)) violations.push(`${from} → ${to}`);
+    for (const to of deps) if (banned.includes(layerOf(to))) violations.push(`${from} → ${to}`);
   }
   assert.deepEqual(violations, [], `imports against the layer order:\n${violations.join('\n')}`);
 });

@@ -221,8 +221,7 @@ test('our model adapter says clearly when the pipeline is not in the build', asy
   await assert.rejects(
     createAdapter('spatial-mllm:/nowhere', { questions: [] }),
     (e) =>
-      e instanceof InputError &&
-      /model pipeline \(src\/pipeline\/answer\.ts\) is not available/.test(e.message),
+      e instanceof InputError && /model pipeline \(src\/pipeline\/ask\.ts\) is not available/.test(e.message),
   );
   const injected = await createAdapter('spatial-mllm:/some/dir', {
     questions: [],

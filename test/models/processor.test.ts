@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { RgbImage } from '../../src/image.ts';
+import type { RgbImage } from '../../src/media/image.ts';
 import {
   DEFAULT_PROCESSOR_CONFIG,
   patchify,
@@ -11,7 +11,7 @@ import {
   smartNframes,
   smartResize,
   videoFrameSize,
-} from '../../src/models/qwen2_5_vl/processor.ts';
+} from '../../src/models/qwen2_5_vl/image_processor.ts';
 import type { HostTensor } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';

@@ -1,11 +1,11 @@
-// Pillow-compatible resampling and pixel transforms (src/image). Bit-exact parity with Pillow itself is checked by
+// Pillow-compatible resampling and pixel transforms (src/media). Bit-exact parity with Pillow itself is checked by
 // the vggt_preprocess fixture (downscale, upscale, both at once, RGBA); these tests pin hand-derivable cases and
 // compare against a float64 reference of the same separable filter.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type ResampleFilter, resize } from '../../src/image/resize.ts';
-import { cropRows, padCentered, rotateClockwise } from '../../src/image/transform.ts';
-import type { RgbImage } from '../../src/image.ts';
+import type { RgbImage } from '../../src/media/image.ts';
+import { type ResampleFilter, resize } from '../../src/media/resize.ts';
+import { cropRows, padCentered, rotateClockwise } from '../../src/media/transform.ts';
 import { roundHalfEven } from '../../src/python_compat.ts';
 import { rng } from '../support/random.ts';
 

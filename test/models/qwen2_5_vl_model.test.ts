@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import type { Lowering } from '../../src/engine/index.ts';
+import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
-import { generateQwen } from '../../src/pipeline/generate.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures, generationStops } from '../support/fixtures.ts';

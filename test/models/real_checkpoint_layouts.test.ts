@@ -36,7 +36,7 @@ import {
   VGGT_PREFIX,
 } from '../../src/models/spatial_mllm/checkpoint.ts';
 import { detectVersion, V1_0_ARCHITECTURE, V1_1_ARCHITECTURE } from '../../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../../src/models/spatial_mllm/connector.ts';
+import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
 import type { VggtConfig } from '../../src/models/vggt/config.ts';
 import { openVggt, vggtWeights } from '../../src/models/vggt/load.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../../src/models/vggt/model.ts';

@@ -20,7 +20,7 @@ import {
   VGGT_PREFIX,
 } from '../../src/models/spatial_mllm/checkpoint.ts';
 import { detectVersion, parseSpatialMllmConfig } from '../../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion, type FusionOptions } from '../../src/models/spatial_mllm/connector.ts';
+import { buildSpatialFusion, type FusionOptions } from '../../src/models/spatial_mllm/fusion.ts';
 import { merge3d } from '../../src/models/spatial_mllm/merge_3d.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';

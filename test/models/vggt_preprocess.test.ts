@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { compositeOverWhite } from '../../src/image/transform.ts';
-import { type RgbImage, readImage } from '../../src/image.ts';
+import { type RgbImage, readImage } from '../../src/media/image.ts';
+import { compositeOverWhite } from '../../src/media/transform.ts';
 import {
   spatialMllmSamplingPreprocess,
   toUnitTensor,

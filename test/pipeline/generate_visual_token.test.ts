@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
+import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { type ForwardInput, Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { decodePositionIds, type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
 import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
-import { buildSpatialFusion } from '../../src/models/spatial_mllm/connector.ts';
-import { generateQwen } from '../../src/pipeline/generate.ts';
+import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';

@@ -66,55 +66,54 @@ describe('GRPO rewards', () => {
   });
 });
 
-test('GRPO raises the mean reward of a checkable task on a tiny checkpoint', {
-  timeout: 300_000,
-}, async (t) => {
-  const model = tinyModels()[0]?.dir;
-  assert.ok(model, 'a tiny checkpoint (spatial_mllm_sft_step fixture) is present');
-  const dir = mkdtempSync(join(tmpdir(), 'grpo-'));
-  const { data, media } = writeToyData(dir, 2);
-  const records = readFileSync(data, 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  for (const r of records) r.conversations[1].value = 'the';
-  writeFileSync(data, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  const s = await runGrpo({
-    model,
-    data,
-    media,
-    out: join(dir, 'run'),
-    hyper: {
-      ...UPSTREAM_SFT,
-      lr: 1e-2,
-      projectorLr: 1e-2,
-      weightDecay: 0,
-      warmupRatio: 0,
-      schedule: 'constant',
-      gradAccum: 1,
-    },
-    video: { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 },
-    grpo: { ...PAPER_GRPO, maxCompletionLength: 1 },
-    epochs: 1,
-    maxSteps: 16,
-    seed: 0,
-    saveEvery: 16,
-    threads: 1,
-    log: () => {},
+for (const { dir: model, name } of tinyModels().slice(0, 1))
+  test(`GRPO raises the mean reward of a checkable task on a tiny checkpoint (${name})`, {
+    timeout: 300_000,
+  }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpo-'));
+    const { data, media } = writeToyData(dir, 2);
+    const records = readFileSync(data, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const r of records) r.conversations[1].value = 'the';
+    writeFileSync(data, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+    const s = await runGrpo({
+      model,
+      data,
+      media,
+      out: join(dir, 'run'),
+      hyper: {
+        ...UPSTREAM_SFT,
+        lr: 1e-2,
+        projectorLr: 1e-2,
+        weightDecay: 0,
+        warmupRatio: 0,
+        schedule: 'constant',
+        gradAccum: 1,
+      },
+      video: { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 },
+      grpo: { ...PAPER_GRPO, maxCompletionLength: 1 },
+      epochs: 1,
+      maxSteps: 16,
+      seed: 0,
+      saveEvery: 16,
+      threads: 1,
+      log: () => {},
+    });
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const [first, last] = [mean(s.rewards.slice(0, 4)), mean(s.rewards.slice(-4))];
+    t.diagnostic(`mean reward ${first.toFixed(3)} (steps 1-4) → ${last.toFixed(3)} (steps 13-16)`);
+    assert.ok(last >= first + 0.3, `reward ${first} → ${last}`);
+    const log = readFileSync(join(dir, 'run', 'train.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.equal(log.length, 16);
+    for (const r of log) {
+      assert.ok(r.reward.free_form.n === 8 && Number.isFinite(r.kl) && r.completion_length === 1);
+      assert.ok(r.clip_fraction === 0, 'one optimizer step per batch of rollouts: the ratio is 1');
+    }
+    assert.equal(log[0].kl, 0, 'the first step samples from the reference itself');
+    assert.ok(log[15].kl > 0);
   });
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const [first, last] = [mean(s.rewards.slice(0, 4)), mean(s.rewards.slice(-4))];
-  t.diagnostic(`mean reward ${first.toFixed(3)} (steps 1-4) → ${last.toFixed(3)} (steps 13-16)`);
-  assert.ok(last >= first + 0.3, `reward ${first} → ${last}`);
-  const log = readFileSync(join(dir, 'run', 'train.jsonl'), 'utf8')
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
-  assert.equal(log.length, 16);
-  for (const r of log) {
-    assert.ok(r.reward.free_form.n === 8 && Number.isFinite(r.kl) && r.completion_length === 1);
-    assert.ok(r.clip_fraction === 0, 'one optimizer step per batch of rollouts: the ratio is 1');
-  }
-  assert.equal(log[0].kl, 0, 'the first step samples from the reference itself');
-  assert.ok(log[15].kl > 0);
-});

@@ -3,7 +3,7 @@
 // tells them apart, so learning it needs the visual path (merger, connector) as well as the LLM.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodePng } from '../../src/image.ts';
+import { encodePng } from '../../src/media/image.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 export const QUESTION = '<video>\nIs the red box on the left or on the right?';

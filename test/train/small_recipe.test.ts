@@ -12,7 +12,8 @@ import { InputError } from '../../src/errors.ts';
 import { loadVsiBench } from '../../src/eval/datasets.ts';
 import { QwenTokenizer } from '../../src/models/qwen2_5_vl/tokenizer.ts';
 import { QWEN_VL_SPECIAL_TOKENS } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
-import { SpatialMllmPipeline } from '../../src/pipeline/answer.ts';
+import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
+import { ask } from '../../src/pipeline/ask.ts';
 import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
 import { paths, runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../../src/train/small/recipe.ts';
 
@@ -68,27 +69,27 @@ test('the learned tokenizer: Qwen-VL specials after the vocabulary, numbers digi
 
 test('the small checkpoint answers through the ask pipeline; blind answers ignore the video', async () => {
   await ready;
-  const pipeline = SpatialMllmPipeline.load(p.init);
+  const model = SpatialMllm.load(p.init);
   try {
     const video = (i: number) => join(p.train, 'synthetic', `synth_${SEEDS.train}_000${i}.mp4`);
-    const ask = async (v: string, blind: boolean) =>
-      pipeline.ask(v, 'How many chairs are in this room?', {
+    const answer = async (v: string, blind: boolean) =>
+      ask(model, v, 'How many chairs are in this room?', {
         frames: 4,
         temperature: 0,
         blind,
         maxNewTokens: 4,
       });
-    const seen = await ask(video(0), false);
+    const seen = await answer(video(0), false);
     // The processor's own pixel bounds decide the frame size: 168×112 renders stay 168×112.
     assert.deepEqual([seen.images[0].width, seen.images[0].height], [168, 112]);
-    const [a, b] = [await ask(video(0), true), await ask(video(1), true)];
+    const [a, b] = [await answer(video(0), true), await answer(video(1), true)];
     assert.deepEqual(
       [a.images[0].data.every((x) => x === 128), b.images[0].data.every((x) => x === 128)],
       [true, true],
     );
     assert.equal(a.answer, b.answer);
   } finally {
-    await pipeline.release();
+    await model.release();
   }
 });
 

@@ -1,4 +1,11 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
+import {
+  checkFrameCount,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  FRAME_SAMPLINGS,
+} from '../../pipeline/frame_sampling.ts';
 import type { AskCliOptions } from '../ask.ts';
 
 const int = (name: string) => (v: string) => {
@@ -22,14 +29,14 @@ export function register(program: Command): void {
       'Spatial-MLLM checkpoint folder (safetensors, config.json, tokenizer), or `small`: the small model trained on synthetic rooms',
     )
     .requiredOption('--video <path>', 'video file (mp4, webm, mov) or folder of frames')
-    .option('--frames <n>', 'frames given to the model', int('--frames'), 16)
+    .option('--frames <n>', 'frames given to the model', (v) => checkFrameCount(v), DEFAULT_FRAME_COUNT)
     .addOption(
       new Option(
         '--sampling <how>',
         'frame selection (space-aware-depth: the paper variant, VGGT depth + cameras)',
       )
-        .choices(['uniform', 'space-aware', 'space-aware-depth'])
-        .default('uniform'),
+        .choices(FRAME_SAMPLINGS)
+        .default(DEFAULT_FRAME_SAMPLING),
     )
     .addOption(
       new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
@@ -42,14 +49,19 @@ export function register(program: Command): void {
         .choices(['float32', 'int4', 'int8'])
         .default('float32'),
     )
-    .option('--max-new-tokens <n>', 'generation limit', int('--max-new-tokens'), 1024)
+    .option('--max-new-tokens <n>', 'generation limit', int('--max-new-tokens'), DEFAULT_MAX_NEW_TOKENS)
     .option(
       '--temperature <t>',
       'sampling temperature (0 = greedy); upstream uses 0.1',
       num('--temperature'),
-      0.1,
+      SPATIAL_MLLM_SAMPLING.temperature,
     )
-    .option('--top-p <p>', 'nucleus sampling mass; upstream uses 0.001', num('--top-p'), 0.001)
+    .option(
+      '--top-p <p>',
+      'nucleus sampling mass; upstream uses 0.001',
+      num('--top-p'),
+      SPATIAL_MLLM_SAMPLING.topP,
+    )
     .option('--top-k <k>', 'keep the k most likely tokens', int('--top-k'))
     .option('--seed <n>', 'sampling seed', int('--seed'), 0)
     .addOption(

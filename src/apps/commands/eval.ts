@@ -1,4 +1,9 @@
 import type { Command } from 'commander';
+import {
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  FRAME_SAMPLINGS,
+} from '../../pipeline/frame_sampling.ts';
 
 const MODEL_HELP =
   'spatial-mllm:CHECKPOINT_DIR | baseline:chance | baseline:frequency | openai:MODEL_NAME (with --endpoint)';
@@ -24,8 +29,8 @@ export function register(program: Command): void {
       )
       .option('--subset <name>', 'VSI-Bench: full | debiased', 'full')
       .option('--out <dir>', 'output folder (default eval_results/<benchmark>-<model>)')
-      .option('--frames <n>', 'frames given to the model per video', '16')
-      .option('--sampling <how>', 'uniform | space-aware (our model only)', 'uniform')
+      .option('--frames <n>', 'frames given to the model per video', String(DEFAULT_FRAME_COUNT))
+      .option('--sampling <how>', `${FRAME_SAMPLINGS.join(' | ')} (our model only)`, DEFAULT_FRAME_SAMPLING)
       .option('--prompt <style>', 'VSI-Bench prompt: official (lmms-eval) | spatial-mllm', 'official')
       .option('--convention <name>', `scoring: ${conventions}`)
       .option('--limit <n>', 'only the first n questions')

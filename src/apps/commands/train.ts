@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { GrpoCliOptions, SftCliOptions, SmallCliOptions } from '../train.ts';
 
 const num =
   (name: string, min = 0) =>
@@ -14,66 +15,6 @@ const int =
     if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
     return n;
   };
-
-export interface TrainCommonOptions {
-  model: string;
-  data: string;
-  media: string;
-  out: string;
-  maxSteps?: number;
-  epochs: number;
-  seed: number;
-  saveEvery: number;
-  evalData?: string;
-  evalEvery?: number;
-  loraRank?: number;
-  loraAlpha?: number;
-  frozenDtype: 'float32' | 'int4' | 'int8';
-  merge?: boolean;
-  threads?: number;
-  encoderCache: boolean;
-  frames: number;
-  minFrames?: number;
-  maxFrames?: number;
-  minPixels: number;
-  maxPixels: number;
-  frameFps: number;
-  baseInterval: number;
-}
-
-export interface GrpoCliOptions extends TrainCommonOptions {
-  lr: number;
-  projectorLr?: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  groupSize: number;
-  beta: number;
-  epsilon: number;
-  lossNorm: 'sequence' | 'token' | 'dapo' | 'dr_grpo';
-  scaleRewards: boolean;
-  maxCompletionLength: number;
-  temperature: number;
-  promptsPerStep: number;
-}
-
-export interface SmallCliOptions {
-  out: string;
-  trainScenes?: number;
-  evalScenes?: number;
-  sftSteps?: number;
-  grpoSteps?: number;
-  threads?: number;
-}
-
-export interface SftCliOptions extends TrainCommonOptions {
-  lr: number;
-  projectorLr: number;
-  weightDecay: number;
-  warmupRatio: number;
-  scheduler: 'cosine' | 'linear' | 'constant';
-  maxGradNorm: number;
-  gradAccum: number;
-}
 
 /** Options both trainers take: data, output, LoRA, frames, checkpoints. */
 function common(cmd: Command): Command {

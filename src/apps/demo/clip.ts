@@ -1,8 +1,8 @@
 // A short synthetic clip (tests, benchmarks): a smooth textured scene seen by a camera panning sideways (the kind of
 // image VGGT's fixtures use), so the geometry stages have structure to work on.
-import type { RgbImage } from '../../image.ts';
-import { createImage } from '../../image.ts';
-import { writeVideo } from '../../pipeline/video.ts';
+import type { RgbImage } from '../../media/image.ts';
+import { createImage } from '../../media/image.ts';
+import { writeVideo } from '../../media/video.ts';
 
 export function demoFrames(count = 12, width = 224, height = 168): RgbImage[] {
   const waves = [

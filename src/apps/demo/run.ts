@@ -6,12 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
 import { SYNTH_DATASET } from '../../data/synth/world.ts';
-import {
-  PROMPT_SUFFIXES,
-  type Sampling,
-  SpatialMllmPipeline,
-  saveAnswerArtifacts,
-} from '../../pipeline/answer.ts';
+import { SpatialMllm } from '../../models/spatial_mllm/model.ts';
+import { ask, PROMPT_SUFFIXES } from '../../pipeline/ask.ts';
+import type { FrameSampling } from '../../pipeline/frame_sampling.ts';
+import { saveAnswerArtifacts } from '../artifacts.ts';
 import { stageLogger } from '../ask.ts';
 import { NAMED_MODELS } from '../model_name.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from './tiny_model.ts';
@@ -22,7 +20,7 @@ const SMALL_DESCRIPTION =
   'the small Spatial-MLLM trained here on synthetic rooms (models/small; README "The small model"), asked about a ' +
   'room it never saw';
 
-export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<void> {
+export async function runDemo(o: { out?: string; sampling: FrameSampling }): Promise<void> {
   const out = o.out ?? mkdtempSync(join(tmpdir(), 'spatial-mllm-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
   const small = existsSync(join(NAMED_MODELS.small, 'config.json')) ? NAMED_MODELS.small : undefined;
@@ -46,11 +44,11 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
   );
   const q = questions.find((x) => x.question_type === 'object_counting') ?? questions[0];
   const video = join(out, 'room', SYNTH_DATASET, `${q.scene_name}.mp4`);
-  const pipeline = SpatialMllmPipeline.load(modelDir);
+  const model = SpatialMllm.load(modelDir);
   try {
     const question = q.options ? `${q.question}\n${q.options.join('\n')}` : q.question;
     say(`[question] ${question.replace(/\n/g, ' ')}`);
-    const result = await pipeline.ask(video, question, {
+    const result = await ask(model, video, question, {
       frames: 8,
       sampling: o.sampling,
       maxNewTokens: 12,
@@ -58,7 +56,7 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
       promptSuffix: q.options ? PROMPT_SUFFIXES.multipleChoice : PROMPT_SUFFIXES.numeric,
       onStage: stageLogger((s) => process.stdout.write(s)),
     });
-    const saved = await saveAnswerArtifacts(pipeline, result, join(out, 'outputs'));
+    const saved = await saveAnswerArtifacts(model, result, join(out, 'outputs'));
     say(
       `[answer] ${JSON.stringify(result.answer)}${small ? '' : ' — random weights, so not meaningful'}; the ground truth is ${q.ground_truth}`,
     );
@@ -74,6 +72,6 @@ export async function runDemo(o: { out?: string; sampling: Sampling }): Promise<
       `[total] ${((performance.now() - t0) / 1000).toFixed(2)} s. With a real checkpoint: spatial-mllm ask --model DIR --video FILE "question"`,
     );
   } finally {
-    await pipeline.release();
+    await model.release();
   }
 }

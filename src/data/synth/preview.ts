@@ -1,5 +1,5 @@
 // A quick look at a rendered frame: colour | depth | instances side by side, for eyeballing generated data.
-import type { RgbImage } from '../../image.ts';
+import type { RgbImage } from '../../media/image.ts';
 import { hash3 } from './noise.ts';
 import type { Render } from './render.ts';
 

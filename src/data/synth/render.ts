@@ -8,7 +8,7 @@
 //
 // Shading pass: each covered pixel is unprojected with its depth to the exact world point, whose solid-texture
 // albedo is lit by an ambient term, a directional "sun" and a ceiling point light (flat per-triangle normals).
-import type { RgbImage } from '../../image.ts';
+import type { RgbImage } from '../../media/image.ts';
 import type { Camera } from './camera.ts';
 import { albedo, type Material, type Rgb } from './materials.ts';
 import type { Mesh, Vec3 } from './mesh.ts';

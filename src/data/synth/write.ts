@@ -10,8 +10,8 @@
 //   extrinsics  float32 [T,3,4]  world-to-camera [R|t], OpenCV axes (VGGT's `extrinsic` layout)
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type RgbImage, writeImage } from '../../image.ts';
-import { writeVideo } from '../../pipeline/video.ts';
+import { type RgbImage, writeImage } from '../../media/image.ts';
+import { writeVideo } from '../../media/video.ts';
 import { writeSafetensors } from '../../weights/safetensors.ts';
 import type { FrameInfo, SceneMeta } from '../scene.ts';
 import { worldToCamera } from './camera.ts';

@@ -16,7 +16,7 @@ import { checkpointKey, detectLayout, type KeyLayout } from '../qwen2_5_vl/check
 import { buildTextDecoder } from '../qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../qwen2_5_vl/vision_encoder.ts';
 import { readSpatialMllmConfig, type SpatialMllmConfig, type SpatialMllmVersion } from './config.ts';
-import { buildSpatialFusion } from './connector.ts';
+import { buildSpatialFusion } from './fusion.ts';
 
 /** Where VGGT's own key names sit inside each generation's checkpoint. */
 export const VGGT_PREFIX: Record<SpatialMllmVersion, string> = {

@@ -13,6 +13,11 @@ import { isObject, type JsonObject as Json, readJsonObject } from '../../json.ts
 import { parseQwen25VLConfig, type Qwen25VLConfig } from '../qwen2_5_vl/config.ts';
 import { parseVggtConfig, type VggtConfig } from '../vggt/config.ts';
 
+/** Spatial-MLLM's inference settings (src/inference.py): temperature 0.1, top-p 0.001 — near greedy — and at most
+ * 1024 new tokens. */
+export const SPATIAL_MLLM_SAMPLING = { temperature: 0.1, topP: 0.001 } as const;
+export const DEFAULT_MAX_NEW_TOKENS = 1024;
+
 export type SpatialMllmVersion = 'v1.1' | 'v1.0';
 
 /** How the spatial tokens are grouped and projected (both versions: RMSNorm → MLP on 2·2×2 merged patches). */

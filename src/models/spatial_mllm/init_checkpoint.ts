@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import type * as E from '../../engine/index.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';
 import { writeSafetensors } from '../../weights/safetensors.ts';
-import { DEFAULT_PROCESSOR_CONFIG } from '../qwen2_5_vl/processor.ts';
+import { DEFAULT_PROCESSOR_CONFIG } from '../qwen2_5_vl/image_processor.ts';
 import { buildTextDecoder } from '../qwen2_5_vl/text_decoder.ts';
 import { type ByteBpeVocab, specialTokenId, writeTokenizerFiles } from '../qwen2_5_vl/tokenizer_files.ts';
 import { buildVisionEncoder } from '../qwen2_5_vl/vision_encoder.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../vggt/model.ts';
 import { spatialMllmKey } from './checkpoint.ts';
 import { parseSpatialMllmConfig } from './config.ts';
-import { buildSpatialFusion } from './connector.ts';
+import { buildSpatialFusion } from './fusion.ts';
 
 /** The token-id fields of config.json for a byte-level BPE vocabulary (src/models/qwen2_5_vl/tokenizer_files.ts). */
 export function tokenIdFields(v: ByteBpeVocab): Record<string, number> {

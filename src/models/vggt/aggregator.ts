@@ -4,8 +4,9 @@
 // output → 2C channels, tokens = [camera, registers, patches] (patch_start_idx = 1 + R).
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
+import { transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
-import { block, type PatchGrid, patchEmbed } from './patch_embed.ts';
+import { type PatchGrid, patchEmbed } from './patch_embed.ts';
 
 /** ImageNet statistics; VGGT normalizes [0, 1] images itself. */
 const RESNET_MEAN = [0.485, 0.456, 0.406];
@@ -114,7 +115,13 @@ export function aggregator(
     return E.reshape(rope2d(E.layerNorm(heads, w, b, 1e-5), cos, sin), t.shape);
   };
   const run = (t: E.Tensor, prefix: string) =>
-    block(g, t, prefix, { dim: C, numHeads: a.numHeads, mlpRatio: a.mlpRatio, eps: 1e-5, qk: qk(prefix) });
+    transformerBlock(g, t, prefix, {
+      dim: C,
+      numHeads: a.numHeads,
+      mlpRatio: a.mlpRatio,
+      eps: 1e-5,
+      qk: qk(prefix),
+    });
   const perFrame = (t: E.Tensor) => E.reshape(t, [BATCH, FRAMES, P, C]);
 
   const out = new Map<number, E.Tensor>();

@@ -4,8 +4,8 @@
 // previous accumulated encoding before activation; the trunk attends across the frames of each batch element.
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
+import { transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
-import { block } from './patch_embed.ts';
 
 const POSE_DIM = 9;
 const PREFIX = 'camera_head';
@@ -37,7 +37,12 @@ export function cameraHead(g: E.Graph, cameraTokens: E.Tensor, c: VggtConfig): E
     const [shift, scale, gate] = E.split(modulation, [dim, dim, dim], -1);
     let x = E.add(E.mul(gate, E.add(E.mul(adaNormed, E.add(scale, 1)), shift)), tokens);
     for (let i = 0; i < h.trunkDepth; i++)
-      x = block(g, x, `${PREFIX}.trunk.${i}`, { dim, numHeads: h.numHeads, mlpRatio: h.mlpRatio, eps: 1e-5 });
+      x = transformerBlock(g, x, `${PREFIX}.trunk.${i}`, {
+        dim,
+        numHeads: h.numHeads,
+        mlpRatio: h.mlpRatio,
+        eps: 1e-5,
+      });
     const hidden = E.gelu(linear(norm(x, 'trunk_norm'), 'pose_branch.fc1', dim, dim / 2));
     const delta = linear(hidden, 'pose_branch.fc2', dim / 2, POSE_DIM);
     pose = pose ? E.add(pose, delta) : delta;

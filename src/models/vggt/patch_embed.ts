@@ -1,5 +1,5 @@
-// DINOv2 ViT-L/14 with 4 register tokens, VGGT's patch embedding (vggt `layers/vision_transformer.py`,
-// `layers/block.py`), and the transformer Block that the aggregator and camera head reuse.
+// DINOv2 ViT-L/14 with 4 register tokens, VGGT's patch embedding (vggt `layers/vision_transformer.py`); its blocks
+// are the shared transformerBlock (models/layers.ts).
 //
 // Position table: DINOv2 resizes its 37×37 table to the patch grid with F.interpolate(bicubic, antialias=True,
 // size=grid). ONNX Resize cannot express that kernel for every grid: PyTorch's antialiased path uses Pillow's
@@ -8,6 +8,7 @@
 // (they depend on the grid only) and apply them in the graph as two matmuls: the graph stays weight-free.
 import * as E from '../../engine/index.ts';
 import { tensor } from '../../tensor.ts';
+import { transformerBlock } from '../layers.ts';
 import type { VggtConfig } from './config.ts';
 
 /** Pillow's bicubic filter (a = −0.5), used by PyTorch's antialiased bicubic (`aten/src/ATen/native/cpu/UpSampleKernel.cpp`). */
@@ -41,35 +42,6 @@ export function bicubicAAWeights(inSize: number, outSize: number): Float32Array 
     });
   }
   return w;
-}
-
-export interface BlockOptions {
-  dim: number;
-  numHeads: number;
-  mlpRatio: number;
-  /** LayerNorm epsilon of norm1/norm2: 1e-6 in DINOv2, 1e-5 (nn.LayerNorm default) elsewhere in VGGT. */
-  eps: number;
-  /** Applied to q and k ([..., dim] packed heads) before attention: VGGT's QK-norm + RoPE. */
-  qk?: (t: E.Tensor, which: 'q' | 'k') => E.Tensor;
-}
-
-/** Pre-norm transformer block with LayerScale: x + ls1·attn(norm1(x)); x + ls2·mlp(norm2(x)). */
-export function block(g: E.Graph, x: E.Tensor, prefix: string, o: BlockOptions): E.Tensor {
-  const { dim } = o;
-  const hidden = Math.floor(dim * o.mlpRatio);
-  const p = (name: string, shape: number[]) => g.param(`${prefix}.${name}`, 'float32', shape);
-  const norm = (t: E.Tensor, name: string) =>
-    E.layerNorm(t, p(`${name}.weight`, [dim]), p(`${name}.bias`, [dim]), o.eps);
-  const linear = (t: E.Tensor, name: string, inF: number, outF: number) =>
-    E.linear(t, p(`${name}.weight`, [outF, inF]), p(`${name}.bias`, [outF]));
-
-  const [q, k, v] = E.split(linear(norm(x, 'norm1'), 'attn.qkv', dim, 3 * dim), [dim, dim, dim], -1);
-  const qq = o.qk ? o.qk(q, 'q') : q;
-  const kk = o.qk ? o.qk(k, 'k') : k;
-  const attn = linear(E.attention(qq, kk, v, { numHeads: o.numHeads }).out, 'attn.proj', dim, dim);
-  const h = E.add(x, E.mul(attn, p('ls1.gamma', [dim])));
-  const mlp = linear(E.gelu(linear(norm(h, 'norm2'), 'mlp.fc1', dim, hidden)), 'mlp.fc2', hidden, dim);
-  return E.add(h, E.mul(mlp, p('ls2.gamma', [dim])));
 }
 
 export interface PatchGrid {
@@ -136,7 +108,7 @@ export function patchEmbed(
     1,
   );
   for (let i = 0; i < d.depth; i++)
-    x = block(g, x, `${prefix}.blocks.${i}`, {
+    x = transformerBlock(g, x, `${prefix}.blocks.${i}`, {
       dim: C,
       numHeads: d.numHeads,
       mlpRatio: d.mlpRatio,

@@ -3,9 +3,9 @@
 // load_and_preprocess_images, used before space-aware frame sampling). Everything up to the final division is
 // done on uint8 pixels: resizing is Pillow's bicubic, and the white padding 1.0 is exactly 255 / 255.
 import { InputError } from '../../errors.ts';
-import { resize } from '../../image/resize.ts';
-import { cropRows, padCentered, rotateClockwise } from '../../image/transform.ts';
-import type { RgbImage } from '../../image.ts';
+import type { RgbImage } from '../../media/image.ts';
+import { resize } from '../../media/resize.ts';
+import { cropRows, padCentered, rotateClockwise } from '../../media/transform.ts';
 import { roundHalfEven } from '../../python_compat.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 

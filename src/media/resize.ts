@@ -6,7 +6,7 @@
 // - per-output-pixel weights are computed in float64, normalised to sum 1, then turned into fixed point with
 //   22 fractional bits (32 − 8 − 2); sums start at one half and are shifted back with an arithmetic shift.
 // `Image.resize` has reducing_gap=None by default, so no box pre-reduction happens before the convolution.
-import type { RgbImage } from '../image.ts';
+import type { RgbImage } from './image.ts';
 
 export type ResampleFilter = 'bicubic' | 'bilinear';
 

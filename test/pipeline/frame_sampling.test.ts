@@ -11,7 +11,7 @@ import {
   pointMapsFromDepth,
   spaceAwareSampling,
   voxelOfKey,
-} from '../../src/pipeline/space_aware_sampling.ts';
+} from '../../src/pipeline/frame_sampling.ts';
 import { npLinspaceInt } from '../../src/python_compat.ts';
 import { toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';

@@ -5,7 +5,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { InputError } from './errors.ts';
+import { InputError } from '../errors.ts';
 
 /** An 8-bit RGB image; `data` is row-major HWC (r, g, b per pixel), length width·height·3. */
 export interface RgbImage {

@@ -1,15 +1,189 @@
-// Space-aware frame sampling (Spatial-MLLM paper §3.3): reconstruct the candidate frames with VGGT, voxelise the
-// confident points, and greedily pick the K frames that cover the most voxels.
-// Upstream: THU-SI/Spatial-MLLM `src/sampling/sa_sampling.py` (`space_aware_frame_sampling`,
-// `compute_voxel_sets`, `maximum_coverage_sampling`, and the candidate logic of `process_videos_on_device`).
-// Every float32 rounding of upstream's torch code is reproduced (Math.fround), so voxel sets match exactly.
+// Frame sampling: which frames of a video the model sees — uniform sampling (qwen_vl_utils) and space-aware
+// sampling (Spatial-MLLM paper §3.3) in both variants with its per-video geometry cache. The sampling modes, the
+// default frame count and its check live in ../frame_options.ts (eval may not import the pipeline) and are
+// re-exported here.
+//
+// Space-aware: reconstruct the candidate frames with VGGT, voxelise the confident points, and greedily pick the K
+// frames that cover the most voxels. Upstream: THU-SI/Spatial-MLLM `src/sampling/sa_sampling.py`
+// (`space_aware_frame_sampling`, `compute_voxel_sets`, `maximum_coverage_sampling`, and the candidate logic of
+// `process_videos_on_device`). Every float32 rounding of upstream's torch code is reproduced (Math.fround), so
+// voxel sets match exactly.
 //
 // Difference from upstream, on purpose: upstream writes candidates as `frame_{idx:04d}.png` and reads them back
 // in lexicographic order, which misorders videos longer than 10,000 frames; here candidates stay in time order.
-
+//
+// Light on purpose (no ONNX Runtime): VGGT comes in as a `GeometryModel`, so the CLI can import this file
+// without loading a model.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { type Cameras, confidenceMask, type MapDims, unprojectDepthMaps } from '../models/vggt/geometry.ts';
-import { npLinspaceInt } from '../python_compat.ts';
+import {
+  checkFrameCount,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  type FrameSampling,
+} from '../frame_options.ts';
+import { readFrames, type VideoSource } from '../media/video.ts';
+import {
+  type Cameras,
+  confidenceMask,
+  type MapDims,
+  poseEncodingToCameras,
+  unprojectDepthMaps,
+} from '../models/vggt/geometry.ts';
+import type { VggtModel } from '../models/vggt/model.ts';
+import { spatialMllmSamplingPreprocess } from '../models/vggt/preprocess.ts';
+import { npLinspaceInt, roundHalfEven, torchLinspace32 } from '../python_compat.ts';
+import { type HostTensor, tensor } from '../tensor.ts';
+import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
+
+export {
+  checkFrameCount,
+  checkFrameSampling,
+  DEFAULT_FRAME_COUNT,
+  DEFAULT_FRAME_SAMPLING,
+  FRAME_SAMPLINGS,
+  type FrameSampling,
+  MIN_FRAME_COUNT,
+} from '../frame_options.ts';
+
+/**
+ * `k` frame indices spread evenly over an `n`-frame video, as qwen_vl_utils picks them:
+ * `torch.linspace(0, n − 1, k).round()`. torch evaluates linspace in float32 (start + i·step for the first half,
+ * end − (k−1−i)·step for the second, as its scalar CPU kernel does; its vectorised kernel can differ by one
+ * frame on exact .5 ties) and rounds halves to even.
+ */
+export function uniformIndices(n: number, k: number): number[] {
+  if (!(Number.isInteger(n) && n > 0 && Number.isInteger(k) && k > 0))
+    throw new InputError(`cannot pick ${k} frames from a ${n}-frame video: both must be positive integers`);
+  return torchLinspace32(0, n - 1, k).map(roundHalfEven);
+}
+
+/** VGGT with its heads, as space-aware sampling needs it (SpatialMllm.geometry() gives one). */
+export type GeometryModel = Pick<VggtModel, 'config' | 'predict'>;
+
+export interface FrameSamplingOptions {
+  /** Frames to pick (default 16). */
+  frames?: number;
+  sampling?: FrameSampling;
+  /** Space-aware only: the VGGT to reconstruct candidates with, asked for only on a cache miss. */
+  geometry?: () => GeometryModel;
+  /** Space-aware only: names the model in the cache key (e.g. its checkpoint folder). */
+  modelKey?: string;
+  /** Where per-video geometry is cached (default $XDG_CACHE_HOME or ~/.cache, then spatial-mllm/geometry). */
+  cacheDir?: string;
+}
+
+/** Voxel coverage of a space-aware choice. */
+export interface Coverage {
+  covered: number;
+  total: number;
+  ratio: number;
+  /** New voxels per pick, in pick order. */
+  gains: number[];
+}
+
+export interface FrameChoice {
+  /** Frame indices of the video, ascending. Space-aware may return fewer than asked (coverage saturates). */
+  indices: number[];
+  sampling: FrameSampling;
+  coverage?: Coverage;
+  selection?: SpaceAwareSelection;
+}
+
+/** Picks the frames of `video` the model sees. */
+export async function sampleFrames(video: VideoSource, o: FrameSamplingOptions = {}): Promise<FrameChoice> {
+  const k = checkFrameCount(o.frames ?? DEFAULT_FRAME_COUNT);
+  const sampling = o.sampling ?? DEFAULT_FRAME_SAMPLING;
+  if (video.frameCount < 1) throw new InputError(`${video.path}: the video has no frames`);
+  if (sampling === 'uniform')
+    return { indices: uniformIndices(video.frameCount, Math.min(k, video.frameCount)), sampling };
+  const { candidates, maps } = await candidateGeometry(video, sampling, o);
+  const selection = spaceAwareSampling(maps, k);
+  const covered = selection.covered;
+  return {
+    indices: selection.selected.map((i) => candidates[i]),
+    sampling,
+    selection,
+    coverage: {
+      covered,
+      total: selection.totalVoxels,
+      ratio: selection.totalVoxels ? covered / selection.totalVoxels : 0,
+      gains: selection.gains,
+    },
+  };
+}
+
+function geometryCacheDir(o: FrameSamplingOptions): string {
+  return (
+    o.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'geometry')
+  );
+}
+
+/** World points + confidence of the candidate frames, cached per video file (size + mtime), model and variant. */
+export async function candidateGeometry(
+  video: VideoSource,
+  sampling: Exclude<FrameSampling, 'uniform'>,
+  o: FrameSamplingOptions,
+): Promise<{ candidates: number[]; maps: PointMaps }> {
+  const candidates = candidateFrameIndices(video.frameCount);
+  const st = statSync(video.path);
+  const key = createHash('sha256')
+    .update(JSON.stringify([video.path, st.size, st.mtimeMs, o.modelKey, candidates.length, sampling]))
+    .digest('hex')
+    .slice(0, 24);
+  const dir = geometryCacheDir(o);
+  const file = join(dir, `${key}.safetensors`);
+  if (existsSync(file)) {
+    const t = readSafetensors(file);
+    return { candidates, maps: pointMaps(t.get('world_points')!, t.get('world_points_conf')!) };
+  }
+  if (!o.geometry)
+    throw new InputError(`${sampling} sampling needs a model with VGGT; use --sampling uniform`);
+  const model = o.geometry();
+  if (sampling === 'space-aware-depth' && !(model.config.heads.depth && model.config.heads.camera))
+    throw new InputError('this checkpoint holds no VGGT depth/camera heads; use --sampling space-aware');
+  const frames = await readFrames(video, candidates);
+  const images = spatialMllmSamplingPreprocess(frames.map((fr) => fr.image));
+  const pred = await model.predict(images);
+  let points = pred.worldPoints!;
+  let conf = pred.worldPointsConf!;
+  if (sampling === 'space-aware-depth') {
+    const [S, H, W] = [images.shape[0], images.shape[2], images.shape[3]];
+    const poses = pred.poseEncList![pred.poseEncList!.length - 1].data as Float32Array;
+    const maps = pointMapsFromDepth(
+      pred.depth!.data as Float32Array,
+      pred.depthConf!.data as Float32Array,
+      poseEncodingToCameras(poses, H, W),
+      { frames: S, height: H, width: W },
+    );
+    points = tensor('float32', [1, S, H, W, 3], maps.points);
+    conf = tensor('float32', [1, S, H, W], maps.conf);
+  }
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(
+    file,
+    new Map([
+      ['world_points', points],
+      ['world_points_conf', conf],
+    ]),
+  );
+  return { candidates, maps: pointMaps(points, conf) };
+}
+
+/** [1?, S, H, W, 3] points and [1?, S, H, W] confidences as PointMaps. */
+function pointMaps(points: HostTensor, conf: HostTensor): PointMaps {
+  const [, S, H, W] = points.shape.length === 5 ? points.shape : [1, ...points.shape];
+  return {
+    frames: S,
+    height: H,
+    width: W,
+    points: points.data as Float32Array,
+    conf: conf.data as Float32Array,
+  };
+}
 
 const f = Math.fround;
 

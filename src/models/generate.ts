@@ -1,11 +1,11 @@
 // Token generation: sampling (greedy, temperature, top-k, top-p; seedable) and the decode loop over any model
 // that maps "next token" to logits. Matches transformers' processing order: temperature, then top-k, then top-p.
-import type { KvCache, Qwen25VLModel } from '../models/qwen2_5_vl/model.ts';
-import { decodePositionIds } from '../models/qwen2_5_vl/rope_index.ts';
 import { sfc32 } from '../random.ts';
 import type { HostTensor } from '../tensor.ts';
+import type { KvCache, Qwen25VLModel } from './qwen2_5_vl/model.ts';
+import { decodePositionIds } from './qwen2_5_vl/rope_index.ts';
 
-export interface SamplingOptions {
+export interface TokenSampling {
   /** 0 or undefined = greedy. */
   temperature?: number;
   topK?: number;
@@ -13,7 +13,7 @@ export interface SamplingOptions {
   seed?: number;
 }
 
-export interface GenerateOptions extends SamplingOptions {
+export interface GenerateOptions extends TokenSampling {
   maxNewTokens: number;
   stopTokens?: readonly number[];
   /** Called with each new token as soon as it is chosen (streaming). */
@@ -43,7 +43,7 @@ export function argmax(logits: ArrayLike<number>): number {
 }
 
 /** Chooses the next token from one position's logits. */
-export function sampleToken(logits: ArrayLike<number>, o: SamplingOptions, random: () => number): number {
+export function sampleToken(logits: ArrayLike<number>, o: TokenSampling, random: () => number): number {
   if (!o.temperature || o.temperature <= 0) return argmax(logits);
   const n = logits.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => logits[b] - logits[a]);

@@ -15,8 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import ffprobeInstaller from '@ffprobe-installer/ffprobe';
 import { InputError } from '../errors.ts';
-import { IMAGE_EXTENSIONS, type RgbImage, readImage } from '../image.ts';
-import { roundHalfEven, torchLinspace32 } from '../python_compat.ts';
+import { IMAGE_EXTENSIONS, type RgbImage, readImage } from './image.ts';
 
 const FFMPEG = ffmpegInstaller.path;
 const FFPROBE = ffprobeInstaller.path;
@@ -67,16 +66,12 @@ export async function openVideo(path: string, options: OpenVideoOptions = {}): P
   return isDir ? openFrameFolder(path, options.folderFps ?? DEFAULT_FOLDER_FPS) : openVideoFile(path);
 }
 
-/**
- * `k` frame indices spread evenly over an `n`-frame video, as qwen_vl_utils picks them:
- * `torch.linspace(0, n − 1, k).round()`. torch evaluates linspace in float32 (start + i·step for the first half,
- * end − (k−1−i)·step for the second, as its scalar CPU kernel does; its vectorised kernel can differ by one
- * frame on exact .5 ties) and rounds halves to even.
- */
-export function uniformIndices(n: number, k: number): number[] {
-  if (!(Number.isInteger(n) && n > 0 && Number.isInteger(k) && k > 0))
-    throw new InputError(`cannot pick ${k} frames from a ${n}-frame video: both must be positive integers`);
-  return torchLinspace32(0, n - 1, k).map(roundHalfEven);
+/** Decodes the given frames of a video (see VideoSource.readFrames) into an array; none decodable is a user error. */
+export async function readFrames(video: VideoSource, indices: readonly number[]): Promise<VideoFrame[]> {
+  const out: VideoFrame[] = [];
+  for await (const f of video.readFrames(indices)) out.push(f);
+  if (out.length === 0) throw new InputError(`${video.path}: no frame could be decoded`);
+  return out;
 }
 
 /** Sorted unique frame indices, each checked to lie in [0, frameCount). */

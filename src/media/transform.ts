@@ -1,7 +1,7 @@
 // Exact pixel operations the Python loaders apply around resizing: Pillow's alpha compositing and 90° rotation,
 // and the crops and constant pads done on the tensors (done here on uint8, which is exact because the pad value
 // 1.0 is 255/255).
-import type { RgbImage } from '../image.ts';
+import type { RgbImage } from './image.ts';
 
 /** `Image.alpha_composite(white RGBA, img).convert("RGB")` for RGBA pixels (width·height·4 bytes), with Pillow's
  * integer arithmetic (src/libImaging/AlphaComposite.c: 7 extra bits, divisions by 255 via shifts). */

@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import ffmpegInstaller from '@ffmpeg-installer/ffmpeg';
 import { InputError } from '../../src/errors.ts';
-import { encodeJpeg, type RgbImage, readImage, writeImage } from '../../src/image.ts';
+import { encodeJpeg, type RgbImage, readImage, writeImage } from '../../src/media/image.ts';
 import {
   compareFrameNames,
   openVideo,
-  uniformIndices,
   type VideoFrame,
   type VideoSource,
   writeVideo,
-} from '../../src/pipeline/video.ts';
+} from '../../src/media/video.ts';
+import { uniformIndices } from '../../src/pipeline/frame_sampling.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'video-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

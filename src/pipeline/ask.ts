@@ -1,0 +1,115 @@
+// Spatial-MLLM end to end (THU-SI/Spatial-MLLM `src/inference.py`): a video and a question in, an answer out.
+// Frame sampling → decode → processor → model (both encoders, fusion, generation) → text. Each stage is timed and
+// reported through `onStage`; artifacts (frames, point cloud, cameras) are the app's business.
+import type { RgbImage } from '../media/image.ts';
+import { openVideo, readFrames } from '../media/video.ts';
+import type { TokenSampling } from '../models/generate.ts';
+import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
+import type { SpatialMllm } from '../models/spatial_mllm/model.ts';
+import { type Coverage, type FrameSampling, sampleFrames } from './frame_sampling.ts';
+import { StageClock, type StageEvent, type StageTimings } from './stages.ts';
+
+export type { Stage, StageEvent } from './stages.ts';
+
+/** VSI-Bench answer instructions Spatial-MLLM appends (src/evaluation/vsibench). */
+export const PROMPT_SUFFIXES = {
+  multipleChoice: "Answer with the option's letter from the given choices directly.",
+  numeric: 'Please answer the question using a single word or phrase.',
+};
+
+export interface AskOptions extends TokenSampling {
+  /** Frames given to the model (default 16) and how they are chosen (default uniform); see frame_sampling.ts. */
+  frames?: number;
+  sampling?: FrameSampling;
+  /** Where space-aware sampling caches per-video geometry. */
+  cacheDir?: string;
+  maxNewTokens?: number;
+  /** Replace the chosen frames by constant grey images of the same size (the blind control). */
+  blind?: boolean;
+  /** Appended to the question on its own line (see PROMPT_SUFFIXES); default none. */
+  promptSuffix?: string;
+  onStage?: (e: StageEvent) => void;
+  /** Streams the answer's text as it is generated. */
+  onToken?: (text: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface AskResult {
+  answer: string;
+  frames: { index: number; timestamp: number }[];
+  sampling: FrameSampling;
+  coverage?: Coverage;
+  grid: GridThw;
+  promptTokens: number;
+  newTokens: number;
+  timings: StageTimings;
+  /** The resized frames the model saw (an odd count is padded with the last frame). */
+  images: RgbImage[];
+}
+
+export async function ask(
+  model: SpatialMllm,
+  videoPath: string,
+  question: string,
+  o: AskOptions = {},
+): Promise<AskResult> {
+  const clock = new StageClock(o.onStage);
+  const video = await openVideo(videoPath);
+  const choice = await clock.run(
+    'sampling',
+    () => sampleFrames(video, { ...o, geometry: () => model.geometry(), modelKey: model.dir }),
+    (r) => `${r.indices.length} frames (${r.sampling})`,
+  );
+  const frames = await clock.run(
+    'decode',
+    () => readFrames(video, choice.indices),
+    (r) => `${r.length} frames decoded`,
+  );
+  const text = o.promptSuffix ? `${question}\n${o.promptSuffix}` : question;
+  const { inputs, visualEmbeds } = await clock.run(
+    'encoders',
+    async () => {
+      const inputs = model.processor.process(
+        [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text }] }],
+        { videos: [{ frames: frames.map((f) => (o.blind ? greyLike(f.image) : f.image)) }] },
+        { addGenerationPrompt: true },
+      );
+      return { inputs, visualEmbeds: await model.embedVision(inputs) };
+    },
+    (r) => `grid ${r.inputs.videos[0].grid.join('×')}, ${r.visualEmbeds?.shape[0]} visual tokens`,
+  );
+  clock.start('prefill');
+  const gen = await model.generate(inputs, {
+    ...o,
+    visualEmbeds,
+    onToken: (t) => {
+      if (t.index === 0) {
+        clock.end('prefill', `${inputs.inputIds.length} prompt tokens`);
+        clock.start('generate');
+      }
+      if (t.text) o.onToken?.(t.text);
+    },
+  });
+  clock.timings.tokensPerSecond = gen.tokensPerSecond;
+  clock.end(
+    'generate',
+    `${gen.tokens.length} tokens, ${gen.tokensPerSecond.toFixed(1)} tokens/s`,
+    gen.decodeSeconds,
+  );
+  return {
+    answer: gen.text,
+    frames: frames.map((f) => ({ index: f.index, timestamp: f.timestamp })),
+    sampling: choice.sampling,
+    coverage: choice.coverage,
+    grid: inputs.videos[0].grid,
+    promptTokens: gen.promptTokens,
+    newTokens: gen.tokens.length,
+    timings: clock.finish(),
+    images: inputs.videos[0].frames,
+  };
+}
+
+/** Mid-grey (128) image of the same size: the frames a blind run gives the model. */
+function greyLike(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: new Uint8Array(img.data.length).fill(128) };
+}
