@@ -105,7 +105,9 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   const p = paths(o.out);
   const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   mkdirSync(o.out, { recursive: true });
-  const synthOptions = { frames: o.videoFrames ?? 16, fps: 4, ...SMALL_FRAME, log };
+  // 1 frame per second: a 16-frame video spans 16 s, so four categories can first appear more than 1 s apart
+  // (the appearance-order rule); at 4 fps no room yields an appearance-order question.
+  const synthOptions = { frames: o.videoFrames ?? 16, fps: 1, ...SMALL_FRAME, log };
 
   await stage(o, 'data', async () => {
     const train = await synthesize({
