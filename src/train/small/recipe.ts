@@ -238,7 +238,8 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
           out: join(p.evals, r.name),
           frames: String(o.frames),
           sampling: r.sampling ?? 'uniform',
-          prompt: 'official',
+          // The prompt the model was trained with (src/data/qa/format.ts: question, Options:, instruction).
+          prompt: 'spatial-mllm',
           blind: r.blind,
           progress: false,
         },
