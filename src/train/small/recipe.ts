@@ -283,7 +283,8 @@ export function evalTable(out: string, runs: readonly EvalRun[]): string {
     if (!existsSync(file)) return [];
     const v = (JSON.parse(readFileSync(file, 'utf8')) as Report).vsibench;
     if (!v) return [];
-    const pct = (x: number | undefined) => (x === undefined ? '–' : (100 * x).toFixed(1));
+    // Reports give scores in percent already.
+    const pct = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
     return [
       [r.label, ...TASKS.map((t) => pct(v.tasks[t]?.score)), pct(v.overall.macro), pct(v.overall.micro)],
     ];
