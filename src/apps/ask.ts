@@ -3,6 +3,7 @@ import { SpatialMllm } from '../models/spatial_mllm/model.ts';
 import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
 import type { FrameSampling } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
+import { resolveModelDir } from './model_name.ts';
 
 /** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
 export interface AskCliOptions {
@@ -38,7 +39,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
       : o.dtype === 'int8'
         ? { bits: 8 as const, blockSize: 32, accuracyLevel: 4 as const }
         : undefined;
-  const model = SpatialMllm.load(o.model, { device: o.device, quant });
+  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, quant });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -1,8 +1,10 @@
 // What the evaluation harness gets from the app: our model as an eval adapter, and the video decoder as the
 // frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
+
 import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
 import { uniformIndices } from '../pipeline/frame_sampling.ts';
+import { resolveModelDir } from './model_name.ts';
 
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
@@ -14,11 +16,18 @@ export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapt
     import('../models/spatial_mllm/model.ts'),
     import('../pipeline/ask.ts'),
   ]);
-  const model = SpatialMllm.load(checkpoint, { offMainThread: true });
+  const model = SpatialMllm.load(resolveModelDir(checkpoint), { offMainThread: true });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>
-      (await ask(model, q.video, q.prompt, { frames: q.frames, sampling: q.sampling, signal })).answer,
+      (
+        await ask(model, q.video, q.prompt, {
+          frames: q.frames,
+          sampling: q.sampling,
+          blind: q.blind,
+          signal,
+        })
+      ).answer,
     close: () => model.release(),
   };
 }

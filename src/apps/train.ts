@@ -1,6 +1,8 @@
 // `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
 import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
+import { runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../train/small/recipe.ts';
+import { evalDeps } from './eval_deps.ts';
 
 export interface TrainCommonOptions {
   model: string;
@@ -41,6 +43,15 @@ export interface GrpoCliOptions extends TrainCommonOptions {
   maxCompletionLength: number;
   temperature: number;
   promptsPerStep: number;
+}
+
+export interface SmallCliOptions {
+  out: string;
+  trainScenes?: number;
+  evalScenes?: number;
+  sftSteps?: number;
+  grpoSteps?: number;
+  threads?: number;
 }
 
 export interface SftCliOptions extends TrainCommonOptions {
@@ -135,5 +146,21 @@ export async function runGrpoCommand(o: GrpoCliOptions): Promise<void> {
   process.stderr.write(
     `done: ${summary.steps} steps${first !== undefined ? `, mean reward ${first.toFixed(3)} → ${last.toFixed(3)}` : ''}; ` +
       `wrote ${[summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ')}\n`,
+  );
+}
+
+export async function runSmallCommand(o: SmallCliOptions): Promise<void> {
+  const d = SMALL_RECIPE_DEFAULTS;
+  await runSmallRecipe(
+    {
+      ...d,
+      out: o.out,
+      trainScenes: o.trainScenes ?? d.trainScenes,
+      evalScenes: o.evalScenes ?? d.evalScenes,
+      sftSteps: o.sftSteps ?? d.sftSteps,
+      grpoSteps: o.grpoSteps ?? d.grpoSteps,
+      threads: o.threads ?? d.threads,
+    },
+    evalDeps,
   );
 }

@@ -14,6 +14,8 @@ export interface ModelQuery {
   /** How many frames to give the model, and how to pick them. */
   frames: number;
   sampling: FrameSampling;
+  /** Replace every frame by a constant grey image (the blind control: what the model answers from text alone). */
+  blind?: boolean;
 }
 
 export interface ModelAdapter {

@@ -29,6 +29,7 @@ export interface EvalCommandOptions {
   apiKeyEnv?: string;
   maxTokens?: number;
   progress: boolean;
+  blind?: boolean;
 }
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
@@ -42,9 +43,10 @@ export function evaluateOptions(benchmark: Benchmark, o: EvalCommandOptions): Om
     benchmark,
     data: o.data,
     videos: o.videos,
-    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${shardTag}`),
+    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${o.blind ? '-blind' : ''}${shardTag}`),
     frames: o.frames,
     sampling: o.sampling,
+    blind: o.blind,
     prompt: o.prompt,
     subset: o.subset ?? 'full',
     convention: conventionFor(benchmark, o.convention),

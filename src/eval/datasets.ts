@@ -38,6 +38,11 @@ const readJson = (path: string) => readJsonFile(path, 're-download the file');
 
 async function readTable(path: string): Promise<Row[]> {
   if (path.endsWith('.jsonl')) return readJsonl(path);
+  if (path.endsWith('.json')) {
+    const rows = readJson(path);
+    if (!Array.isArray(rows)) throw new InputError(`${path}: expected a JSON array of questions`);
+    return rows as Row[];
+  }
   const { asyncBufferFromFile, parquetReadObjects } = await import('hyparquet');
   return (await parquetReadObjects({ file: await asyncBufferFromFile(path) })) as Row[];
 }
@@ -56,9 +61,12 @@ function findVsiTable(data: string, subset: VsiSubset): { path: string; filterPr
   const pick = (names: string[]) => names.find((n) => n.endsWith('.parquet')) ?? names[0];
   if (subset === 'debiased' && debiased.length)
     return { path: join(data, pick(debiased)), filterPruned: false };
+  // `data synth` writes its questions as qa.json (VSI-Bench columns) beside the videos: read that folder as is.
+  if (!full.length && existsSync(join(data, 'qa.json')))
+    return { path: join(data, 'qa.json'), filterPruned: subset === 'debiased' };
   if (!full.length)
     throw new InputError(
-      `no VSI-Bench table (test*.parquet or test*.jsonl) in ${data}; download nyu-visionx/VSI-Bench there or pass the file itself to --data`,
+      `no VSI-Bench table (test*.parquet or test*.jsonl, or qa.json of data synth) in ${data}; download nyu-visionx/VSI-Bench there or pass the file itself to --data`,
     );
   return { path: join(data, pick(full)), filterPruned: subset === 'debiased' };
 }

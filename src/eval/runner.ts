@@ -54,6 +54,8 @@ export interface RunSettings {
   subset: string;
   frames: number;
   sampling: FrameSampling;
+  /** Frames replaced by constant grey images (absent in runs made before the option). */
+  blind?: boolean;
   prompt: PromptStyle;
   limit: number | null;
   shard: string | null;
@@ -166,6 +168,7 @@ export async function runEval(o: RunOptions): Promise<RunOutcome> {
             video: videoPath(o.videos, q),
             frames: o.settings.frames,
             sampling: o.settings.sampling,
+            blind: o.settings.blind,
           },
           o.signal,
         );
@@ -276,6 +279,8 @@ export interface EvaluateOptions {
   /** Frames per video (default 16) and how they are picked (default uniform). */
   frames?: number;
   sampling?: FrameSampling;
+  /** Our model: every frame replaced by a constant grey image (the blind control). */
+  blind?: boolean;
   /** Default 'official'. */
   prompt?: PromptStyle;
   /** VSI-Bench only (default 'full'). */
@@ -312,6 +317,7 @@ export async function planRun(o: Omit<EvaluateOptions, 'adapter'> & { model: str
     subset: o.benchmark === 'vsibench' ? subset : 'test',
     frames: checkFrameCount(o.frames ?? DEFAULT_FRAME_COUNT),
     sampling: o.sampling ?? DEFAULT_FRAME_SAMPLING,
+    ...(o.blind ? { blind: true } : {}),
     prompt: o.prompt ?? 'official',
     limit: o.limit ?? null,
     shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,

@@ -26,6 +26,8 @@ export interface AskOptions extends TokenSampling {
   /** Where space-aware sampling caches per-video geometry. */
   cacheDir?: string;
   maxNewTokens?: number;
+  /** Replace the chosen frames by constant grey images of the same size (the blind control). */
+  blind?: boolean;
   /** Appended to the question on its own line (see PROMPT_SUFFIXES); default none. */
   promptSuffix?: string;
   onStage?: (e: StageEvent) => void;
@@ -96,7 +98,7 @@ async function answer(
     async () => {
       const inputs = model.processor.process(
         [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text }] }],
-        { videos: [{ frames: frames.map((f) => f.image) }] },
+        { videos: [{ frames: frames.map((f) => (o.blind ? greyLike(f.image) : f.image)) }] },
         { addGenerationPrompt: true },
       );
       return { inputs, visualEmbeds: await model.embedVision(inputs) };
@@ -133,4 +135,9 @@ async function answer(
     timings: clock.finish(),
     images: inputs.videos[0].frames,
   };
+}
+
+/** Mid-grey (128) image of the same size: the frames a blind run gives the model. */
+function greyLike(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: new Uint8Array(img.data.length).fill(128) };
 }

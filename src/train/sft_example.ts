@@ -94,8 +94,26 @@ export interface ExampleContext {
   video: VideoArgs;
 }
 
+/** Videos opened once per process (path + mtime): a dataset asks many questions about each video, and opening
+ * one probes it with ffprobe. */
+const openedVideos = new Map<string, ReturnType<typeof openVideo>>();
+function openShared(path: string): ReturnType<typeof openVideo> {
+  let mtime = 0;
+  try {
+    mtime = statSync(path).mtimeMs;
+  } catch {}
+  const key = `${path}\u0000${mtime}`;
+  let source = openedVideos.get(key);
+  if (!source) {
+    source = openVideo(path, { folderFps: folderFps(path) });
+    openedVideos.set(key, source);
+    source.catch(() => openedVideos.delete(key));
+  }
+  return source;
+}
+
 export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Promise<SftExample> {
-  const source = await openVideo(record.videoPath, { folderFps: folderFps(record.videoPath) });
+  const source = await openShared(record.videoPath);
   const frameIndices = sftFrameIndices(source.frameCount, source.fps, ctx.video);
   // Upstream deep-copies the image processor with the video pixel bounds.
   const p = { ...ctx.processor, minPixels: ctx.video.minPixels, maxPixels: ctx.video.maxPixels };

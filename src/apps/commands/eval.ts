@@ -6,6 +6,7 @@ import { BENCHMARKS, PROMPT_STYLES } from '../../eval/questions.ts';
 import { parseShard } from '../../eval/runner.ts';
 import { CONVENTIONS } from '../../eval/vsibench_metrics.ts';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
+import { InputError } from '../../errors.ts';
 import { choice, framesOption, integer, parsedBy, refused } from '../options.ts';
 
 const MODEL_HELP =
@@ -65,11 +66,16 @@ export function register(program: Command): void {
         '--queue <url>',
         'enqueue one job per video on this Redis (redis://HOST:PORT/DB) for `spatial-mllm worker` processes, and collect their results',
       )
+      .option(
+        '--blind',
+        'our model: frames replaced by a constant grey image (what it answers from the text alone)',
+      )
       .option('--no-progress', 'no progress bar on stderr')
       .action(async (opts: EvalCommandOptions & { queue?: string }) => {
         const { evalBenchmark, evaluateOptions, printOutcome } = await import('../../eval/commands.ts');
         const { evalDeps } = await import('../eval_deps.ts');
         if (!opts.queue) return evalBenchmark(benchmark, opts, evalDeps);
+        if (opts.blind) throw new InputError('--blind runs in one process: drop --queue (or --blind)');
         const { planRun } = await import('../../eval/runner.ts');
         const { queueEval } = await import('../../queue/eval_queue.ts');
         const plan = await planRun({ ...evaluateOptions(benchmark, opts), model: opts.model });

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { GrpoCliOptions, SftCliOptions } from '../train.ts';
+import type { GrpoCliOptions, SftCliOptions, SmallCliOptions } from '../train.ts';
 
 const num =
   (name: string, min = 0) =>
@@ -119,6 +119,21 @@ export function register(program: Command): void {
     .action(async (o: SftCliOptions) => {
       const { runSftCommand } = await import('../train.ts');
       await runSftCommand(o);
+    });
+  train
+    .command('small')
+    .description(
+      'the small Spatial-MLLM recipe on synthetic rooms: data, init, SFT, GRPO, evaluation (resumable; rerun to continue)',
+    )
+    .option('--out <dir>', 'run folder (stages, checkpoints, curves, eval table)', '.cache/small')
+    .option('--train-scenes <n>', 'training rooms (seed 1000)', int('--train-scenes', 1))
+    .option('--eval-scenes <n>', 'evaluation rooms (seed 900000)', int('--eval-scenes', 1))
+    .option('--sft-steps <n>', 'SFT optimizer steps', int('--sft-steps', 1))
+    .option('--grpo-steps <n>', 'GRPO optimizer steps', int('--grpo-steps', 1))
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))
+    .action(async (o: SmallCliOptions) => {
+      const { runSmallCommand } = await import('../train.ts');
+      await runSmallCommand(o);
     });
   common(
     train

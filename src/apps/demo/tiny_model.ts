@@ -2,37 +2,10 @@
 // layout (config.json, model.safetensors with upstream key names, tokenizer files with a chat template,
 // preprocessor and generation configs), random weights, a 256-byte vocabulary. It exercises every stage of the
 // pipeline in seconds; its answers are meaningless by construction.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import type * as E from '../../engine/index.ts';
-import { buildTextDecoder } from '../../models/qwen2_5_vl/text_decoder.ts';
-import { buildVisionEncoder } from '../../models/qwen2_5_vl/vision_encoder.ts';
-import { spatialMllmKey } from '../../models/spatial_mllm/checkpoint.ts';
-import { parseSpatialMllmConfig } from '../../models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../../models/spatial_mllm/fusion.ts';
-import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../../models/vggt/model.ts';
-import { mulberry32 } from '../../random.ts';
-import { type HostTensor, numel, tensor } from '../../tensor.ts';
-import { writeSafetensors } from '../../weights/safetensors.ts';
+import { type ByteBpeVocab, vocabSize } from '../../models/qwen2_5_vl/tokenizer_files.ts';
+import { tokenIdFields, writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.ts';
 
-/** Special tokens after the 256 byte tokens, in Qwen2.5-VL's order. */
-const SPECIAL = [
-  '<|endoftext|>',
-  '<|im_start|>',
-  '<|im_end|>',
-  '<|object_ref_start|>',
-  '<|object_ref_end|>',
-  '<|box_start|>',
-  '<|box_end|>',
-  '<|quad_start|>',
-  '<|quad_end|>',
-  '<|vision_start|>',
-  '<|vision_end|>',
-  '<|vision_pad|>',
-  '<|image_pad|>',
-  '<|video_pad|>',
-];
-const id = (token: string) => 256 + SPECIAL.indexOf(token);
+const BYTES: ByteBpeVocab = { merges: [] };
 
 export const TINY_DESCRIPTION =
   'a tiny Spatial-MLLM v1.1 (Qwen2.5-VL 2 layers × 64 wide, VGGT 4 block pairs × 32 wide, random weights, 256-byte ' +
@@ -50,15 +23,9 @@ export function tinyConfig(): Record<string, unknown> {
     rms_norm_eps: 1e-6,
     rope_theta: 1000000.0,
     rope_scaling: { type: 'mrope', mrope_section: [2, 3, 3] },
-    vocab_size: 320,
+    vocab_size: vocabSize(BYTES),
     tie_word_embeddings: true,
-    bos_token_id: id('<|endoftext|>'),
-    eos_token_id: id('<|im_end|>'),
-    image_token_id: id('<|image_pad|>'),
-    video_token_id: id('<|video_pad|>'),
-    vision_start_token_id: id('<|vision_start|>'),
-    vision_end_token_id: id('<|vision_end|>'),
-    vision_token_id: id('<|vision_pad|>'),
+    ...tokenIdFields(BYTES),
     vision_config: {
       depth: 2,
       hidden_size: 64,
@@ -84,128 +51,7 @@ export function tinyConfig(): Record<string, unknown> {
   };
 }
 
-/** Byte-level BPE with the GPT-2 byte↔unicode table and no merges: every byte is a token. */
-function tokenizerJson(): Record<string, unknown> {
-  const printable = [
-    ...Array.from({ length: 94 }, (_, i) => 33 + i),
-    ...Array.from({ length: 12 }, (_, i) => 161 + i),
-    ...Array.from({ length: 82 }, (_, i) => 174 + i),
-  ];
-  const vocab: Record<string, number> = {};
-  let extra = 0;
-  for (let b = 0; b < 256; b++) {
-    const cp = printable.includes(b) ? b : 256 + extra++;
-    vocab[String.fromCodePoint(cp)] = b;
-  }
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: SPECIAL.map((content, i) => ({
-      id: 256 + i,
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: { type: 'NFC' },
-    pre_tokenizer: { type: 'Sequence', pretokenizers: [byteLevel] },
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: [],
-    },
-  };
-}
-
-/** Renders conversations in Qwen2.5-VL's layout (default system turn, vision placeholders in user content). */
-const CHAT_TEMPLATE = [
-  "{%- if messages[0]['role'] != 'system' -%}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif -%}",
-  '{%- for m in messages -%}<|im_start|>{{ m.role }}\n',
-  '{%- if m.content is string -%}{{ m.content }}{%- else -%}{%- for c in m.content -%}',
-  "{%- if c.type == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>",
-  "{%- elif c.type == 'video' -%}<|vision_start|><|video_pad|><|vision_end|>",
-  '{%- else -%}{{ c.text }}{%- endif -%}{%- endfor -%}{%- endif -%}<|im_end|>\n{% endfor -%}',
-  '{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}',
-].join('');
-
-/** Deterministic small random weights: norms and LayerScale near 1 / their init, matrices ~ 1/sqrt(fan-in). */
-function randomTensor(name: string, shape: readonly number[], seed: number): HostTensor {
-  let s = seed >>> 0;
-  for (const ch of name) s = (Math.imul(s ^ ch.charCodeAt(0), 16777619) + 1) >>> 0;
-  const uniform = () => {
-    const [next, u] = mulberry32(s);
-    s = next;
-    return u - 0.5;
-  };
-  const n = numel(shape);
-  const fanIn = shape.length > 1 ? numel(shape.slice(1)) : 1;
-  const isNorm = /norm|ln_q|\.gamma$/.test(name) && shape.length === 1 && !name.endsWith('.bias');
-  const scale = isNorm
-    ? 0.1
-    : name.endsWith('.bias')
-      ? 0.05
-      : /token|pos_embed/.test(name)
-        ? 0.2
-        : 2 / Math.sqrt(fanIn);
-  const data = Float32Array.from({ length: n }, () => (isNorm ? 1 : 0) + scale * uniform());
-  return tensor('float32', [...shape], data);
-}
-
 /** Writes the tiny checkpoint into `dir` (created if needed). */
 export function writeTinySpatialMllm(dir: string, seed = 7): void {
-  mkdirSync(dir, { recursive: true });
-  const json = tinyConfig();
-  const cfg = parseSpatialMllmConfig(json);
-  const grid = [1, 2, 2] as const;
-  const graphs: E.Graph[] = [
-    buildVisionEncoder(cfg.qwen.vision, grid),
-    buildTextDecoder(cfg.qwen.text),
-    buildSpatialFusion(cfg, grid, { spatialInput: 'frames' }),
-    buildAggregatorGraph(cfg.vggt, [28, 28], [cfg.vggt.aggregator.depth - 1]),
-    buildCameraHeadGraph(cfg.vggt),
-    buildDptGraph(cfg.vggt, [28, 28], ['depth', 'point']),
-  ];
-  const weights = new Map<string, HostTensor>();
-  for (const g of graphs)
-    for (const [name, t] of g.params) {
-      const key =
-        name.startsWith('aggregator.') || /_head\./.test(name)
-          ? `spatial_encoder.vggt_model.${name}`
-          : spatialMllmKey(name, 'v1.1', 'flat');
-      if (!weights.has(key)) weights.set(key, randomTensor(key, t.shape as number[], seed));
-    }
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
-  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(json, null, 2)}\n`);
-  writeFileSync(
-    join(dir, 'generation_config.json'),
-    `${JSON.stringify({ do_sample: false, eos_token_id: [id('<|im_end|>'), id('<|endoftext|>')] }, null, 2)}\n`,
-  );
-  writeFileSync(
-    join(dir, 'preprocessor_config.json'),
-    `${JSON.stringify({ min_pixels: 3136, max_pixels: 12845056, patch_size: 14, temporal_patch_size: 2, merge_size: 2, image_mean: [0.48145466, 0.4578275, 0.40821073], image_std: [0.26862954, 0.26130258, 0.27577711], image_processor_type: 'Qwen2VLImageProcessor' }, null, 2)}\n`,
-  );
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-  const addedDecoder = Object.fromEntries(
-    SPECIAL.map((content, i) => [
-      String(256 + i),
-      { content, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true },
-    ]),
-  );
-  writeFileSync(
-    join(dir, 'tokenizer_config.json'),
-    `${JSON.stringify({ added_tokens_decoder: addedDecoder, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', chat_template: CHAT_TEMPLATE, tokenizer_class: 'Qwen2Tokenizer' }, null, 2)}\n`,
-  );
+  writeInitCheckpoint(dir, { config: tinyConfig(), vocab: BYTES, seed });
 }

@@ -164,6 +164,16 @@ export function videoFrameSize(
   return smartResize(height, width, { factor: 28, minPixels, maxPixels });
 }
 
+/**
+ * The video bounds for a checkpoint: qwen-vl-utils' defaults, unless the checkpoint's processor caps frames below
+ * qwen-vl-utils' video minimum. The HF image processor then shrinks the upscaled frames again (a size the model
+ * never trained on); such a checkpoint (the small model, src/train/small: 168×112 frames) is given frames within
+ * its own bounds, as its SFT data was. Real checkpoints (max_pixels 12845056) keep the defaults.
+ */
+export function checkpointVideoBounds(p: { minPixels: number; maxPixels: number }): VideoSizeOptions {
+  return p.maxPixels < VIDEO_MIN_PIXELS ? { minPixels: p.minPixels, maxPixels: p.maxPixels } : {};
+}
+
 export interface FrameCountOptions {
   /** A fixed frame count (rounded to an even number); excludes `fps`. */
   nframes?: number;

@@ -11,6 +11,7 @@ import type { RgbImage } from '../../media/image.ts';
 import { resize } from '../../media/resize.ts';
 import type { HostTensor } from '../../tensor.ts';
 import {
+  checkpointVideoBounds,
   type ProcessorConfig,
   processImages,
   processVideos,
@@ -230,7 +231,10 @@ export class Qwen25VLProcessor {
     while (padded.length % this.config.temporalPatchSize) padded.push(padded[padded.length - 1]);
     const { height, width } = padded[0];
     const factor = this.config.patchSize * this.config.mergeSize;
-    let [h, w] = sizing === 'processor' ? [height, width] : videoFrameSize(height, width, padded.length);
+    let [h, w] =
+      sizing === 'processor'
+        ? [height, width]
+        : videoFrameSize(height, width, padded.length, checkpointVideoBounds(this.config));
     [h, w] = smartResize(h, w, {
       factor,
       minPixels: this.config.minPixels,

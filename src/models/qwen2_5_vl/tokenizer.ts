@@ -13,7 +13,7 @@ import { readJsonObject } from '../../json.ts';
 import type { GridThw } from './rope_index.ts';
 
 /** Pre-tokenizer split of Qwen2 (tokenization_qwen2.py PRETOKENIZE_REGEX, as the hub tokenizer.json spells it). */
-const QWEN2_SPLIT_REGEX =
+export const QWEN2_SPLIT_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 export const IMAGE_PAD = '<|image_pad|>';

@@ -4,8 +4,10 @@
 // callback or async iterator, stoppable by an AbortSignal). Upstream: THU-SI/Spatial-MLLM
 // `src/qwenvl/model/spatial_mllm.py` (SpatialMLLMForConditionalGeneration) and `src/inference.py`.
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
+import { readJsonFile } from '../../json.ts';
 import type { Device, RunnableSession } from '../../runtime/session.ts';
 import { type HostTensor, tensor } from '../../tensor.ts';
 import { quantizedSource } from '../../weights/quantized_source.ts';
@@ -123,6 +125,16 @@ export class SpatialMllm {
     return this.checkpoint.config;
   }
 
+  /** generation_config.json's max_new_tokens, the default answer length (else upstream's 1024); the small model
+   * (src/train/small) sets 12, as its answers are a letter or a few digits. */
+  get maxNewTokens(): number {
+    const path = join(this.dir, 'generation_config.json');
+    const v = existsSync(path)
+      ? (readJsonFile(path, 'fix the file or remove it') as { max_new_tokens?: unknown }).max_new_tokens
+      : undefined;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_NEW_TOKENS;
+  }
+
   /** Default stop tokens: the config's EOS ids, <|im_end|> and <|endoftext|>. */
   get stopTokens(): number[] {
     const s = this.processor.tokenizer.special;
@@ -193,7 +205,7 @@ export class SpatialMllm {
       {
         ...SPATIAL_MLLM_SAMPLING,
         ...definedOnly(o),
-        maxNewTokens: o.maxNewTokens ?? DEFAULT_MAX_NEW_TOKENS,
+        maxNewTokens: o.maxNewTokens ?? this.maxNewTokens,
         stopTokens: [...stops],
         signal: o.signal,
         keepLogits: o.keepLogits,

@@ -1,0 +1,59 @@
+// The small model's data: synthetic rooms from disjoint seed ranges, so that no evaluation room (or question)
+// ever reaches a training file. `data synth` names scene i of seed S `synth_S_iiii` and draws it from its own
+// random streams (src/data/synth/world.ts), so different seeds give different rooms and different names.
+//   train   seed 1000      SFT and GRPO conversations, the tokenizer's merges
+//   eval    seed 900000    the README table (rerun on any other fresh seed with `data synth --seed S`)
+import { readFileSync } from 'node:fs';
+import { writeRecordsAtomic } from '../../data/jsonl.ts';
+import { toConversation } from '../../data/qa/format.ts';
+import type { Conversation, VsiQuestion } from '../../data/qa/types.ts';
+
+export const SEEDS = { train: 1000, eval: 900000 } as const;
+
+/** The seed of a synthetic scene name (`synth_<seed>_<index>`), or undefined for other names. */
+export function sceneSeed(scene: string): number | undefined {
+  const m = /^synth_(\d+)_\d+$/.exec(scene);
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * At most `perType` questions of each type per scene, taken in the generator's order:
+ * the generator makes hundreds of relative-distance questions per room and a few room-size ones, and an SFT set
+ * in those proportions would teach mostly one task.
+ */
+export function balancedQuestions(questions: readonly VsiQuestion[], perType: number): VsiQuestion[] {
+  const taken = new Map<string, number>();
+  const out: VsiQuestion[] = [];
+  for (const q of questions) {
+    const key = `${q.scene_name}\u0000${q.question_type}`;
+    const n = taken.get(key) ?? 0;
+    if (n >= perType) continue;
+    taken.set(key, n + 1);
+    out.push(q);
+  }
+  return out;
+}
+
+/** Writes the SFT conversations (Qwen-VL layout, videos relative to the synth folder) and returns them. */
+export function writeConversations(path: string, questions: readonly VsiQuestion[]): Conversation[] {
+  const conversations = questions.map(toConversation);
+  writeRecordsAtomic(path, conversations);
+  return conversations;
+}
+
+/** The scene names a conversation or question file mentions (`scene_name`, or the video path's file name). */
+export function scenesOf(path: string): Set<string> {
+  const text = readFileSync(path, 'utf8').trim();
+  const records: Record<string, unknown>[] = text.startsWith('[')
+    ? JSON.parse(text)
+    : text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
+  const names = new Set<string>();
+  for (const r of records) {
+    if (typeof r.scene_name === 'string') names.add(r.scene_name);
+    if (typeof r.video === 'string') names.add(r.video.replace(/^.*\//, '').replace(/\.mp4$/, ''));
+  }
+  return names;
+}

@@ -1,0 +1,293 @@
+// `npm run train:small` (= `spatial-mllm train small`): the whole recipe of the small Spatial-MLLM, in stages that
+// each leave a `<stage>.done.json` in the run folder; a rerun skips finished stages and resumes the one that was
+// interrupted (synth, SFT and GRPO are resumable themselves, evaluation runs resume per question).
+//   data     synthetic rooms: train seed 1000, eval seed 900000 (src/train/small/data.ts)
+//   init     tokenizer merges learned from the training text + the small config, fresh weights
+//   sft      `train sft` on the balanced conversations, encoders frozen as upstream (ViT blocks and VGGT random)
+//   grpo     `train grpo` from the SFT model with the paper's rewards
+//   eval     VSI-Bench metrics on the eval rooms: SFT / SFT+GRPO (uniform, space-aware), the blind model, chance
+//            and frequency baselines → eval/table.md
+// The geometry stage (pretraining the small VGGT on the renders' exact depth and cameras) is not part of the
+// recipe yet: the VGGT of the small model is random and frozen (README, "The small model").
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { synthesize } from '../../data/synth/cli.ts';
+import type { AdapterDeps } from '../../eval/adapter.ts';
+import { evalBenchmark } from '../../eval/commands.ts';
+import type { Report } from '../../eval/report.ts';
+import { writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.ts';
+import { TASKS } from '../../vsibench.ts';
+import { runGrpo } from '../grpo_run.ts';
+import { runSft } from '../sft_run.ts';
+import { learnMerges } from './bpe.ts';
+import { balancedQuestions, SEEDS, writeConversations } from './data.ts';
+import { SMALL_FRAME, SMALL_PIXELS, smallConfig } from './model_config.ts';
+
+export interface SmallRecipeOptions {
+  out: string;
+  trainScenes: number;
+  evalScenes: number;
+  /** Frames per synthetic video and per question given to the model. */
+  frames: number;
+  /** Questions per type per room (training / evaluation). */
+  trainPerType: number;
+  evalPerType: number;
+  sftSteps: number;
+  grpoSteps: number;
+  merges: number;
+  threads: number;
+  /** Frames rendered per synthetic video (default 16). */
+  videoFrames?: number;
+  /** Stop after this stage (tests run the cheap ones). */
+  until?: 'data' | 'init' | 'sft' | 'grpo';
+  /** Evaluate only these runs (default all). */
+  evalRuns?: readonly string[];
+  log?: (line: string) => void;
+}
+
+export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
+  trainScenes: 160,
+  evalScenes: 20,
+  frames: 8,
+  trainPerType: 4,
+  evalPerType: 2,
+  sftSteps: 700,
+  grpoSteps: 20,
+  merges: 400,
+  threads: 1,
+};
+
+const done = (out: string, stage: string) => join(out, `${stage}.done.json`);
+const finish = (out: string, stage: string, figures: object) =>
+  writeFileSync(done(out, stage), `${JSON.stringify(figures, null, 2)}\n`);
+
+/** Runs `stage` unless its done-file exists; returns the stage's figures either way. */
+async function stage<T extends object>(
+  o: SmallRecipeOptions,
+  name: string,
+  run: () => Promise<T>,
+): Promise<T> {
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  if (existsSync(done(o.out, name))) {
+    log(`[${name}] already done`);
+    return JSON.parse(readFileSync(done(o.out, name), 'utf8')) as T;
+  }
+  log(`[${name}] starting`);
+  const t0 = Date.now();
+  const figures = await run();
+  finish(o.out, name, { ...figures, seconds: (Date.now() - t0) / 1000 });
+  log(`[${name}] done in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  return figures;
+}
+
+export const paths = (out: string) => ({
+  train: join(out, 'data', 'train'),
+  eval: join(out, 'data', 'eval'),
+  sftData: join(out, 'data', 'train', 'sft.jsonl'),
+  evalQuestions: join(out, 'data', 'eval', 'test.jsonl'),
+  init: join(out, 'init'),
+  sft: join(out, 'sft'),
+  grpo: join(out, 'grpo'),
+  evals: join(out, 'eval'),
+});
+
+/** The video options of both trainers: the frame count, 168×112 frames, 1 s per temporal patch (as inference). */
+const videoArgs = (o: SmallRecipeOptions) => ({
+  baseInterval: 2,
+  minFrames: o.frames,
+  maxFrames: o.frames,
+  minPixels: 3136,
+  maxPixels: SMALL_PIXELS,
+  frameFps: 2,
+});
+
+export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): Promise<void> {
+  const p = paths(o.out);
+  const log = o.log ?? ((s: string) => process.stderr.write(`${s}\n`));
+  mkdirSync(o.out, { recursive: true });
+  // 1 frame per second: a 16-frame video spans 16 s, so four categories can first appear more than 1 s apart
+  // (the appearance-order rule); at 4 fps no room yields an appearance-order question.
+  const synthOptions = { frames: o.videoFrames ?? 16, fps: 1, ...SMALL_FRAME, log };
+
+  await stage(o, 'data', async () => {
+    const train = await synthesize({
+      ...synthOptions,
+      scenes: o.trainScenes,
+      out: p.train,
+      seed: SEEDS.train,
+    });
+    const sft = balancedQuestions(train.questions, o.trainPerType);
+    writeConversations(p.sftData, sft);
+    const ev = await synthesize({ ...synthOptions, scenes: o.evalScenes, out: p.eval, seed: SEEDS.eval });
+    const evalQs = balancedQuestions(ev.questions, o.evalPerType);
+    writeFileSync(p.evalQuestions, evalQs.map((q) => `${JSON.stringify(q)}\n`).join(''));
+    const count = (qs: { question_type: string }[]) =>
+      Object.fromEntries(
+        [...new Set(qs.map((q) => q.question_type))].map((t) => [
+          t,
+          qs.filter((q) => q.question_type === t).length,
+        ]),
+      );
+    return { seeds: SEEDS, sft: count(sft), eval: count(evalQs) };
+  });
+  if (o.until === 'data') return;
+
+  await stage(o, 'init', async () => {
+    const records = readFileSync(p.sftData, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const texts = [
+      'You are a helpful assistant.',
+      ...records.flatMap((r: { conversations: { value: string }[] }) => r.conversations.map((c) => c.value)),
+    ];
+    const vocab = { merges: learnMerges(texts, o.merges) };
+    writeInitCheckpoint(p.init, {
+      config: smallConfig(vocab),
+      vocab,
+      seed: 14,
+      gain: 0.5,
+      // Answers are a letter or a number of a few digits; GRPO completions are capped at 8 tokens too.
+      maxNewTokens: 12,
+      pixels: { min: 3136, max: SMALL_PIXELS },
+    });
+    return { merges: vocab.merges.length };
+  });
+  if (o.until === 'init') return;
+
+  await stage(o, 'sft', async () => {
+    const s = await runSft({
+      model: p.init,
+      data: p.sftData,
+      media: p.train,
+      out: p.sft,
+      epochs: 1,
+      maxSteps: o.sftSteps,
+      seed: 42,
+      saveEvery: 10,
+      threads: o.threads,
+      cacheEncoders: true,
+      video: videoArgs(o),
+      hyper: {
+        lr: 1e-3,
+        projectorLr: 1e-3,
+        weightDecay: 0.01,
+        betas: [0.9, 0.98],
+        eps: 1e-8,
+        schedule: 'cosine',
+        warmupRatio: 0.03,
+        maxGradNorm: 1,
+        gradAccum: 4,
+      },
+      log,
+    });
+    return { steps: s.steps, lastLoss: s.lastLoss };
+  });
+  if (o.until === 'sft') return;
+
+  await stage(o, 'grpo', async () => {
+    const s = await runGrpo({
+      model: join(p.sft, 'model'),
+      data: p.sftData,
+      media: p.train,
+      out: p.grpo,
+      epochs: 1,
+      maxSteps: o.grpoSteps,
+      seed: 43,
+      saveEvery: 2,
+      threads: o.threads,
+      cacheEncoders: true,
+      video: videoArgs(o),
+      hyper: {
+        lr: 2e-5,
+        projectorLr: 2e-5,
+        weightDecay: 0,
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        schedule: 'constant',
+        warmupRatio: 0,
+        maxGradNorm: 1,
+        gradAccum: 1,
+      },
+      grpo: {
+        groupSize: 4,
+        beta: 0.04,
+        epsilon: 0.2,
+        lossNorm: 'sequence',
+        scaleRewards: true,
+        maxCompletionLength: 8,
+        temperature: 1,
+        promptsPerStep: 2,
+      },
+      log,
+    });
+    return { steps: s.steps, rewards: s.rewards };
+  });
+  if (o.until === 'grpo') return;
+
+  const runs = evalRuns(o.out).filter((r) => !o.evalRuns || o.evalRuns.includes(r.name));
+  for (const r of runs)
+    await stage(o, `eval_${r.name}`, async () => {
+      await evalBenchmark(
+        'vsibench',
+        {
+          model: r.model,
+          data: p.evalQuestions,
+          videos: p.eval,
+          subset: 'full',
+          out: join(p.evals, r.name),
+          frames: String(o.frames),
+          sampling: r.sampling ?? 'uniform',
+          // The prompt the model was trained with (src/data/qa/format.ts: question, Options:, instruction).
+          prompt: 'spatial-mllm',
+          blind: r.blind,
+          progress: false,
+        },
+        deps,
+      );
+      return { report: join(p.evals, r.name, 'report.json') };
+    });
+  const table = evalTable(o.out, runs);
+  writeFileSync(join(p.evals, 'table.md'), table);
+  log(table);
+}
+
+interface EvalRun {
+  name: string;
+  label: string;
+  model: string;
+  sampling?: 'uniform' | 'space-aware';
+  blind?: boolean;
+}
+
+export function evalRuns(out: string): EvalRun[] {
+  const p = paths(out);
+  const sft = `spatial-mllm:${join(p.sft, 'model')}`;
+  const grpo = `spatial-mllm:${join(p.grpo, 'model')}`;
+  return [
+    { name: 'chance', label: 'baseline:chance', model: 'baseline:chance' },
+    { name: 'frequency', label: 'baseline:frequency', model: 'baseline:frequency' },
+    { name: 'sft', label: 'small SFT, uniform', model: sft },
+    { name: 'sft_blind', label: 'small SFT, blind (grey frames)', model: sft, blind: true },
+    { name: 'grpo', label: 'small SFT+GRPO, uniform', model: grpo },
+    { name: 'grpo_blind', label: 'small SFT+GRPO, blind', model: grpo, blind: true },
+    { name: 'grpo_sa', label: 'small SFT+GRPO, space-aware', model: grpo, sampling: 'space-aware' },
+  ];
+}
+
+/** The README table: one row per run, VSI-Bench task scores (official metrics) and both overall means. */
+export function evalTable(out: string, runs: readonly EvalRun[]): string {
+  const head = ['model', ...TASKS, 'overall (macro)', 'overall (micro)'];
+  const rows = runs.flatMap((r) => {
+    const file = join(paths(out).evals, r.name, 'report.json');
+    if (!existsSync(file)) return [];
+    const v = (JSON.parse(readFileSync(file, 'utf8')) as Report).vsibench;
+    if (!v) return [];
+    // Reports give scores in percent already.
+    const pct = (x: number | undefined) => (x === undefined ? '–' : x.toFixed(1));
+    return [
+      [r.label, ...TASKS.map((t) => pct(v.tasks[t]?.score)), pct(v.overall.macro), pct(v.overall.micro)],
+    ];
+  });
+  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+}

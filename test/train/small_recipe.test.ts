@@ -1,0 +1,118 @@
+// The small-model recipe's cheap stages on a micro run: disjoint train/eval rooms (scene ids and seeds), the
+// learned byte-level BPE tokenizer (specials, digit-by-digit numbers, round trip), the small checkpoint loading
+// and answering through the same pipeline as `ask` (and blind = the same answer whatever the video), the synth
+// folder read by the eval loader as it is, stage skipping on rerun, and the `small` name resolution.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { NAMED_MODELS, resolveModelDir } from '../../src/apps/model_name.ts';
+import { InputError } from '../../src/errors.ts';
+import { loadVsiBench } from '../../src/eval/datasets.ts';
+import { QwenTokenizer } from '../../src/models/qwen2_5_vl/tokenizer.ts';
+import { QWEN_VL_SPECIAL_TOKENS } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
+import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
+import { ask } from '../../src/pipeline/ask.ts';
+import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
+import { paths, runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../../src/train/small/recipe.ts';
+
+const out = mkdtempSync(join(tmpdir(), 'small-recipe-'));
+const p = paths(out);
+const logged: string[] = [];
+const micro = {
+  ...SMALL_RECIPE_DEFAULTS,
+  out,
+  trainScenes: 2,
+  evalScenes: 1,
+  videoFrames: 4,
+  frames: 4,
+  merges: 60,
+  until: 'init' as const,
+  log: (s: string) => logged.push(s),
+};
+const ready = runSmallRecipe(micro, {});
+
+test('no evaluation room or question reaches a training file', async () => {
+  await ready;
+  const train = scenesOf(p.sftData);
+  const evalScenes = scenesOf(p.evalQuestions);
+  assert.ok(train.size === micro.trainScenes && evalScenes.size === micro.evalScenes);
+  for (const s of train) assert.equal(sceneSeed(s), SEEDS.train, s);
+  for (const s of evalScenes) assert.equal(sceneSeed(s), SEEDS.eval, s);
+  assert.deepEqual(
+    [...train].filter((s) => evalScenes.has(s)),
+    [],
+  );
+  // The tokenizer's merges were learned from training text only: the init stage reads sft.jsonl alone.
+  assert.ok(!readFileSync(p.sftData, 'utf8').includes(`synth_${SEEDS.eval}_`));
+});
+
+test('the learned tokenizer: Qwen-VL specials after the vocabulary, numbers digit by digit, exact round trip', async () => {
+  await ready;
+  const config = JSON.parse(readFileSync(join(p.init, 'config.json'), 'utf8'));
+  const tok = QwenTokenizer.load(p.init);
+  assert.equal(tok.special.videoPad, config.video_token_id);
+  assert.equal(tok.special.imEnd, config.eos_token_id);
+  assert.equal(config.vocab_size - QWEN_VL_SPECIAL_TOKENS.length, tok.special.endOfText);
+  const record = JSON.parse(readFileSync(p.sftData, 'utf8').split('\n')[0]);
+  const text = `${record.conversations[0].value} 1234.5`;
+  const ids = tok.encode(text);
+  assert.equal(tok.decode(ids), text);
+  assert.ok(ids.length < new TextEncoder().encode(text).length, 'merges shorten the training text');
+  const digits = tok.encode('1234.5');
+  assert.deepEqual(
+    digits.map((i) => tok.decode([i])),
+    ['1', '2', '3', '4', '.', '5'],
+  );
+});
+
+test('the small checkpoint answers through the ask pipeline; blind answers ignore the video', async () => {
+  await ready;
+  const model = SpatialMllm.load(p.init);
+  try {
+    const video = (i: number) => join(p.train, 'synthetic', `synth_${SEEDS.train}_000${i}.mp4`);
+    const answer = async (v: string, blind: boolean) =>
+      ask(model, v, 'How many chairs are in this room?', {
+        frames: 4,
+        temperature: 0,
+        blind,
+        maxNewTokens: 4,
+      });
+    const seen = await answer(video(0), false);
+    // The processor's own pixel bounds decide the frame size: 168×112 renders stay 168×112.
+    assert.deepEqual([seen.images[0].width, seen.images[0].height], [168, 112]);
+    const [a, b] = [await answer(video(0), true), await answer(video(1), true)];
+    assert.deepEqual(
+      [a.images[0].data.every((x) => x === 128), b.images[0].data.every((x) => x === 128)],
+      [true, true],
+    );
+    assert.equal(a.answer, b.answer);
+  } finally {
+    await model.release();
+  }
+});
+
+test('the eval loader reads a data synth folder as it is; a rerun skips finished stages', async () => {
+  await ready;
+  // The training folder is data synth's output untouched (the eval folder also holds the recipe's test.jsonl).
+  const questions = await loadVsiBench(p.train);
+  assert.equal(questions.length, JSON.parse(readFileSync(join(p.train, 'qa.json'), 'utf8')).length);
+  assert.ok(questions.every((q) => sceneSeed(q.scene) === SEEDS.train));
+  const before = statSync(join(p.init, 'model.safetensors')).mtimeMs;
+  logged.length = 0;
+  await runSmallRecipe(micro, {});
+  assert.deepEqual(logged, ['[data] already done', '[init] already done']);
+  assert.equal(statSync(join(p.init, 'model.safetensors')).mtimeMs, before);
+});
+
+test('`small` names the committed model folder, and says how to make it when absent', () => {
+  assert.equal(resolveModelDir(out), out);
+  if (existsSync(join(NAMED_MODELS.small, 'config.json')))
+    assert.equal(resolveModelDir('small'), NAMED_MODELS.small);
+  else
+    assert.throws(
+      () => resolveModelDir('small'),
+      (e) => e instanceof InputError && /train:small/.test(e.message),
+    );
+});
