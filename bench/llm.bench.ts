@@ -216,12 +216,13 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
 // node-llama-cpp is this benchmark's anchor only, not a dependency of the project: with its optional prebuilt
 // builds for other platforms (CUDA among them) it adds ~720 MB to node_modules. Install it for the run.
 const LLAMA_CPP = 'node-llama-cpp';
-// biome-ignore lint/suspicious/noExplicitAny: an optional package, typed only when installed
 async function loadLlamaCpp(): Promise<any> {
   try {
     return await import(LLAMA_CPP);
   } catch {
-    throw new Error('node-llama-cpp is not installed: npm i -E --no-save node-llama-cpp@3.21.1 (prebuilt CPU binary)');
+    throw new Error(
+      'node-llama-cpp is not installed: npm i -E --no-save node-llama-cpp@3.21.1 (prebuilt CPU binary)',
+    );
   }
 }
 

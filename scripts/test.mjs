@@ -24,7 +24,7 @@ if (filters.length === 0) {
   const bin = (name) => join('node_modules', '.bin', name);
   for (const [what, command, args] of [
     ['typecheck', bin('tsc'), ['--noEmit']],
-    ['lint', bin('biome'), ['check', 'src', 'test', 'bench', 'scripts']],
+    ['lint', bin('biome'), ['check', 'src', 'test', 'bench', 'scripts', 'web']],
   ]) {
     console.error(`npm test: ${what}`);
     const status = run(command, args);

@@ -36,7 +36,10 @@ const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$
 
 /** The command's options as the runner's, with the output folder (named by the --model spec, so a queued run,
  * which has no adapter, writes to the same place as a single-process one). */
-export function evaluateOptions(benchmark: Benchmark, o: EvalCommandOptions): Omit<EvaluateOptions, 'adapter'> {
+export function evaluateOptions(
+  benchmark: Benchmark,
+  o: EvalCommandOptions,
+): Omit<EvaluateOptions, 'adapter'> {
   const { shard } = o;
   const shardTag = shard ? `-shard${shard.index}of${shard.count}` : '';
   return {
@@ -65,7 +68,10 @@ export function printOutcome(outcome: RunOutcome, out: string): void {
     );
   }
   if (!outcome.report)
-    throw new CommandFailed(`interrupted after ${outcome.answered} new answers; rerun the same command to resume`, 130);
+    throw new CommandFailed(
+      `interrupted after ${outcome.answered} new answers; rerun the same command to resume`,
+      130,
+    );
   for (const f of outcome.failed.slice(0, 20)) process.stderr.write(`failed ${f.id}: ${f.error}\n`);
   if (outcome.failed.length)
     throw new CommandFailed(

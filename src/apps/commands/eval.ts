@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { InputError } from '../../errors.ts';
 import type { EvalCommandOptions } from '../../eval/commands.ts';
 import { VSI_SUBSETS } from '../../eval/datasets.ts';
 import { QA3D_CONVENTIONS } from '../../eval/qa3d_metrics.ts';
@@ -6,7 +7,6 @@ import { BENCHMARKS, PROMPT_STYLES } from '../../eval/questions.ts';
 import { parseShard } from '../../eval/runner.ts';
 import { CONVENTIONS } from '../../eval/vsibench_metrics.ts';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
-import { InputError } from '../../errors.ts';
 import { choice, framesOption, integer, parsedBy, refused } from '../options.ts';
 
 const MODEL_HELP =

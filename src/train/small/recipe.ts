@@ -236,7 +236,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
           videos: p.eval,
           subset: 'full',
           out: join(p.evals, r.name),
-          frames: String(o.frames),
+          frames: o.frames,
           sampling: r.sampling ?? 'uniform',
           // The prompt the model was trained with (src/data/qa/format.ts: question, Options:, instruction).
           prompt: 'spatial-mllm',
