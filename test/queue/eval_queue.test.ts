@@ -154,7 +154,12 @@ test('a poison video fails its job with the error recorded; the other videos are
   await until(() => run.stderr().includes('queued on'), 'the jobs to be queued');
   // batch-style workers: they leave by themselves once the queue is empty
   const ws = [0, 1].map(() => cli(['worker', '--queue', queue, '--idle-exit', '2']));
-  assert.equal(await run.exit, 0, run.stderr());
+  // as a single-process run: the report of the rest, the failed questions listed, exit 1
+  assert.equal(await run.exit, 1, run.stderr());
+  assert.match(
+    run.stderr(),
+    new RegExp(`${bad.length} questions failed .*rerun the same command to retry them`),
+  );
   for (const w of ws) {
     assert.equal(await w.exit, 0, w.stderr());
     assert.match(w.stderr(), /the queue has been empty for 2 s: stopping/);

@@ -1,8 +1,10 @@
 // `spatial-mllm serve`: loads the models once, starts the HTTP server, stops cleanly on Ctrl-C.
+
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
+import { resolveModelDir } from '../model_name.ts';
 import { loadServedModel } from './served_model.ts';
 import { buildServer } from './server.ts';
 
@@ -24,7 +26,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(`${s}\n`);
   const dataDir =
     o.data ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'serve');
-  let dirs = o.model ?? [];
+  let dirs = (o.model ?? []).map(resolveModelDir);
   if (dirs.length === 0) {
     const tiny = join(dataDir, 'models', 'tiny-random');
     writeTinySpatialMllm(tiny);
