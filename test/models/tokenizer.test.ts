@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { GridThw } from '../../src/models/qwen2_5_vl/rope_index.ts';
@@ -8,6 +9,7 @@ import {
   expandVisionPlaceholders,
   QwenTokenizer,
 } from '../../src/models/qwen2_5_vl/tokenizer.ts';
+import { writeTokenizerFiles } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
@@ -155,3 +157,34 @@ describe('expandVisionPlaceholders', () => {
     );
   });
 });
+
+// The chat template written with generated vocabularies (tiny and small models) renders every conversation exactly
+// as the template of each real-tokenizer fixture does: a model trained on the SFT layout sees the same layout at
+// inference (`<|im_start|>{role}\n`, the generation prompt's newline included).
+for (const fx of [...findFixtures('qwen2_tokenizer'), ...findFixtures('qwen2_5_vl')]) {
+  test(`${fx.name}: the generated chat template renders as the fixture's`, () => {
+    const tokDir = existsSync(join(fx.dir, 'tokenizer')) ? join(fx.dir, 'tokenizer') : fx.dir;
+    const real = QwenTokenizer.load(tokDir);
+    const dir = mkdtempSync(join(tmpdir(), 'chat-template-'));
+    writeTokenizerFiles(dir, { merges: [] });
+    const ours = QwenTokenizer.load(dir);
+    const conversations: ChatMessage[][] = [
+      videoTurn('How many chair(s) are in this room?'),
+      [{ role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'What is this?' }] }],
+      [{ role: 'user', content: 'Hello' }],
+      [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: 'Hi' },
+        { role: 'assistant', content: 'Hello.' },
+        { role: 'user', content: [{ type: 'text', text: 'A' }, { type: 'text', text: 'B' }] },
+      ],
+    ];
+    for (const messages of conversations)
+      for (const addGenerationPrompt of [true, false])
+        assert.equal(
+          ours.applyChatTemplate(messages, { addGenerationPrompt }),
+          real.applyChatTemplate(messages, { addGenerationPrompt }),
+          JSON.stringify(messages),
+        );
+  });
+}

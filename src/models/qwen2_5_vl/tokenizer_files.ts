@@ -56,15 +56,19 @@ export const vocabSize = (v: ByteBpeVocab) => 256 + v.merges.length + QWEN_VL_SP
 export const specialTokenId = (v: ByteBpeVocab, token: QwenSpecialToken) =>
   256 + v.merges.length + QWEN_VL_SPECIAL_TOKENS.indexOf(token);
 
-/** Renders conversations in Qwen2.5-VL's layout (default system turn, vision placeholders in user content). */
+/**
+ * Renders conversations as Qwen2.5-VL's own template does (default system turn, vision placeholders in user
+ * content, `<|im_start|>{role}\n`). No whitespace control: the only newlines in the source are the ones rendered
+ * (a `{%-` after `{role}\n` would eat that newline and put the model's prompt out of its training layout).
+ */
 export const QWEN_VL_CHAT_TEMPLATE = [
-  "{%- if messages[0]['role'] != 'system' -%}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif -%}",
-  '{%- for m in messages -%}<|im_start|>{{ m.role }}\n',
-  '{%- if m.content is string -%}{{ m.content }}{%- else -%}{%- for c in m.content -%}',
-  "{%- if c.type == 'image' -%}<|vision_start|><|image_pad|><|vision_end|>",
-  "{%- elif c.type == 'video' -%}<|vision_start|><|video_pad|><|vision_end|>",
-  '{%- else -%}{{ c.text }}{%- endif -%}{%- endfor -%}{%- endif -%}<|im_end|>\n{% endfor -%}',
-  '{%- if add_generation_prompt -%}<|im_start|>assistant\n{%- endif -%}',
+  "{% if messages[0]['role'] != 'system' %}<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}",
+  '{% for m in messages %}<|im_start|>{{ m.role }}\n',
+  '{% if m.content is string %}{{ m.content }}{% else %}{% for c in m.content %}',
+  "{% if c.type == 'image' %}<|vision_start|><|image_pad|><|vision_end|>",
+  "{% elif c.type == 'video' %}<|vision_start|><|video_pad|><|vision_end|>",
+  '{% else %}{{ c.text }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}',
+  '{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}',
 ].join('');
 
 function tokenizerJson(v: ByteBpeVocab): Record<string, unknown> {
