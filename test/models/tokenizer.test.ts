@@ -176,7 +176,13 @@ for (const fx of [...findFixtures('qwen2_tokenizer'), ...findFixtures('qwen2_5_v
         { role: 'system', content: 'Be brief.' },
         { role: 'user', content: 'Hi' },
         { role: 'assistant', content: 'Hello.' },
-        { role: 'user', content: [{ type: 'text', text: 'A' }, { type: 'text', text: 'B' }] },
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'A' },
+            { type: 'text', text: 'B' },
+          ],
+        },
       ],
     ];
     for (const messages of conversations)

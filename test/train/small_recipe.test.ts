@@ -10,10 +10,12 @@ import { test } from 'node:test';
 import { NAMED_MODELS, resolveModelDir } from '../../src/apps/model_name.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadVsiBench } from '../../src/eval/datasets.ts';
-import { QwenTokenizer } from '../../src/models/qwen2_5_vl/tokenizer.ts';
+import { buildPrompt } from '../../src/eval/questions.ts';
+import { expandVisionPlaceholders, QwenTokenizer } from '../../src/models/qwen2_5_vl/tokenizer.ts';
 import { QWEN_VL_SPECIAL_TOKENS } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
 import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { ask } from '../../src/pipeline/ask.ts';
+import { buildSftTokens } from '../../src/train/sft_labels.ts';
 import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
 import { paths, runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../../src/train/small/recipe.ts';
 
@@ -65,6 +67,41 @@ test('the learned tokenizer: Qwen-VL specials after the vocabulary, numbers digi
     digits.map((i) => tok.decode([i])),
     ['1', '2', '3', '4', '.', '5'],
   );
+});
+
+test('a training conversation is the evaluation prompt followed by its answer, token for token', async () => {
+  await ready;
+  // The eval harness asks each question with the chat template; SFT renders each turn alone. A small model is
+  // brittle to any difference (a missing newline after `assistant` turned "27.5" into "2.8.8").
+  const tok = QwenTokenizer.load(p.init);
+  const grid: [number, number, number] = [2, 8, 12];
+  const merged = (grid[0] * grid[1] * grid[2]) / 4;
+  const questions = await loadVsiBench(p.train);
+  const records = readFileSync(p.sftData, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const types = new Set<string>();
+  for (const r of records) {
+    if (types.has(r.question_type)) continue;
+    types.add(r.question_type);
+    const q = questions.find((x) => r.id.endsWith(`/${x.id}`) && x.scene === r.scene_name);
+    assert.ok(q, r.id);
+    const prompt = tok.applyChatTemplate(
+      [
+        {
+          role: 'user',
+          content: [{ type: 'video' }, { type: 'text', text: buildPrompt(q, 'spatial-mllm') }],
+        },
+      ],
+      { addGenerationPrompt: true },
+    );
+    const inference = tok.encode(expandVisionPlaceholders(prompt, { videoGridThw: [grid], mergeSize: 2 }));
+    const training = buildSftTokens(r.conversations, (t) => tok.encode(t), [merged]).inputIds;
+    assert.deepEqual(training.slice(0, inference.length), inference, r.question_type);
+    assert.equal(tok.decode(training.slice(inference.length)), `${q.answers[0]}<|im_end|>\n`);
+  }
+  assert.ok(types.size >= 8, [...types].join());
 });
 
 test('the small checkpoint answers through the ask pipeline; blind answers ignore the video', async () => {

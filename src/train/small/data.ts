@@ -34,9 +34,19 @@ export function balancedQuestions(questions: readonly VsiQuestion[], perType: nu
   return out;
 }
 
-/** Writes the SFT conversations (Qwen-VL layout, videos relative to the synth folder) and returns them. */
+/**
+ * Writes the SFT conversations (Qwen-VL layout, videos relative to the synth folder) and returns them. The
+ * question follows `<video>` directly, as the chat template renders a video turn at inference
+ * (`<|vision_end|>What …`): upstream's data puts a newline there, which a 4B model shrugs off but a 2M-parameter
+ * one does not — trained on the newline it answered "2.8.8" where it had learned "27.5".
+ */
 export function writeConversations(path: string, questions: readonly VsiQuestion[]): Conversation[] {
-  const conversations = questions.map(toConversation);
+  const conversations = questions.map(toConversation).map((c) => ({
+    ...c,
+    conversations: c.conversations.map((t) =>
+      t.from === 'human' ? { ...t, value: t.value.replace(/^<video>\n/, '<video>') } : t,
+    ),
+  }));
   writeRecordsAtomic(path, conversations);
   return conversations;
 }
