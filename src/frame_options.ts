@@ -32,3 +32,22 @@ export function checkFrameSampling(value: string, name = '--sampling'): FrameSam
     throw new InputError(`${name} ${value}: choose one of ${FRAME_SAMPLINGS.join(', ')}`);
   return value as FrameSampling;
 }
+
+/**
+ * How space-aware sampling reconstructs its candidate frames (pipeline/frame_sampling.ts GEOMETRY_PLANS):
+ * exact = upstream (128 candidates at 518 px in one VGGT call: a GPU's work, hours on a CPU); cpu = fewer
+ * candidates at a lower resolution in frame chunks that share an anchor frame (minutes on a CPU).
+ */
+export const GEOMETRY_MODES = ['exact', 'cpu'] as const;
+export type GeometryMode = (typeof GEOMETRY_MODES)[number];
+
+/** A geometry mode by name, checked. */
+export function checkGeometryMode(value: string, name = '--geometry'): GeometryMode {
+  if (!(GEOMETRY_MODES as readonly string[]).includes(value))
+    throw new InputError(`${name} ${value}: choose one of ${GEOMETRY_MODES.join(', ')}`);
+  return value as GeometryMode;
+}
+
+/** The geometry mode a device gets when none is asked for: exact on a GPU, cpu on the CPU (see GEOMETRY_MODES). */
+export const defaultGeometryMode = (device: string | undefined): GeometryMode =>
+  device === undefined || device === 'cpu' ? 'cpu' : 'exact';

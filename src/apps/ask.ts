@@ -1,7 +1,7 @@
 // `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
 import { SpatialMllm } from '../models/spatial_mllm/model.ts';
 import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
-import type { FrameSampling } from '../pipeline/frame_sampling.ts';
+import type { FrameSampling, GeometryMode } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
 import { resolveModelDir } from './model_name.ts';
 
@@ -11,6 +11,7 @@ export interface AskCliOptions {
   video: string;
   frames: number;
   sampling: FrameSampling;
+  geometry?: GeometryMode;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: string;
   maxNewTokens: number;
@@ -53,6 +54,7 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
     const result = await ask(model, o.video, question, {
       frames: o.frames,
       sampling: o.sampling,
+      geometryMode: o.geometry,
       maxNewTokens: o.maxNewTokens,
       temperature: o.temperature,
       topP: o.topP,

@@ -4,7 +4,7 @@ import { InputError } from '../errors.ts';
 import type { GeometryPipeline } from '../queue/geometry_queue.ts';
 
 export async function loadGeometryPipeline(checkpoint: string): Promise<GeometryPipeline> {
-  const [{ SpatialMllm }, { candidateGeometry }, { openVideo }] = await Promise.all([
+  const [{ SpatialMllm }, { candidateGeometry, defaultGeometryMode }, { openVideo }] = await Promise.all([
     import('../models/spatial_mllm/model.ts'),
     import('../pipeline/frame_sampling.ts'),
     import('../media/video.ts'),
@@ -15,8 +15,13 @@ export async function loadGeometryPipeline(checkpoint: string): Promise<Geometry
     async precomputeGeometry(path, sampling) {
       const video = await openVideo(path);
       if (video.frameCount < 1) throw new InputError(`${path}: the video has no frames`);
-      // the cache key `ask` uses: the video path as given and the checkpoint folder
-      await candidateGeometry(video, sampling, { geometry: () => model.geometry(), modelKey: model.dir });
+      // the cache key `ask` uses: the video path as given, the checkpoint folder and ask's geometry mode on this
+      // device
+      await candidateGeometry(video, sampling, {
+        geometry: () => model.geometry(),
+        modelKey: model.dir,
+        geometryMode: defaultGeometryMode(model.options.device),
+      });
     },
     release: () => model.release(),
   };

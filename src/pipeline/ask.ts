@@ -8,7 +8,13 @@ import { openVideo, readFrames, type VideoFrame } from '../media/video.ts';
 import type { TokenSampling } from '../models/generate.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllm } from '../models/spatial_mllm/model.ts';
-import { type Coverage, type FrameSampling, sampleFrames } from './frame_sampling.ts';
+import {
+  type Coverage,
+  defaultGeometryMode,
+  type FrameSampling,
+  type GeometryMode,
+  sampleFrames,
+} from './frame_sampling.ts';
 import { StageClock, type StageEvent, type StageTimings } from './stages.ts';
 
 export type { Stage, StageEvent } from './stages.ts';
@@ -23,6 +29,9 @@ export interface AskOptions extends TokenSampling {
   /** Frames given to the model (default 16) and how they are chosen (default uniform); see frame_sampling.ts. */
   frames?: number;
   sampling?: FrameSampling;
+  /** How space-aware sampling reconstructs its candidates (default by the model's device: exact on a GPU, cpu on
+   * the CPU, where the exact plan takes hours; see GEOMETRY_PLANS). */
+  geometryMode?: GeometryMode;
   /** Where space-aware sampling caches per-video geometry. */
   cacheDir?: string;
   maxNewTokens?: number;
@@ -61,7 +70,13 @@ export async function ask(
   const video = await openVideo(videoPath);
   const choice = await clock.run(
     'sampling',
-    () => sampleFrames(video, { ...o, geometry: () => model.geometry(), modelKey: model.dir }),
+    () =>
+      sampleFrames(video, {
+        ...o,
+        geometryMode: o.geometryMode ?? defaultGeometryMode(model.options.device),
+        geometry: () => model.geometry(),
+        modelKey: model.dir,
+      }),
     (r) => `${r.indices.length} frames (${r.sampling})`,
   );
   const frames = await clock.run(

@@ -24,6 +24,7 @@ import {
   DEFAULT_FRAME_COUNT,
   DEFAULT_FRAME_SAMPLING,
   type FrameSampling,
+  type GeometryMode,
 } from '../frame_options.ts';
 import { readFrames, type VideoSource } from '../media/video.ts';
 import {
@@ -42,10 +43,14 @@ import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 export {
   checkFrameCount,
   checkFrameSampling,
+  checkGeometryMode,
   DEFAULT_FRAME_COUNT,
   DEFAULT_FRAME_SAMPLING,
+  defaultGeometryMode,
   FRAME_SAMPLINGS,
   type FrameSampling,
+  GEOMETRY_MODES,
+  type GeometryMode,
   MIN_FRAME_COUNT,
 } from '../frame_options.ts';
 
@@ -72,6 +77,8 @@ export interface FrameSamplingOptions {
   geometry?: () => GeometryModel;
   /** Space-aware only: names the model in the cache key (e.g. its checkpoint folder). */
   modelKey?: string;
+  /** Space-aware only: how the candidates are reconstructed (default exact = upstream; see GEOMETRY_PLANS). */
+  geometryMode?: GeometryMode;
   /** Where per-video geometry is cached (default $XDG_CACHE_HOME or ~/.cache, then spatial-mllm/geometry). */
   cacheDir?: string;
 }
@@ -122,55 +129,185 @@ function geometryCacheDir(o: FrameSamplingOptions): string {
   );
 }
 
-/** World points + confidence of the candidate frames, cached per video file (size + mtime), model and variant. */
+/**
+ * World points + confidence of the candidate frames, cached per video file (size + mtime), model, variant and
+ * geometry plan. A cached exact reconstruction (from a GPU, say) serves any mode: it is the better one.
+ */
 export async function candidateGeometry(
   video: VideoSource,
   sampling: Exclude<FrameSampling, 'uniform'>,
   o: FrameSamplingOptions,
 ): Promise<{ candidates: number[]; maps: PointMaps }> {
-  const candidates = candidateFrameIndices(video.frameCount);
   const st = statSync(video.path);
-  const key = createHash('sha256')
-    .update(JSON.stringify([video.path, st.size, st.mtimeMs, o.modelKey, candidates.length, sampling]))
-    .digest('hex')
-    .slice(0, 24);
   const dir = geometryCacheDir(o);
-  const file = join(dir, `${key}.safetensors`);
-  if (existsSync(file)) {
+  const entry = (mode: GeometryMode) => {
+    const candidates = candidateFrameIndices(video.frameCount, GEOMETRY_PLANS[mode].candidates);
+    // The exact plan keeps the key of caches written before there were plans.
+    const plan = mode === 'exact' ? [] : [GEOMETRY_PLANS[mode]];
+    const key = createHash('sha256')
+      .update(
+        JSON.stringify([video.path, st.size, st.mtimeMs, o.modelKey, candidates.length, sampling, ...plan]),
+      )
+      .digest('hex')
+      .slice(0, 24);
+    return { candidates, file: join(dir, `${key}.safetensors`) };
+  };
+  const mode = o.geometryMode ?? 'exact';
+  for (const m of new Set<GeometryMode>(['exact', mode])) {
+    const { candidates, file } = entry(m);
+    if (!existsSync(file)) continue;
     const t = readSafetensors(file);
     return { candidates, maps: pointMaps(t.get('world_points')!, t.get('world_points_conf')!) };
   }
   if (!o.geometry)
     throw new InputError(`${sampling} sampling needs a model with VGGT; use --sampling uniform`);
+  const { candidates, file } = entry(mode);
+  const plan = GEOMETRY_PLANS[mode];
   const model = o.geometry();
   if (sampling === 'space-aware-depth' && !(model.config.heads.depth && model.config.heads.camera))
     throw new InputError('this checkpoint holds no VGGT depth/camera heads; use --sampling space-aware');
   const frames = await readFrames(video, candidates);
-  const images = spatialMllmSamplingPreprocess(frames.map((fr) => fr.image));
-  const pred = await model.predict(images);
-  let points = pred.worldPoints!;
-  let conf = pred.worldPointsConf!;
-  if (sampling === 'space-aware-depth') {
-    const [S, H, W] = [images.shape[0], images.shape[2], images.shape[3]];
-    const poses = pred.poseEncList![pred.poseEncList!.length - 1].data as Float32Array;
-    const maps = pointMapsFromDepth(
-      pred.depth!.data as Float32Array,
-      pred.depthConf!.data as Float32Array,
-      poseEncodingToCameras(poses, H, W),
-      { frames: S, height: H, width: W },
-    );
-    points = tensor('float32', [1, S, H, W, 3], maps.points);
-    conf = tensor('float32', [1, S, H, W], maps.conf);
-  }
+  const images = spatialMllmSamplingPreprocess(
+    frames.map((fr) => fr.image),
+    plan.width,
+  );
+  const maps = await reconstructCandidates(images, plan.chunkFrames, (chunk) =>
+    predictPointMaps(model, chunk, sampling),
+  );
+  const dims = [1, maps.frames, maps.height, maps.width];
   mkdirSync(dir, { recursive: true });
   writeSafetensors(
     file,
     new Map([
-      ['world_points', points],
-      ['world_points_conf', conf],
+      ['world_points', tensor('float32', [...dims, 3], maps.points)],
+      ['world_points_conf', tensor('float32', dims, maps.conf)],
     ]),
   );
-  return { candidates, maps: pointMaps(points, conf) };
+  return { candidates, maps };
+}
+
+/** How space-aware sampling reconstructs its candidates. */
+export interface GeometryPlan {
+  /** Candidate frames (at most; fewer in a shorter video). */
+  candidates: number;
+  /** Width of the frames VGGT sees, px (a multiple of 14; height scaled, centre-cropped to ≤ this). */
+  width: number;
+  /** Frames per VGGT call, the shared anchor included (see geometryChunks); ≥ candidates = one call. */
+  chunkFrames: number;
+}
+
+/**
+ * Candidate indices per VGGT call: all in one call when they fit; otherwise every call starts with candidate 0,
+ * the anchor, and takes an interleaved share of the others (call j of k: 1+j, 1+j+k, …). VGGT predicts points in
+ * its first frame's camera coordinates, so calls that share that frame share coordinates up to VGGT's per-call
+ * scale normalisation (alignChunk). Interleaving makes each call a sparser sweep of the whole video, so every
+ * call sees the scene the anchor sees and what its neighbours see, rather than one stretch of the walk.
+ */
+export function geometryChunks(candidates: number, chunkFrames: number): number[][] {
+  if (!(Number.isInteger(chunkFrames) && chunkFrames >= 2))
+    throw new Error(`geometry chunks need ≥ 2 frames (an anchor and one more), got ${chunkFrames}`);
+  const all = Array.from({ length: candidates }, (_, i) => i);
+  if (candidates <= chunkFrames) return [all];
+  const k = Math.ceil((candidates - 1) / (chunkFrames - 1));
+  return Array.from({ length: k }, (_, j) => [0, ...all.filter((i) => i > 0 && (i - 1) % k === j)]);
+}
+
+/** Frames `indices` of images [S, 3, H, W] (or [S, …]). */
+function pickFrames(images: HostTensor, indices: number[]): HostTensor {
+  const [S, ...rest] = images.shape;
+  const n = images.data.length / S;
+  const out = new Float32Array(indices.length * n);
+  indices.forEach((s, j) => {
+    out.set((images.data as Float32Array).subarray(s * n, (s + 1) * n), j * n);
+  });
+  return tensor('float32', [indices.length, ...rest], out);
+}
+
+/** Median of frame `s` of a [S, H, W] confidence map. */
+function frameMedian(maps: PointMaps, s: number): number {
+  const hw = maps.height * maps.width;
+  const v = maps.conf.slice(s * hw, (s + 1) * hw).sort();
+  return v[v.length >> 1];
+}
+
+/**
+ * The scale that maps a call's points onto the reference call's: least squares s = Σ r·p / Σ p·p over the
+ * anchor's pixels (frame 0 of both) that are at least as confident as the median in both calls. Both calls put
+ * the anchor's camera at the origin with identity rotation, so scale is the one free parameter between them.
+ */
+export function alignChunk(reference: PointMaps, maps: PointMaps): number {
+  const hw = maps.height * maps.width;
+  const [r0, m0] = [frameMedian(reference, 0), frameMedian(maps, 0)];
+  let [num, den] = [0, 0];
+  for (let i = 0; i < hw; i++) {
+    if (!(reference.conf[i] >= r0 && maps.conf[i] >= m0)) continue;
+    for (let c = 0; c < 3; c++) {
+      const [r, p] = [reference.points[i * 3 + c], maps.points[i * 3 + c]];
+      if (!(Number.isFinite(r) && Number.isFinite(p))) continue;
+      num += r * p;
+      den += p * p;
+    }
+  }
+  return den > 0 && num > 0 ? num / den : 1;
+}
+
+/**
+ * Point maps of all candidate frames (images [S, 3, H, W]), by calls of `predict` on the chunks of
+ * geometryChunks; each later call is scaled onto the first by its anchor (alignChunk), whose map is taken from
+ * the first call. One chunk = one call, the maps as predicted.
+ */
+export async function reconstructCandidates(
+  images: HostTensor,
+  chunkFrames: number,
+  predict: (images: HostTensor) => Promise<PointMaps>,
+): Promise<PointMaps> {
+  const S = images.shape[0];
+  const chunks = geometryChunks(S, chunkFrames);
+  if (chunks.length === 1) return predict(images);
+  let out: PointMaps | undefined;
+  let reference: PointMaps | undefined;
+  for (const chunk of chunks) {
+    const maps = await predict(pickFrames(images, chunk));
+    const hw = maps.height * maps.width;
+    out ??= {
+      frames: S,
+      height: maps.height,
+      width: maps.width,
+      points: new Float32Array(S * hw * 3),
+      conf: new Float32Array(S * hw),
+    };
+    const scale = reference ? alignChunk(reference, maps) : 1;
+    chunk.forEach((s, j) => {
+      if (reference && j === 0) return;
+      const pts = maps.points.subarray(j * hw * 3, (j + 1) * hw * 3);
+      out!.points.set(scale === 1 ? pts : pts.map((v) => v * scale), s * hw * 3);
+      out!.conf.set(maps.conf.subarray(j * hw, (j + 1) * hw), s * hw);
+    });
+    reference ??= maps;
+  }
+  return out!;
+}
+
+/** VGGT's point maps of images [S, 3, H, W]: its point head (space-aware), or its depth unprojected with its
+ * cameras (space-aware-depth); only the heads needed run. */
+async function predictPointMaps(
+  model: GeometryModel,
+  images: HostTensor,
+  sampling: Exclude<FrameSampling, 'uniform'>,
+): Promise<PointMaps> {
+  const fromDepth = sampling === 'space-aware-depth';
+  const pred = await model.predict(images, {
+    heads: { camera: fromDepth, depth: fromDepth, point: !fromDepth },
+  });
+  if (!fromDepth) return pointMaps(pred.worldPoints!, pred.worldPointsConf!);
+  const [S, , H, W] = images.shape;
+  const poses = pred.poseEncList![pred.poseEncList!.length - 1].data as Float32Array;
+  return pointMapsFromDepth(
+    pred.depth!.data as Float32Array,
+    pred.depthConf!.data as Float32Array,
+    poseEncodingToCameras(poses, H, W),
+    { frames: S, height: H, width: W },
+  );
 }
 
 /** [1?, S, H, W, 3] points and [1?, S, H, W] confidences as PointMaps. */
@@ -187,13 +324,24 @@ function pointMaps(points: HostTensor, conf: HostTensor): PointMaps {
 
 const f = Math.fround;
 
-/** Candidate frames VGGT reconstructs (upstream's fixed 128). */
+/** Candidate frames VGGT reconstructs (upstream's fixed 128; the exact geometry plan). */
 export const MAX_CANDIDATES = 128;
 /** Percentile of the confidences a point must reach, and the absolute floor it must exceed. */
 export const CONF_PERCENTILE = 50;
 export const MIN_CONF = 0.1;
 /** The voxel edge is the smallest extent of the confident points' box divided by this. */
 export const VOXELS_PER_MIN_EXTENT = 20;
+
+/**
+ * exact: upstream's 128 candidates at 518 px in one VGGT call (global attention over ~133k tokens: a GPU's work).
+ * cpu: 32 candidates at 294×224 px (3× fewer tokens per frame) in calls of ≤ 16 frames sharing one anchor frame,
+ * chosen on synthetic rooms with exact geometry (npm run bench:sampling): its picks keep ≥ 95% of the exact
+ * plan's voxel coverage, and its VGGT work is minutes on a 2-core CPU.
+ */
+export const GEOMETRY_PLANS: Record<GeometryMode, GeometryPlan> = {
+  exact: { candidates: MAX_CANDIDATES, width: 518, chunkFrames: MAX_CANDIDATES },
+  cpu: { candidates: 32, width: 294, chunkFrames: 16 },
+};
 
 /** Per-pixel world points [S,H,W,3] and their confidences [S,H,W] of the candidate frames. */
 export interface PointMaps extends MapDims {

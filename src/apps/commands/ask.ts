@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
+import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS, GEOMETRY_MODES } from '../../frame_options.ts';
 import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
 import type { AskCliOptions } from '../ask.ts';
 import { choice, framesOption, integer, number } from '../options.ts';
@@ -21,6 +21,13 @@ export function register(program: Command): void {
         'frame selection (space-aware-depth: the paper variant, VGGT depth + cameras)',
         FRAME_SAMPLINGS,
         DEFAULT_FRAME_SAMPLING,
+      ),
+    )
+    .addOption(
+      choice(
+        '--geometry <mode>',
+        'space-aware candidates: exact = upstream (128 at 518 px in one VGGT call, hours on a CPU), cpu = 32 at 294 px in chunks (minutes); default: cpu on --device cpu, exact otherwise',
+        GEOMETRY_MODES,
       ),
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))

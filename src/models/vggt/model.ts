@@ -119,6 +119,9 @@ export interface VggtOptions {
   chunkFrames?: number;
   /** Where external weight files of > 2 GB graphs are staged (default: the OS temp folder). */
   tempDir?: string;
+  /** How the aggregator's linear weights are stored (default float32; a quantized format needs weights that
+   * provide the quantized tensors, e.g. weights/quantized_source.ts). The heads stay float32. */
+  format?: LinearFormat;
 }
 
 export interface AggregateResult {
@@ -190,7 +193,7 @@ export class VggtModel {
         throw new InputError(`aggregator layer ${l} does not exist: use 0..${depth - 1}`);
     const out = await this.run(
       `agg:${size}:${layers}:${!!o.debug}`,
-      () => buildAggregatorGraph(this.config, size, layers, o.debug),
+      () => buildAggregatorGraph(this.config, size, layers, o.debug, this.options.format),
       { images: x },
     );
     return {
@@ -200,17 +203,24 @@ export class VggtModel {
     };
   }
 
-  /** Every enabled head: pose encodings, depth and world points with confidences. */
-  async predict(images: HostTensor): Promise<VggtPredictions> {
+  /**
+   * Every enabled head (or those of `heads` that are enabled: space-aware sampling needs the point head alone, and
+   * the depth DPT costs as much again): pose encodings, depth and world points with confidences.
+   */
+  async predict(
+    images: HostTensor,
+    o: { heads?: Partial<VggtConfig['heads']> } = {},
+  ): Promise<VggtPredictions> {
     const { images: x, size } = this.batched(images);
     const c = this.config;
+    const on = (h: keyof VggtConfig['heads']) => c.heads[h] && (o.heads?.[h] ?? true);
     const last = c.aggregator.depth - 1;
-    const kinds = (['depth', 'point'] as const).filter((k) => c.heads[k]);
+    const kinds = (['depth', 'point'] as const).filter(on);
     const needed = [...(kinds.length ? c.dpt.layers : []), last];
     const { layers } = await this.aggregate(x, { layers: needed });
     const result: VggtPredictions = { layers };
 
-    if (c.heads.camera) {
+    if (on('camera')) {
       const out = await this.run('camera', () => buildCameraHeadGraph(c), {
         camera_tokens: tokenAt(layers.get(last)!, 0),
       });
@@ -231,8 +241,8 @@ export class VggtModel {
         parts.push(await this.run(`dpt:${size}:${kinds}`, () => buildDptGraph(c, size, kinds), feeds));
       }
       const joined = (name: string) => concatFrames(parts.map((p) => p[name]));
-      if (c.heads.depth) [result.depth, result.depthConf] = DPT_OUTPUTS.depth.map(joined);
-      if (c.heads.point) [result.worldPoints, result.worldPointsConf] = DPT_OUTPUTS.point.map(joined);
+      if (on('depth')) [result.depth, result.depthConf] = DPT_OUTPUTS.depth.map(joined);
+      if (on('point')) [result.worldPoints, result.worldPointsConf] = DPT_OUTPUTS.point.map(joined);
     }
     return result;
   }

@@ -18,10 +18,16 @@ export type VggtMode = 'crop' | 'pad';
 
 const WHITE = 255;
 
-/** [width, height] the loader resizes a width×height image to: one side 518, the other scaled and rounded to a
- * multiple of 14 with Python's round (ties to even: 296×84 → height 140, not 154). */
-export function vggtResizeSize(width: number, height: number, mode: VggtMode): [number, number] {
-  const s = VGGT_IMAGE_SIZE;
+/** [width, height] the loader resizes a width×height image to: one side 518 (or `side`, a multiple of 14: the
+ * CPU geometry mode's lower resolution), the other scaled and rounded to a multiple of 14 with Python's round
+ * (ties to even: 296×84 → height 140, not 154). */
+export function vggtResizeSize(
+  width: number,
+  height: number,
+  mode: VggtMode,
+  side = VGGT_IMAGE_SIZE,
+): [number, number] {
+  const s = side;
   const size: [number, number] =
     mode === 'pad' && height > width
       ? [roundHalfEven((width * (s / height)) / 14) * 14, s]
@@ -34,9 +40,9 @@ export function vggtResizeSize(width: number, height: number, mode: VggtMode): [
 }
 
 /** One image as the loader leaves it before batching: resized, then centre-cropped (crop) or padded (pad). */
-export function vggtPrepareImage(image: RgbImage, mode: VggtMode): RgbImage {
-  const s = VGGT_IMAGE_SIZE;
-  const [width, height] = vggtResizeSize(image.width, image.height, mode);
+export function vggtPrepareImage(image: RgbImage, mode: VggtMode, side = VGGT_IMAGE_SIZE): RgbImage {
+  const s = side;
+  const [width, height] = vggtResizeSize(image.width, image.height, mode, side);
   const resized = resize(image, width, height, 'bicubic');
   if (mode === 'pad') return padCentered(resized, s, s, WHITE);
   return height > s ? cropRows(resized, (height - s) >> 1, s) : resized;
@@ -71,10 +77,13 @@ export function vggtPreprocess(images: readonly RgbImage[], mode: VggtMode = 'cr
 }
 
 /** Spatial-MLLM's loader before space-aware sampling: portrait frames (height > width) are first rotated 90°
- * clockwise, so a portrait video is processed lying on its side; then VGGT's crop mode. */
-export function spatialMllmSamplingPreprocess(images: readonly RgbImage[]): HostTensor<'float32'> {
+ * clockwise, so a portrait video is processed lying on its side; then VGGT's crop mode (at width `side`). */
+export function spatialMllmSamplingPreprocess(
+  images: readonly RgbImage[],
+  side = VGGT_IMAGE_SIZE,
+): HostTensor<'float32'> {
   if (images.length === 0) throw new InputError('space-aware sampling needs at least one frame');
   return batch(
-    images.map((img) => vggtPrepareImage(img.height > img.width ? rotateClockwise(img) : img, 'crop')),
+    images.map((img) => vggtPrepareImage(img.height > img.width ? rotateClockwise(img) : img, 'crop', side)),
   );
 }
