@@ -1,7 +1,9 @@
 // Qwen2.5-VL-3B benchmark (a script, not a test): random weights at the real 3B sizes on ONNX Runtime CPU.
 // Measures the vision encoder on 16 frames of 644×476 (grid 8×34×46 = 12,512 patches → 3,128 merged tokens), a
 // prefill of 3,200 tokens (the video tokens + text), decode tokens/s after that context, and peak memory, for
-// fp32, int4 (MatMulNBits, block 32) and fp16 linear weights.
+// fp32, int8 and int4 (MatMulNBits, block 32, accuracy level 4 = int8 activations, the tied table quantized too:
+// what `ask --dtype` runs), int4 at level 0 (float activations) and fp16 linear weights; for each its cosine
+// against fp32 on the same inputs at the measured (reduced) depth: visual embeddings, last-position logits.
 //
 // A full-depth prefill is ~20 TFLOP (minutes on a small CPU), so the vision tower and the prefill are measured at a
 // reduced depth and extrapolated linearly per layer: the depth-0 graph gives the fixed part (patch embedding +
@@ -11,7 +13,7 @@
 // another, so the RSS high-water marks are inference alone and do not mix; peak memory is extrapolated too.
 // Usage: npm run bench:qwen [-- --quick] [--formats fp32,int4,fp16] [--stages vision,prefill,decode]
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,7 +25,7 @@ import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
-import { BYTES, type DType, type HostTensor, numel, tensor } from '../src/tensor.ts';
+import { BYTES, type DType, type HostTensor, numel, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
 
@@ -32,10 +34,16 @@ const CONFIG = parseQwen25VLConfig(
   structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
 );
 
-type Format = 'fp32' | 'int4' | 'fp16';
+type Format = 'fp32' | 'int8' | 'int4' | 'int4-l0' | 'fp16';
+const nbits = (bits: 4 | 8, accuracyLevel: 0 | 4): LinearFormat => ({
+  dtype: 'float32',
+  quant: { bits, blockSize: 32, accuracyLevel },
+});
 const FORMATS: Record<Format, LinearFormat> = {
   fp32: FP32,
-  int4: { dtype: 'float32', quant: { bits: 4, blockSize: 32 } },
+  int8: nbits(8, 4),
+  int4: nbits(4, 4),
+  'int4-l0': nbits(4, 0),
   fp16: { dtype: 'float16' },
 };
 
@@ -52,7 +60,8 @@ interface Sizes {
   vocab: number;
 }
 
-type Job = { format: Format; sizes: Sizes } & (
+/** ref: where the fp32 job of the same stage and depth leaves its output (fp32 writes it, the others compare). */
+type Job = { format: Format; sizes: Sizes; ref?: string } & (
   | { stage: 'vision'; blocks: number; fullAttention: number[] }
   | { stage: 'prefill' | 'decode'; layers: number }
 );
@@ -66,6 +75,8 @@ interface Result {
   peakBytes: number;
   /** Parameter bytes of one block/layer as stored in this format. */
   layerBytes: number;
+  /** Cosine of the output against the fp32 job's (quantized and fp16 formats, when fp32 ran first). */
+  cosine?: number;
 }
 
 type Outcome = { ok: true; result: Result } | { ok: false; error: string };
@@ -79,7 +90,10 @@ function build(job: Job, format: LinearFormat): E.Graph {
       job.sizes.grid,
       { format },
     );
-  return buildTextDecoder({ ...CONFIG.text, numLayers: job.layers, vocabSize: job.sizes.vocab }, { format });
+  return buildTextDecoder(
+    { ...CONFIG.text, numLayers: job.layers, vocabSize: job.sizes.vocab },
+    { format, quantizedTable: !!format.quant },
+  );
 }
 
 function layerBytes(g: E.Graph, prefix: string): number {
@@ -130,18 +144,27 @@ function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string
   return feeds;
 }
 
-async function timeRuns(runs: number, run: () => Promise<unknown>): Promise<number> {
+type Outputs = Record<string, HostTensor>;
+
+async function timeRuns(runs: number, run: () => Promise<Outputs>): Promise<Measured> {
   await run(); // warm-up: the first run allocates ONNX Runtime's arena
   const times: number[] = [];
+  let out: Outputs = {};
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    await run();
+    out = await run();
     times.push(performance.now() - t0);
   }
-  return Math.min(...times); // the least disturbed by other processes
+  return { ms: Math.min(...times), out }; // the least disturbed by other processes
 }
 
-async function measure(job: Job, session: Session, dtype: DType): Promise<number> {
+/** ms per run (or per decode step) and the outputs of the last run. */
+interface Measured {
+  ms: number;
+  out: Outputs;
+}
+
+async function measure(job: Job, session: Session, dtype: DType): Promise<Measured> {
   const { sizes } = job;
   if (job.stage === 'vision') {
     const [t, h, w] = sizes.grid;
@@ -162,9 +185,10 @@ async function measure(job: Job, session: Session, dtype: DType): Promise<number
   };
   kvCache(dtype, job.layers, sizes.seq, feeds);
   let position = sizes.seq;
+  let out: Outputs = {};
   const step = async () => {
     feeds.position_ids = tensor('int64', [3, 1, 1], [position, position, position]);
-    const out = await session.run(feeds);
+    out = await session.run(feeds);
     for (let i = 0; i < job.layers; i++) {
       feeds[`past_key.${i}`] = out[`present_key.${i}`];
       feeds[`past_value.${i}`] = out[`present_value.${i}`];
@@ -174,7 +198,30 @@ async function measure(job: Job, session: Session, dtype: DType): Promise<number
   await step();
   const t0 = performance.now();
   for (let i = 0; i < sizes.steps; i++) await step();
-  return (performance.now() - t0) / sizes.steps;
+  return { ms: (performance.now() - t0) / sizes.steps, out };
+}
+
+function cosine(a: Float32Array, b: Float32Array): number {
+  let [dot, na, nb] = [0, 0, 0];
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/** fp32 leaves its output at job.ref; the other formats compare theirs with it. */
+function compareWithFp32(job: Job, out: Outputs): number | undefined {
+  if (!job.ref) return undefined;
+  const got = toFloat32(out[job.stage === 'vision' ? 'visual_embeds' : 'logits']);
+  if (job.format === 'fp32') {
+    writeFileSync(job.ref, got);
+    return undefined;
+  }
+  if (!existsSync(job.ref)) return undefined;
+  const ref = readFileSync(job.ref);
+  return cosine(got, new Float32Array(ref.buffer, ref.byteOffset, ref.byteLength / 4));
 }
 
 /** Writes the job's graph with random weights to dir/model.onnx + dir/weights.bin (3B models exceed protobuf's 2 GB). */
@@ -198,15 +245,19 @@ function buildJob(job: Job, dir: string): Pick<Result, 'buildS' | 'layerBytes'> 
 }
 
 /** Loads dir/model.onnx and times it; this process's peak RSS is that of inference alone. */
-async function runBuilt(job: Job, dir: string): Promise<Pick<Result, 'loadS' | 'ms' | 'peakBytes'>> {
+async function runBuilt(
+  job: Job,
+  dir: string,
+): Promise<Pick<Result, 'loadS' | 'ms' | 'peakBytes' | 'cosine'>> {
   const t0 = performance.now();
   log(job, 'creating session');
   const session = await Session.create(join(dir, 'model.onnx'));
   const loadS = (performance.now() - t0) / 1e3;
   log(job, 'running');
   try {
-    const ms = await measure(job, session, FORMATS[job.format].dtype);
-    return { ms, loadS, peakBytes: process.resourceUsage().maxRSS * 1024 };
+    const { ms, out } = await measure(job, session, FORMATS[job.format].dtype);
+    const cosine = compareWithFp32(job, out);
+    return { ms, loadS, peakBytes: process.resourceUsage().maxRSS * 1024, cosine };
   } finally {
     await session.release();
   }
@@ -252,7 +303,7 @@ function child(job: Job): Outcome {
   try {
     const built = spawnPhase<Pick<Result, 'buildS' | 'layerBytes'>>('build', job, dir);
     if (!built.ok) return built;
-    const ran = spawnPhase<Pick<Result, 'loadS' | 'ms' | 'peakBytes'>>('run', job, dir);
+    const ran = spawnPhase<Pick<Result, 'loadS' | 'ms' | 'peakBytes' | 'cosine'>>('run', job, dir);
     if (!ran.ok) return ran;
     return { ok: true, result: { ...built.result, ...ran.result } };
   } finally {
@@ -282,7 +333,12 @@ const tokS = (ms: number) => `${(1e3 / ms).toFixed(2)} tok/s (${sec(ms)}/token)`
  */
 const peakAt = (L: number, at0: Result, atN: Result, N: number) =>
   atN.peakBytes + (L - N) * Math.max((atN.peakBytes - at0.peakBytes) / N, atN.layerBytes);
-const failedRow = (format: Format, name: string, error: string) => [format, name, error, '', '', '', ''];
+const failedRow = (format: Format, name: string, error: string) => [format, name, error, '', '', '', '', ''];
+const cos = (r: Result, format: Format) =>
+  format === 'fp32' ? '1 (reference)' : r.cosine === undefined ? '—' : r.cosine.toFixed(6);
+/** Where the fp32 run of a stage at a depth leaves its output for the other formats (set by main). */
+let refDir = '';
+const ref = (stage: string, depth: number) => join(refDir, `${stage}-${depth}.f32`);
 
 /** Vision: 0 blocks (patch embedding + merger), B−1 window blocks, then + 1 full-attention block. */
 function visionRow(format: Format, sizes: Sizes): string[] {
@@ -292,7 +348,7 @@ function visionRow(format: Format, sizes: Sizes): string[] {
   const r = runAll([
     { format, sizes, stage: 'vision', blocks: 0, fullAttention: [] },
     { format, sizes, stage: 'vision', blocks: B - 1, fullAttention: [] },
-    { format, sizes, stage: 'vision', blocks: B, fullAttention: [B - 1] },
+    { format, sizes, stage: 'vision', blocks: B, fullAttention: [B - 1], ref: ref('vision', B) },
   ]);
   if (typeof r === 'string') return failedRow(format, name, r);
   const [fixed, windowed, measured] = r;
@@ -306,6 +362,7 @@ function visionRow(format: Format, sizes: Sizes): string[] {
     name,
     `${sec(measured.ms)} (${B} blocks: ${B - 1} window + 1 full)`,
     `${sec(total)} (${depth} blocks; ${sec(fixed.ms)} fixed + ${sec(window)}/window, ${sec(full)}/full block)`,
+    cos(measured, format),
     mem(measured.peakBytes),
     mem(peakAt(depth, fixed, measured, B)),
     buildLoad(measured),
@@ -317,7 +374,7 @@ function prefillRow(format: Format, sizes: Sizes): string[] {
   const name = `prefill ${sizes.seq} tokens`;
   const r = runAll([
     { format, sizes, stage: 'prefill', layers: 0 },
-    { format, sizes, stage: 'prefill', layers: N },
+    { format, sizes, stage: 'prefill', layers: N, ref: ref('prefill', N) },
   ]);
   if (typeof r === 'string') return failedRow(format, name, r);
   const [fixed, measured] = r;
@@ -330,6 +387,7 @@ function prefillRow(format: Format, sizes: Sizes): string[] {
     name,
     `${sec(measured.ms)} (${N} layers; ${rate(measured.ms)})`,
     `${sec(total)} (${L} layers; ${sec(perLayer)}/layer; ${rate(total)})`,
+    cos(measured, format),
     mem(measured.peakBytes),
     mem(peakAt(L, fixed, measured, N)),
     buildLoad(measured),
@@ -346,7 +404,7 @@ function decodeRows(format: Format, sizes: Sizes, quick: boolean): string[][] {
   const name = `decode, context ${sizes.seq}`;
   const r = runAll([
     { format, sizes, stage: 'decode', layers: 0 },
-    { format, sizes, stage: 'decode', layers: N },
+    { format, sizes, stage: 'decode', layers: N, ref: ref('decode', N) },
   ]);
   if (typeof r === 'string') return [failedRow(format, name, r)];
   const [fixed, measured] = r;
@@ -357,6 +415,7 @@ function decodeRows(format: Format, sizes: Sizes, quick: boolean): string[][] {
       name,
       `${tokS(measured.ms)} (${N} layers)`,
       `${tokS(fixed.ms + (L * (measured.ms - fixed.ms)) / N)} (${L} layers)`,
+      cos(measured, format),
       mem(measured.peakBytes),
       mem(need),
       buildLoad(measured),
@@ -377,6 +436,7 @@ function decodeRows(format: Format, sizes: Sizes, quick: boolean): string[][] {
       name,
       `${tokS(d.ms)} (${L} layers)`,
       '(measured at full depth)',
+      '',
       mem(d.peakBytes),
       '',
       buildLoad(d),
@@ -423,6 +483,9 @@ function main(): void {
     for (const r of done) console.error(`result: ${r.filter(Boolean).join(' | ')}`);
     rows.push(...done);
   };
+  refDir = mkdtempSync(join(tmpdir(), 'qwen-bench-ref-'));
+  // fp32 first: the other formats compare their outputs with its
+  formats.sort((a, b) => Number(b === 'fp32') - Number(a === 'fp32'));
   for (const format of formats) {
     if (stages.includes('vision')) add(visionRow(format, sizes));
     if (stages.includes('prefill')) add(prefillRow(format, sizes));
@@ -433,6 +496,7 @@ function main(): void {
     'measure',
     'measured (reduced depth)',
     'extrapolated (real depth)',
+    'cosine vs fp32 (reduced depth)',
     'peak RSS',
     'peak RSS extrap.',
     'build / load',
@@ -445,7 +509,8 @@ function main(): void {
       `load average ${loadavg()[0].toFixed(1)} at the end, ${sec(performance.now() - start)} in all`,
   );
   console.log(
-    `fused lowering; int4 = MatMulNBits block 32 (embeddings and the tied lm_head stay fp32); best of ${sizes.runs} ` +
+    'fused lowering; int8/int4 = MatMulNBits block 32 at accuracy level 4 (int8 activations; int4-l0: level 0, ' +
+      `float activations), the tied embedding table / lm_head quantized too; best of ${sizes.runs} ` +
       `runs after a warm-up (vision, prefill), mean of ${sizes.steps} decode steps after one; peak RSS = maxRSS ` +
       'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',
@@ -453,6 +518,7 @@ function main(): void {
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const r of rows) console.log(line(r));
+  rmSync(refDir, { recursive: true, force: true });
 }
 
 if (process.argv[2] === '--child') {

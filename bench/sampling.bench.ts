@@ -46,6 +46,7 @@ import {
   reconstructCandidates,
   sampleFrames,
   spaceAwareSampling,
+  uniformIndices,
   voxelGrid,
 } from '../src/pipeline/frame_sampling.ts';
 import { ortVersion } from '../src/runtime/session.ts';
@@ -59,11 +60,12 @@ const { values: args } = parseArgs({
     rooms: { type: 'string' },
     count: { type: 'string', default: '12' },
     frames: { type: 'string', default: '16' },
-    plans: { type: 'string', default: 'cpu,32@518/128,16@294/16,24@294/16,32@294/32,32@224/16,64@224/16' },
+    plans: { type: 'string', default: 'cpu,uniform,32@518/128,32@294/32,16@294/16,24@294/16,64@224/16' },
     'no-timing': { type: 'boolean', default: false },
     'timing-only': { type: 'boolean', default: false },
     'vggt-format': { type: 'string', default: 'fp32' },
     child: { type: 'string' },
+    video: { type: 'string' },
   },
 });
 const K = Number(args.frames);
@@ -71,8 +73,9 @@ const SIZE = { width: 518, height: 392, frames: 128 };
 const SEED = 7;
 const load = () => loadavg()[0].toFixed(1);
 
-/** `cpu` / `exact` or candidates@width/chunkFrames. */
-function parsePlan(text: string): { name: string; plan: GeometryPlan } {
+/** `cpu` / `exact` or candidates@width/chunkFrames; `uniform` = no geometry (the baseline). */
+function parsePlan(text: string): { name: string; plan?: GeometryPlan } {
+  if (text === 'uniform') return { name: `uniform ${K} frames (no geometry)` };
   if (text in GEOMETRY_PLANS) {
     const plan = GEOMETRY_PLANS[text as keyof typeof GEOMETRY_PLANS];
     return { name: `${text} (${plan.candidates}@${plan.width}/${plan.chunkFrames})`, plan };
@@ -149,7 +152,8 @@ function normalisation(maps: PointMaps): number {
 }
 
 /** Picks (video frame indices) of a plan on a room, through the product's chunking, alignment and sampling. */
-async function planPicks(room: Room, plan: GeometryPlan): Promise<number[]> {
+async function planPicks(room: Room, plan?: GeometryPlan): Promise<number[]> {
+  if (!plan) return uniformIndices(room.full.frames, K);
   const candidates = candidateFrameIndices(room.full.frames, plan.candidates);
   const [width, height] = vggtResizeSize(room.full.width, room.full.height, 'crop', plan.width);
   // The "images" carry each candidate's video frame index, so the stand-in for VGGT knows which frames a call has.
@@ -163,7 +167,7 @@ async function planPicks(room: Room, plan: GeometryPlan): Promise<number[]> {
   return spaceAwareSampling(maps, K).selected.map((i) => candidates[i]);
 }
 
-async function coverage(dir: string, count: number, plans: { name: string; plan: GeometryPlan }[]) {
+async function coverage(dir: string, count: number, plans: { name: string; plan?: GeometryPlan }[]) {
   const ratios = plans.map(() => [] as number[]);
   let exactShare = 0;
   for (let i = 0; i < count; i++) {
@@ -199,6 +203,7 @@ interface Timing {
 
 async function timingChild(planText: string, video: string): Promise<void> {
   const { plan } = parsePlan(planText);
+  if (!plan) throw new Error('timing needs a plan');
   const c = defaultVggtConfig();
   c.heads = { camera: false, depth: false, point: true };
   const format: LinearFormat =
@@ -275,7 +280,16 @@ function runTiming(plan: string, video: string): Promise<Timing | undefined> {
   return new Promise((resolve) => {
     const p = spawn(
       process.execPath,
-      ['--import', 'tsx', fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', plan, video],
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        ...process.argv.slice(2),
+        '--child',
+        plan,
+        '--video',
+        video,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let out = '';
@@ -302,7 +316,7 @@ function aggregatorFlops(calls: { frames: number; perFrame: number }[]): number 
 }
 
 async function main(): Promise<void> {
-  if (args.child) return timingChild(args.child, process.argv.at(-1)!);
+  if (args.child) return timingChild(args.child, args.video!);
   const count = Number(args.count);
   const own = !args.rooms;
   const dir = args.rooms ?? mkdtempSync(join(tmpdir(), 'sampling-rooms-'));
@@ -332,9 +346,10 @@ async function main(): Promise<void> {
       plans.forEach((p, j) => {
         const r = ratios[j];
         const mean = r.reduce((a, b) => a + b, 0) / r.length;
-        const calls = geometryChunks(p.plan.candidates, p.plan.chunkFrames);
+        const calls = p.plan ? geometryChunks(p.plan.candidates, p.plan.chunkFrames) : [];
+        const what = p.plan ? `${calls.length} × ≤${Math.max(...calls.map((c) => c.length))} frames` : 'none';
         rows.push(
-          `| ${p.name} | ${calls.length} × ≤${Math.max(...calls.map((c) => c.length))} frames | ` +
+          `| ${p.name} | ${what} | ` +
             `${mean.toFixed(3)} | ${Math.min(...r).toFixed(3)} | ${r.filter((x) => x >= 0.95).length}/${r.length} |`,
         );
       });

@@ -68,7 +68,11 @@ describe('geometry chunks', () => {
       }
       assert.ok(chunks.every((c) => c[0] === 0 && c.length <= chunk && c.length >= 2));
       const rest = chunks.flatMap((c) => c.slice(1)).sort((a, b) => a - b);
-      assert.deepEqual(rest, Array.from({ length: n - 1 }, (_, i) => i + 1), 'every other candidate once');
+      assert.deepEqual(
+        rest,
+        Array.from({ length: n - 1 }, (_, i) => i + 1),
+        'every other candidate once',
+      );
       assert.equal(chunks.length, Math.ceil((n - 1) / (chunk - 1)), 'as few calls as fit');
       // interleaved: each call spans the video
       for (const c of chunks) assert.ok(c.at(-1)! >= n - chunks.length, `call ${c} reaches the end`);
@@ -109,7 +113,11 @@ describe('chunk alignment', () => {
   test('reconstructCandidates: calls of ≤ chunkFrames frames, each rescaled, give the first call’s maps', async () => {
     const S = 23;
     const truth = randomMaps(S, 3, 4, 5);
-    const ids = tensor('float32', [S, 1], Float32Array.from({ length: S }, (_, i) => i));
+    const ids = tensor(
+      'float32',
+      [S, 1],
+      Float32Array.from({ length: S }, (_, i) => i),
+    );
     const seen: number[][] = [];
     const out = await reconstructCandidates(ids, 6, async (chunk: HostTensor) => {
       const frames = Array.from(chunk.data as Float32Array);
