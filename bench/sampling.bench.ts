@@ -14,11 +14,11 @@
 //    (that needs the real weights; exact geometry makes those reductions lossless apart from sampling).
 // 2. Time, with random VGGT-1B weights at real size (aggregator + point head, float32; `--vggt-format int8` for
 //    the MatMulNBits level-4 aggregator): sampleFrames on one room's video in the plan's geometry mode, in a child
-//    process (its peak RSS is that run's). The exact plan's one call over 128×1,041 tokens is not run: it is
-//    extrapolated from the plan's measured calls as t = a·T + b·T² in the tokens T per call (a lower bound: it
-//    also needs ~20 GB for the attention activations).
-// Usage: npm run bench:sampling [-- --rooms DIR] [--count 12] [--frames 16] [--plans 32@294/16,…] [--no-timing]
-//        [--timing-only] [--vggt-format fp32|int8]
+//    process (its peak RSS is that run's). The exact plan's one call over 128×1,041 tokens is not run: its time is
+//    the cpu plan's aggregator time scaled by the ratio of their aggregator FLOPs. `--vggt-depth D` times a VGGT of
+//    D units instead of 24 and scales the aggregator's part by 24/D (for a machine too loaded for the real depth).
+// Usage: npm run bench:sampling [-- --rooms DIR] [--count 12] [--frames 16,8] [--plans cpu,uniform,64@224/16,…]
+//        [--no-timing] [--timing-only] [--vggt-format fp32|int8] [--vggt-depth 24]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -59,8 +59,8 @@ const { values: args } = parseArgs({
   options: {
     rooms: { type: 'string' },
     count: { type: 'string', default: '12' },
-    frames: { type: 'string', default: '16' },
-    plans: { type: 'string', default: 'cpu,uniform,32@518/128,32@294/32,16@294/16,24@294/16,64@224/16' },
+    frames: { type: 'string', default: '16,8' },
+    plans: { type: 'string', default: 'cpu,uniform,32@518/128,24@294/16,64@224/16' },
     'no-timing': { type: 'boolean', default: false },
     'timing-only': { type: 'boolean', default: false },
     'vggt-format': { type: 'string', default: 'fp32' },
@@ -69,7 +69,8 @@ const { values: args } = parseArgs({
     video: { type: 'string' },
   },
 });
-const K = Number(args.frames);
+/** Frame counts picked (the first is the pipeline's; fewer picks tell the plans apart more). */
+const KS = args.frames!.split(',').map(Number);
 const SIZE = { width: 518, height: 392, frames: 128 };
 const SEED = 7;
 /** Aggregator units of the timed VGGT (24 = VGGT-1B; fewer when the machine is too loaded for the real depth). */
@@ -78,7 +79,7 @@ const load = () => loadavg()[0].toFixed(1);
 
 /** `cpu` / `exact` or candidates@width/chunkFrames; `uniform` = no geometry (the baseline). */
 function parsePlan(text: string): { name: string; plan?: GeometryPlan } {
-  if (text === 'uniform') return { name: `uniform ${K} frames (no geometry)` };
+  if (text === 'uniform') return { name: 'uniform (no geometry)' };
   if (text in GEOMETRY_PLANS) {
     const plan = GEOMETRY_PLANS[text as keyof typeof GEOMETRY_PLANS];
     return { name: `${text} (${plan.candidates}@${plan.width}/${plan.chunkFrames})`, plan };
@@ -155,7 +156,7 @@ function normalisation(maps: PointMaps): number {
 }
 
 /** Picks (video frame indices) of a plan on a room, through the product's chunking, alignment and sampling. */
-async function planPicks(room: Room, plan?: GeometryPlan): Promise<number[]> {
+async function planPicks(room: Room, K: number, plan?: GeometryPlan): Promise<number[]> {
   if (!plan) return uniformIndices(room.full.frames, K);
   const candidates = candidateFrameIndices(room.full.frames, plan.candidates);
   const [width, height] = vggtResizeSize(room.full.width, room.full.height, 'crop', plan.width);
@@ -170,24 +171,27 @@ async function planPicks(room: Room, plan?: GeometryPlan): Promise<number[]> {
   return spaceAwareSampling(maps, K).selected.map((i) => candidates[i]);
 }
 
+/** Per frame count and plan, the coverage ratio on each room; and the exact picks' share of all voxels per K. */
 async function coverage(dir: string, count: number, plans: { name: string; plan?: GeometryPlan }[]) {
-  const ratios = plans.map(() => [] as number[]);
-  let exactShare = 0;
+  const ratios = KS.map(() => plans.map(() => [] as number[]));
+  const exactShare = KS.map(() => 0);
   for (let i = 0; i < count; i++) {
     const room = readRoom(dir, sceneName(SEED, i));
     const { mask } = confidenceMask(room.full.conf, CONF_PERCENTILE, MIN_CONF);
     const sets = frameVoxelSets(room.full, mask, voxelGrid(room.full, mask));
     const score = (picks: number[]) => new Set(picks.flatMap((p) => [...sets[p]])).size;
     const total = new Set(sets.flatMap((s) => [...s])).size;
-    const exact = score(spaceAwareSampling(room.full, K).selected);
-    exactShare += exact / total / count;
-    const line = [`${room.name}: exact ${exact}/${total} voxels`];
-    for (const [j, p] of plans.entries()) {
-      const r = score(await planPicks(room, p.plan)) / exact;
-      ratios[j].push(r);
-      line.push(`${p.name} ${r.toFixed(3)}`);
+    for (const [k, K] of KS.entries()) {
+      const exact = score(spaceAwareSampling(room.full, K).selected);
+      exactShare[k] += exact / total / count;
+      const line = [`${room.name} K=${K}: exact ${exact}/${total} voxels`];
+      for (const [j, p] of plans.entries()) {
+        const r = score(await planPicks(room, K, p.plan)) / exact;
+        ratios[k][j].push(r);
+        line.push(`${p.name} ${r.toFixed(3)}`);
+      }
+      console.error(`${line.join(' | ')} (load ${load()})`);
     }
-    console.error(`${line.join(' | ')} (load ${load()})`);
   }
   return { ratios, exactShare };
 }
@@ -266,7 +270,7 @@ async function timingChild(planText: string, video: string): Promise<void> {
     throw new Error(`timing runs a named plan (${Object.keys(GEOMETRY_PLANS)}), not ${planText}`);
   // Random weights may leave no usable point cloud (a clear InputError after the VGGT calls): the time stands.
   const picked = await sampleFrames(v, {
-    frames: K,
+    frames: KS[0],
     sampling: 'space-aware',
     geometryMode: modes[0][0] as keyof typeof GEOMETRY_PLANS,
     geometry: () => timed,
@@ -337,7 +341,7 @@ async function main(): Promise<void> {
   const dir = args.rooms ?? mkdtempSync(join(tmpdir(), 'sampling-rooms-'));
   const plans = args.plans!.split(',').map(parsePlan);
   console.log(
-    `Space-aware sampling plans — ${K} frames picked; ${count} synthetic rooms (seed ${SEED}) of ` +
+    `Space-aware sampling plans — ${KS.join(' and ')} frames picked; ${count} synthetic rooms (seed ${SEED}) of ` +
       `${SIZE.frames} frames ${SIZE.width}×${SIZE.height}; ONNX Runtime ${ortVersion()} CPU, ${cpus().length} ` +
       `cores; load average at start ${load()}`,
   );
@@ -355,19 +359,23 @@ async function main(): Promise<void> {
     const timings = new Map<string, Timing | undefined>();
     if (!args['timing-only']) {
       const { ratios, exactShare } = await coverage(dir, count, plans);
-      console.log(
-        `exact plan: its ${K} picks cover ${(100 * exactShare).toFixed(1)}% of all voxels on average (load ${load()})`,
-      );
-      plans.forEach((p, j) => {
-        const r = ratios[j];
-        const mean = r.reduce((a, b) => a + b, 0) / r.length;
-        const calls = p.plan ? geometryChunks(p.plan.candidates, p.plan.chunkFrames) : [];
-        const what = p.plan ? `${calls.length} × ≤${Math.max(...calls.map((c) => c.length))} frames` : 'none';
+      for (const [k, K] of KS.entries()) {
         rows.push(
-          `| ${p.name} | ${what} | ` +
-            `${mean.toFixed(3)} | ${Math.min(...r).toFixed(3)} | ${r.filter((x) => x >= 0.95).length}/${r.length} |`,
+          `| ${K} | exact (128@518/128): ${(100 * exactShare[k]).toFixed(1)}% of all voxels on average | 1 call | 1 | 1 | |`,
         );
-      });
+        for (const [j, p] of plans.entries()) {
+          const r = ratios[k][j];
+          const mean = r.reduce((a, b) => a + b, 0) / r.length;
+          const calls = p.plan ? geometryChunks(p.plan.candidates, p.plan.chunkFrames) : [];
+          const what = p.plan
+            ? `${calls.length} × ≤${Math.max(...calls.map((c) => c.length))} frames`
+            : 'none';
+          rows.push(
+            `| ${K} | ${p.name} | ${what} | ${mean.toFixed(3)} | ${Math.min(...r).toFixed(3)} | ` +
+              `${r.filter((x) => x >= 0.95).length}/${r.length} |`,
+          );
+        }
+      }
     }
     if (!args['no-timing']) {
       const video = join(dir, SYNTH_DATASET, `${sceneName(SEED, 0)}.mp4`);
@@ -375,9 +383,11 @@ async function main(): Promise<void> {
       timings.set('cpu', await runTiming('cpu', video));
     }
     console.log(
-      '\n| plan (candidates@width/frames per call) | VGGT calls | coverage ratio vs exact (mean) | min | rooms ≥ 0.95 |',
+      `\nCoverage ratio = voxels covered by the plan's picks / by the exact plan's picks, on the exact voxel grid ` +
+        `(load average now ${load()}):\n| frames picked | plan (candidates@width/frames per call) | VGGT calls | ` +
+        'coverage ratio (mean) | min | rooms ≥ 0.95 |',
     );
-    console.log('|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|');
     for (const r of rows) console.log(r);
     const t = timings.get('cpu');
     if (t) {
