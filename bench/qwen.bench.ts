@@ -27,6 +27,7 @@ import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, type DType, type HostTensor, numel, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
+import { cosine } from './support/compare.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
@@ -199,16 +200,6 @@ async function measure(job: Job, session: Session, dtype: DType): Promise<Measur
   const t0 = performance.now();
   for (let i = 0; i < sizes.steps; i++) await step();
   return { ms: (performance.now() - t0) / sizes.steps, out };
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let [dot, na, nb] = [0, 0, 0];
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 /** fp32 leaves its output at job.ref; the other formats compare theirs with it. */

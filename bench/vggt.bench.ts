@@ -32,6 +32,7 @@ import {
 import { ortVersion } from '../src/runtime/session.ts';
 import { type HostTensor, numel, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
+import { cosine } from './support/compare.ts';
 
 type Mode = 'aggregator' | 'full';
 type Format = 'fp32' | 'int8' | 'int4';
@@ -95,16 +96,6 @@ function paramShapes(graphs: Graph[]): Map<string, number[]> {
 }
 
 const rssGB = () => process.resourceUsage().maxRSS / 1024 ** 2;
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let [dot, na, nb] = [0, 0, 0];
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    na += a[i] * a[i];
-    nb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 /** fp32 writes its output for `frames`; a quantized format returns its cosine against it. */
 function compareWithFp32(format: Format, mode: Mode, frames: number, out: Float32Array): number | undefined {
