@@ -418,10 +418,13 @@ async function main(): Promise<void> {
           `${t.calls.map((c) => `${c.frames}: ${c.seconds.toFixed(0)} (${c.aggregatorSeconds.toFixed(0)})`).join(', ')} | ` +
           `${t.setupSeconds.toFixed(0)} |`,
       );
+      const exactWall = aggFull * ratio;
+      const exactCpu = exactWall * (t.cpuSeconds / t.seconds);
       console.log(
         `| exact (one call of ${exactCall.frames}×${exactCall.perFrame} tokens, ` +
-          `${(aggregatorFlops([exactCall]) / 1e15).toFixed(2)} PFLOP; not run) | | | ≈${((aggFull * ratio) / 3600).toFixed(1)} h ` +
-          `(the cpu plan's aggregator wall s at 24 units × ${ratio.toFixed(0)}, the FLOP ratio; heads not counted) | | | | |`,
+          `${(aggregatorFlops([exactCall]) / 1e15).toFixed(2)} PFLOP; not run) | | | ≈${(exactWall / 3600).toFixed(1)} h | ` +
+          `≈${(exactCpu / 3600).toFixed(1)} h | | (the cpu plan's aggregator time at 24 units × ${ratio.toFixed(0)}, the ` +
+          'FLOP ratio; heads not counted) | |',
       );
     } else if (!args['no-timing']) console.log('\nthe timing child failed (see stderr)');
   } finally {
