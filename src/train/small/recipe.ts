@@ -180,7 +180,8 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       steps: o.visionSteps,
       batch: o.visionBatch,
       seed: 41,
-      saveEvery: 20,
+      // About 100 saves per run (every 20 steps of the default 2000).
+      saveEvery: Math.ceil(o.visionSteps / 100),
       threads: o.threads,
       log,
     });
