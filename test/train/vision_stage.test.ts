@@ -1,13 +1,18 @@
 // The small recipe's `vision` stage on a micro run (2 training rooms, 1 evaluation room, 30 steps): the pretraining
 // loss falls, a SIGKILLed run resumes to bit-identical weights, log and figures, the checkpoint it writes differs from
-// the init one exactly in the ViT, and the SFT stage after it trains on that ViT.
+// the init one exactly in the ViT, and the SFT stage after it trains on that ViT; the frozen-encoder cache notices
+// rewritten ViT weights in the same folder.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { patchify, readProcessorConfig } from '../../src/models/qwen2_5_vl/image_processor.ts';
 import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
+import { FrozenEncoders } from '../../src/train/frozen_encoders.ts';
+import { Rng } from '../../src/train/rng.ts';
+import type { SftExample } from '../../src/train/sft_example.ts';
 import { paths, runSmallRecipe } from '../../src/train/small/recipe.ts';
 import { isVitBody, visionPaths } from '../../src/train/vision_pretrain.ts';
 import { microRecipe } from './vision_stage_micro.ts';
@@ -99,4 +104,47 @@ test('vision stage: loss falls, SIGKILL + rerun is bit-identical, the checkpoint
   const sft = openSpatialMllm(join(paths(whole).sft, 'model'));
   for (const k of trained.checkpoint.names().filter(isVitBody)) assert.ok(same(sft, trained, k), k);
   for (const c of [init, trained, sft]) c.checkpoint.close();
+});
+
+test('the encoder cache misses once a checkpoint folder gets other ViT weights', {
+  timeout: 120_000,
+}, async () => {
+  // Runs after the stage test (tests of a file run in order) on its vision checkpoint.
+  const whole = join(root, 'whole');
+  const dir = join(root, 'rewritten');
+  cpSync(paths(whole).init, dir, { recursive: true });
+  const rng = new Rng(5);
+  const [w, h] = [168, 112];
+  const frames = Array.from({ length: 4 }, () => ({
+    width: w,
+    height: h,
+    data: Uint8Array.from({ length: w * h * 3 }, () => rng.int(256)),
+  }));
+  const example = {
+    mediaKey: 'a video',
+    grid: [2, h / 14, w / 14],
+    media: async () => ({
+      pixelValues: patchify(frames, { ...readProcessorConfig(dir), maxPixels: w * h }).pixelValues,
+      frames,
+    }),
+  } as unknown as SftExample;
+  const encode = async () => {
+    const enc = new FrozenEncoders(openSpatialMllm(dir), { cacheDir: join(root, 'cache'), threads: 1 });
+    try {
+      return await enc.encode(example);
+    } finally {
+      await enc.release();
+      enc.checkpoint.checkpoint.close();
+    }
+  };
+  const first = await encode();
+  assert.equal(first.cached, false);
+  assert.equal((await encode()).cached, true);
+  copyFileSync(
+    join(visionPaths(paths(whole).vision).model, 'model.safetensors'),
+    join(dir, 'model.safetensors'),
+  );
+  const after = await encode();
+  assert.equal(after.cached, false, 'new ViT weights, same folder: recomputed');
+  assert.ok(!Buffer.from(after.vitHidden.data.buffer).equals(Buffer.from(first.vitHidden.data.buffer)));
 });
