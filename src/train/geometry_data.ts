@@ -81,7 +81,8 @@ export function normaliseGroundTruth(
   const { frames: S, height: H, width: W } = dims;
   const E0 = cameras.extrinsics.subarray(0, 12);
   const extrinsics = new Float32Array(S * 12);
-  for (let s = 0; s < S; s++) extrinsics.set(relativeTo(cameras.extrinsics.subarray(s * 12, s * 12 + 12), E0), s * 12);
+  for (let s = 0; s < S; s++)
+    extrinsics.set(relativeTo(cameras.extrinsics.subarray(s * 12, s * 12 + 12), E0), s * 12);
   const relative: Cameras = { extrinsics, intrinsics: cameras.intrinsics };
   const points = unprojectDepthMaps(depth, relative, dims);
   const mask = new Float32Array(S * H * W);
@@ -146,7 +147,10 @@ export async function sceneImages(scene: RenderedScene, indices: readonly number
 }
 
 /** A training or evaluation sequence: decoded frames + normalised ground truth. */
-export async function geometrySample(scene: RenderedScene, indices: readonly number[]): Promise<GeometrySample> {
+export async function geometrySample(
+  scene: RenderedScene,
+  indices: readonly number[],
+): Promise<GeometrySample> {
   const truth = sceneTruth(scene, indices);
   const images = await sceneImages(scene, indices);
   const [, , , H, W] = images.shape;

@@ -10,7 +10,7 @@
 //                     VGGT's point head (`space-aware`), on its depth + cameras (`space-aware-depth`), and greedy
 //                     max coverage on the ground truth itself (the best a picker can do).
 import { InputError } from '../errors.ts';
-import { percentile, poseEncodingToCameras, quatToMat, unprojectDepthMaps } from '../models/vggt/geometry.ts';
+import { percentile, poseEncodingToCameras, unprojectDepthMaps } from '../models/vggt/geometry.ts';
 import { VggtModel } from '../models/vggt/model.ts';
 import {
   frameVoxelSets,
@@ -21,7 +21,13 @@ import {
   uniformIndices,
   voxelGrid,
 } from '../pipeline/frame_sampling.ts';
-import { listRenderedScenes, normaliseGroundTruth, sceneFrames, sceneImages, sceneTruth } from './geometry_data.ts';
+import {
+  listRenderedScenes,
+  normaliseGroundTruth,
+  sceneFrames,
+  sceneImages,
+  sceneTruth,
+} from './geometry_data.ts';
 
 export interface CoverageFigures {
   uniform: number;
@@ -60,7 +66,14 @@ export function depthAbsRel(pred: Float32Array, gt: Float32Array): number {
   const idx: number[] = [];
   for (let i = 0; i < gt.length; i++) if (gt[i] > 0 && Number.isFinite(pred[i])) idx.push(i);
   const s =
-    percentile(Float32Array.from(idx, (i) => gt[i]), 50) / percentile(Float32Array.from(idx, (i) => pred[i]), 50);
+    percentile(
+      Float32Array.from(idx, (i) => gt[i]),
+      50,
+    ) /
+    percentile(
+      Float32Array.from(idx, (i) => pred[i]),
+      50,
+    );
   return mean(idx.map((i) => Math.abs(s * pred[i] - gt[i]) / gt[i]));
 }
 
@@ -178,7 +191,8 @@ export function geometryTable(before: GeometryFigures, after: GeometryFigures): 
     [`coverage of ${after.picks} picks: uniform`, (f) => pct(f.coverage.uniform)],
     [
       'coverage: space-aware (point head)',
-      (f) => `${pct(f.coverage.spaceAware)}${f.samplingFailures.spaceAware ? ` (${f.samplingFailures.spaceAware} failed)` : ''}`,
+      (f) =>
+        `${pct(f.coverage.spaceAware)}${f.samplingFailures.spaceAware ? ` (${f.samplingFailures.spaceAware} failed)` : ''}`,
     ],
     [
       'coverage: space-aware-depth (depth + cameras)',

@@ -18,7 +18,13 @@ import { openVggt } from '../models/vggt/load.ts';
 import type { ImageSize } from '../models/vggt/model.ts';
 import type { HostTensor } from '../tensor.ts';
 import { writeCheckpointCopy } from './export.ts';
-import { type GeometrySample, geometrySample, listRenderedScenes, type RenderedScene, sceneFrames } from './geometry_data.ts';
+import {
+  type GeometrySample,
+  geometrySample,
+  listRenderedScenes,
+  type RenderedScene,
+  sceneFrames,
+} from './geometry_data.ts';
 import { Rng } from './rng.ts';
 import { type LogRecord, Progress, RunFolder } from './run_log.ts';
 import { microBatchRecord } from './sft_run.ts';
@@ -43,7 +49,11 @@ export const LOSS_PARTS = [
  * images [B, S, 3, H, W] and the normalised targets → `loss` (VGGT's MultitaskLoss) and its parts. Every VGGT
  * parameter of the graph keeps its VGGT-1B state-dict name (`aggregator.…`, `camera_head.…`, `depth_head.…`).
  */
-export function buildGeometryGraph(c: VggtConfig, size: ImageSize, o: VggtLossOptions = VGGT_LOSS_DEFAULTS): E.Graph {
+export function buildGeometryGraph(
+  c: VggtConfig,
+  size: ImageSize,
+  o: VggtLossOptions = VGGT_LOSS_DEFAULTS,
+): E.Graph {
   if (!(c.heads.camera && c.heads.depth && c.heads.point))
     throw new InputError('geometry training needs VGGT with camera, depth and point heads in the checkpoint');
   const g = new E.Graph(`vggt_geometry_${size.join('x')}`);
@@ -94,7 +104,12 @@ export interface GeometryHyper {
 }
 
 /** Upstream's fine-tuning uses lr 5e-5 on VGGT-1B; from random init the tiny VGGT needs a larger rate. */
-export const GEOMETRY_HYPER: GeometryHyper = { lr: 1e-3, weightDecay: 0.05, warmupRatio: 0.05, maxGradNorm: 1 };
+export const GEOMETRY_HYPER: GeometryHyper = {
+  lr: 1e-3,
+  weightDecay: 0.05,
+  warmupRatio: 0.05,
+  maxGradNorm: 1,
+};
 
 export interface GeometryRunOptions {
   /** Spatial-MLLM (or VGGT) checkpoint folder whose VGGT trains. */
@@ -109,6 +124,8 @@ export interface GeometryRunOptions {
   saveEvery: number;
   threads?: number;
   hyper?: GeometryHyper;
+  /** Which VGGT tensors train (default all; upstream's fine-tuning configs freeze `aggregator.*`). */
+  trainable?: (name: string) => boolean;
   log?: (s: string) => void;
 }
 
@@ -148,7 +165,9 @@ export async function runGeometry(o: GeometryRunOptions): Promise<GeometryRunSum
   const log = o.log ?? ((s: string) => process.stderr.write(s));
   const scenes: RenderedScene[] = listRenderedScenes(o.data);
   if (scenes.length === 0)
-    throw new InputError(`${o.data} holds no rendered scenes (<scene>.mp4 + .safetensors + .json); run data synth`);
+    throw new InputError(
+      `${o.data} holds no rendered scenes (<scene>.mp4 + .safetensors + .json); run data synth`,
+    );
   if (!(Number.isInteger(o.frames) && o.frames >= 2))
     throw new InputError(`--frames must be an integer ≥ 2 (VGGT learns from several views), got ${o.frames}`);
   const framesPerRoom = sceneFrames(scenes[0]);
@@ -160,7 +179,7 @@ export async function runGeometry(o: GeometryRunOptions): Promise<GeometryRunSum
     const graph = buildGeometryGraph(config, size);
     const init = new Map([...graph.params.keys()].map((n) => [n, weights.read(n)]));
     const trainer = Trainer.create(graph, init, {
-      trainable: () => true,
+      trainable: o.trainable ?? (() => true),
       outputs: [...LOSS_PARTS],
       optimizer: { kind: 'adamw', betas: [0.9, 0.999], eps: 1e-8 },
       lr: hyper.lr,
@@ -180,6 +199,7 @@ export async function runGeometry(o: GeometryRunOptions): Promise<GeometryRunSum
         size,
         hyper,
         losses: VGGT_LOSS_DEFAULTS,
+        ...(o.trainable ? { trainable: trainer.trainable } : {}),
       };
       const run = new RunFolder(o.out, settings, trainer, ['loss', ...LOSS_PARTS, 'grad_norm', 'lr.default']);
       const resumedFrom = run.resumedFrom;

@@ -99,7 +99,12 @@ export function gradientLoss(pred: E.Tensor, gt: E.Tensor, mask: E.Tensor): E.Te
 }
 
 /** `gradient_loss_multi_scale_wrapper`: the mean of gradientLoss on the maps subsampled by 1, 2, 4, … */
-export function multiScaleGradientLoss(pred: E.Tensor, gt: E.Tensor, mask: E.Tensor, scales: number): E.Tensor {
+export function multiScaleGradientLoss(
+  pred: E.Tensor,
+  gt: E.Tensor,
+  mask: E.Tensor,
+  scales: number,
+): E.Tensor {
   let total: E.Tensor | undefined;
   for (let s = 0; s < scales; s++) {
     const step = 2 ** s;

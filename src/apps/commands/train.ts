@@ -94,7 +94,9 @@ function common(cmd: Command): Command {
 }
 
 export function register(program: Command): void {
-  const train = program.command('train').description('fine-tune a Spatial-MLLM checkpoint (SFT, GRPO, VGGT geometry)');
+  const train = program
+    .command('train')
+    .description('fine-tune a Spatial-MLLM checkpoint (SFT, GRPO, VGGT geometry)');
   common(
     train
       .command('sft')
@@ -126,7 +128,10 @@ export function register(program: Command): void {
       "train a checkpoint's VGGT (aggregator, camera, depth and point heads) with VGGT's losses on rendered rooms (data synth)",
     )
     .requiredOption('--model <dir>', 'Spatial-MLLM checkpoint folder whose VGGT trains')
-    .requiredOption('--data <dir>', 'data synth folder of the training rooms (video + exact depth and cameras)')
+    .requiredOption(
+      '--data <dir>',
+      'data synth folder of the training rooms (video + exact depth and cameras)',
+    )
     .requiredOption('--out <dir>', 'run folder: state, train.jsonl, train.svg, model/; rerun to resume')
     .option('--steps <n>', 'optimizer steps (one sequence each)', int('--steps', 1), 400)
     .option('--frames <n>', 'frames per sequence', int('--frames', 2), 8)
