@@ -1,8 +1,8 @@
 // The frozen encoders of Spatial-MLLM SFT, run in inference sessions: the Qwen ViT blocks up to the PatchMerger
 // (which trains) and the VGGT aggregator with the 3D token merge (the connector trains). Their outputs depend only
-// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint folder and the
-// size and time of its weight files, so that rewritten encoder weights — e.g. a pretrained ViT — miss the cache):
-// every epoch after the first runs only the trainable graph.
+// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint folder and its
+// weight files' sizes and modification times): every epoch after the first runs only the trainable graph, and a
+// checkpoint whose encoder weights changed (e.g. rewritten by the geometry stage) never reads stale outputs.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -58,10 +58,10 @@ function buildSpatialTokens(ckpt: SpatialMllmCheckpoint, grid: GridThw): E.Graph
   return g;
 }
 
-/** Name, size and modification time of a folder's weight files: changes whenever the weights are rewritten. */
-export function weightFilesStamp(dir: string): [string, number, number][] {
+/** The weight files of a checkpoint folder (name, size, mtime): changes whenever a weight file is rewritten. */
+export function weightsIdentity(dir: string): [string, number, number][] {
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.safetensors'))
+    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json'))
     .sort()
     .map((f) => {
       const st = statSync(join(dir, f));
@@ -71,6 +71,7 @@ export function weightFilesStamp(dir: string): [string, number, number][] {
 
 export class FrozenEncoders {
   private readonly vit: GraphSessions;
+  private readonly weightsKey: [string, number, number][];
   private readonly vggt: GraphSessions;
   /** Runs and cache hits so far. */
   readonly stats = { computed: 0, cached: 0 };
@@ -82,6 +83,7 @@ export class FrozenEncoders {
     const s = { device: options.device, threads: options.threads };
     this.vit = new GraphSessions(options.weights ?? checkpoint.weights, s);
     this.vggt = new GraphSessions(checkpoint.weights, s);
+    this.weightsKey = weightsIdentity(checkpoint.dir);
   }
 
   private cachePath(ex: SftExample): string | undefined {
@@ -91,7 +93,7 @@ export class FrozenEncoders {
         JSON.stringify([
           ex.mediaKey,
           resolve(this.checkpoint.dir),
-          weightFilesStamp(this.checkpoint.dir),
+          this.weightsKey,
           this.options.format ?? null,
         ]),
       )

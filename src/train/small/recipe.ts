@@ -5,13 +5,16 @@
 //   init     tokenizer merges learned from the training text + the small config, fresh weights
 //   vision   the ViT pretrained on the training rooms' instance and depth maps (src/train/vision_pretrain.ts), with
 //            a linear probe on the random ViT as the baseline; figures on the eval rooms → vision.done.json
-//   sft      `train sft` on the balanced conversations from the vision stage's checkpoint, encoders frozen as
-//            upstream (the pretrained ViT; VGGT random)
+//   geometry the small VGGT (aggregator + camera, depth, point heads) trained with VGGT's losses on the training
+//            rooms' decoded frames against their exact depth and cameras (src/train/geometry_run.ts), from the
+//            vision checkpoint; figures on the eval rooms before and after (src/train/geometry_eval.ts)
+//   sft      `train sft` from the geometry checkpoint on the balanced conversations, encoders frozen as upstream
+//            (the ViT as the vision stage left it, VGGT as the geometry stage left it)
 //   grpo     `train grpo` from the SFT model with the paper's rewards
 //   eval     VSI-Bench metrics on the eval rooms: SFT / SFT+GRPO (uniform, space-aware), the blind model, chance
 //            and frequency baselines → eval/table.md
-// The geometry stage (pretraining the small VGGT on the renders' exact depth and cameras) is not part of the
-// recipe yet: the VGGT of the small model is random and frozen (README, "The small model").
+// The two encoder stages train disjoint tensors (ViT / VGGT) from inputs that do not depend on each other, so their
+// order does not change the result.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
@@ -20,6 +23,8 @@ import { evalBenchmark } from '../../eval/commands.ts';
 import type { Report } from '../../eval/report.ts';
 import { writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.ts';
 import { TASKS } from '../../vsibench.ts';
+import { geometryFigures, geometryTable } from '../geometry_eval.ts';
+import { runGeometry } from '../geometry_run.ts';
 import { runGrpo } from '../grpo_run.ts';
 import { runSft } from '../sft_run.ts';
 import { runVisionStage, visionPaths } from '../vision_pretrain.ts';
@@ -36,6 +41,9 @@ export interface SmallRecipeOptions {
   /** Questions per type per room (training / evaluation). */
   trainPerType: number;
   evalPerType: number;
+  /** Geometry stage: optimizer steps (one sequence of `geometryFrames` frames each). */
+  geometrySteps: number;
+  geometryFrames: number;
   sftSteps: number;
   grpoSteps: number;
   merges: number;
@@ -43,7 +51,7 @@ export interface SmallRecipeOptions {
   /** Frames rendered per synthetic video (default 16). */
   videoFrames?: number;
   /** Stop after this stage (tests run the cheap ones). */
-  until?: 'data' | 'init' | 'vision' | 'sft' | 'grpo';
+  until?: 'data' | 'init' | 'vision' | 'geometry' | 'sft' | 'grpo';
   /** Vision pretraining: optimizer steps (the linear probe takes as many) and rooms per step. */
   visionSteps: number;
   visionBatch: number;
@@ -60,6 +68,8 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   evalPerType: 2,
   visionSteps: 2000,
   visionBatch: 8,
+  geometrySteps: 200,
+  geometryFrames: 6,
   sftSteps: 700,
   grpoSteps: 20,
   merges: 400,
@@ -96,6 +106,7 @@ export const paths = (out: string) => ({
   evalQuestions: join(out, 'data', 'eval', 'test.jsonl'),
   init: join(out, 'init'),
   vision: join(out, 'vision'),
+  geometry: join(out, 'geometry'),
   sft: join(out, 'sft'),
   grpo: join(out, 'grpo'),
   evals: join(out, 'eval'),
@@ -188,9 +199,31 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   });
   if (o.until === 'vision') return;
 
+  await stage(o, 'geometry', async () => {
+    const s = await runGeometry({
+      model: visionPaths(p.vision).model,
+      data: p.train,
+      out: p.geometry,
+      steps: o.geometrySteps,
+      frames: o.geometryFrames,
+      seed: 44,
+      saveEvery: 10,
+      threads: o.threads,
+      log,
+    });
+    // Held-out rooms only (seed range SEEDS.eval); K = the frames a question gets.
+    const figures = { picks: o.frames, threads: o.threads };
+    const before = await geometryFigures(p.init, p.eval, figures);
+    const after = await geometryFigures(s.model, p.eval, figures);
+    const table = geometryTable(before, after);
+    log(table);
+    return { steps: s.steps, firstLoss: s.firstLoss, lastLoss: s.lastLoss, before, after, table };
+  });
+  if (o.until === 'geometry') return;
+
   await stage(o, 'sft', async () => {
     const s = await runSft({
-      model: visionPaths(p.vision).model,
+      model: join(p.geometry, 'model'),
       data: p.sftData,
       media: p.train,
       out: p.sft,
