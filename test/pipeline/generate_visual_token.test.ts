@@ -6,17 +6,15 @@
 // prompt of every `spatial_mllm` fixture, both lowerings.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import * as E from '../../src/engine/index.ts';
+import type * as E from '../../src/engine/index.ts';
 import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { type ForwardInput, Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { decodePositionIds, type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
-import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
-import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
-import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
+import { fusedFixtureVideo } from '../support/spatial_mllm_video.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
 const report: string[] = [];
@@ -132,19 +130,7 @@ for (const fixture of findFixtures('spatial_mllm')) {
     for (const lowering of LOWERINGS) {
       test(`fused video prompt, generated <|video_pad|> and <|image_pad|> (${lowering})`, async () => {
         const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-        const ckpt = openSpatialMllm(fixture.dir);
-        const qwen = Qwen25VLModel.load(fixture.dir, { lowering, weights: ckpt.weights });
-        const grid = ints(io.read('video.video_grid_thw')) as unknown as GridThw;
-        const videoEmbeds = await qwen.encodeVision(io.read('video.pixel_values_videos'), grid);
-        const fusion = await Session.create(
-          E.toOnnx(buildSpatialFusion(ckpt.config, grid, { spatialInput: 'frames' }), {
-            weights: ckpt.weights,
-            lowering,
-          }).bytes,
-        );
-        const fused = (await fusion.run({ frames: io.read('video.frames_uint8'), video_embeds: videoEmbeds }))
-          .fused_video_embeds;
-        await fusion.release();
+        const { ckpt, qwen, grid, fused } = await fusedFixtureVideo(fixture.dir, io, lowering);
         const p: Prompt = {
           ids: ints(io.read('video.input_ids')),
           imageGridThw: [],
