@@ -14,6 +14,11 @@ import { decodePositionIds, type GridThw, ropeIndex } from '../../src/models/qwe
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
+import {
+  type QwenFixtureCase,
+  qwenFixtureCaseNames,
+  readQwenFixtureCase,
+} from '../support/qwen_fixture_cases.ts';
 import { fusedFixtureVideo } from '../support/spatial_mllm_video.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
@@ -95,24 +100,15 @@ const LOWERINGS: E.Lowering[] = ['fused', 'primitive'];
 for (const fixture of findFixtures('qwen2_5_vl')) {
   describe(`${fixture.name} (qwen2_5_vl)`, () => {
     const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-    const has = (n: string) => io.names().includes(n);
-    const cases = [...new Set(io.names().map((n) => n.split('.')[0]))].filter((c) => has(`${c}.input_ids`));
+    const cases = qwenFixtureCaseNames(io);
     for (const lowering of LOWERINGS) {
       const model = Qwen25VLModel.load(fixture.dir, { lowering });
       after(() => model.release());
       for (const c of cases) {
-        const kind = has(`${c}.pixel_values_videos`) ? 'video' : has(`${c}.pixel_values`) ? 'image' : 'text';
         for (const pad of ['image', 'video'] as const) {
           test(`${c} prompt, generated <|${pad}_pad|> (${lowering})`, async () => {
-            const p: Prompt = { ids: ints(io.read(`${c}.input_ids`)), imageGridThw: [], videoGridThw: [] };
-            if (kind !== 'text') {
-              const grid = ints(io.read(`${c}.${kind}_grid_thw`)) as unknown as GridThw;
-              (kind === 'video' ? p.videoGridThw : p.imageGridThw).push(grid);
-              const pixels = io.read(`${c}.${kind === 'video' ? 'pixel_values_videos' : 'pixel_values'}`);
-              p.visualEmbeds = await model.encodeVision(pixels, grid);
-              if (has(`${c}.second_per_grid_ts`))
-                p.secondPerGridTs = [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]];
-            }
+            const { visual, ...p }: Prompt & QwenFixtureCase = readQwenFixtureCase(io, c);
+            if (visual) p.visualEmbeds = await model.encodeVision(visual.pixels, visual.grid);
             const padId = pad === 'image' ? model.config.imageTokenId : model.config.videoTokenId;
             const table = openSafetensors(`${fixture.dir}/model.safetensors`);
             const e = await checkAfterPad(model, table.read('model.embed_tokens.weight'), p, padId);
