@@ -3,6 +3,7 @@
 // with the KV cache (tokens exact, per-step logits). Tolerances (fixture README: fp32 vs fp64 spread
 // ~1e-5 logits, ~5e-5 features): logits 1e-4 abs, hidden states and vision features 2e-4 abs.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import type { Lowering } from '../../src/engine/index.ts';
 import { generateQwen } from '../../src/models/generate.ts';
@@ -33,6 +34,28 @@ for (const fixture of findFixtures('qwen2_5_vl')) {
   describe(fixture.name, () => {
     const io = openSafetensors(`${fixture.dir}/io.safetensors`);
     const cases = qwenFixtureCaseNames(io);
+    test('release() closes the checkpoint files load() opened', {
+      skip: !existsSync('/proc/self/fd') && 'needs /proc/self/fd',
+    }, async () => {
+      const dir = realpathSync(fixture.dir);
+      // Open descriptors on this fixture's checkpoint files (from /proc).
+      const openFiles = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            const target = readlinkSync(`/proc/self/fd/${fd}`);
+            return (
+              target.startsWith(dir) && target.endsWith('.safetensors') && !target.endsWith('io.safetensors')
+            );
+          } catch {
+            return false; // closed since it was listed
+          }
+        }).length;
+      const before = openFiles();
+      const model = Qwen25VLModel.load(fixture.dir);
+      assert.ok(openFiles() > before, 'load opens the checkpoint');
+      await model.release();
+      assert.equal(openFiles(), before);
+    });
     for (const lowering of ['fused', 'primitive'] as Lowering[]) {
       const model = Qwen25VLModel.load(fixture.dir, { lowering });
       after(() => model.release());
