@@ -14,7 +14,8 @@ export interface AskCliOptions {
   sampling: FrameSampling;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: WeightDType;
-  maxNewTokens: number;
+  /** Absent: the model's own default (SpatialMllm.maxNewTokens). */
+  maxNewTokens?: number;
   temperature: number;
   topP: number;
   topK?: number;

@@ -76,6 +76,25 @@ describe('ask CLI', () => {
     );
   });
 
+  test("without --max-new-tokens the answer stops at the model's generation_config.json max_new_tokens", () => {
+    const limit = JSON.parse(readFileSync(join(model, 'generation_config.json'), 'utf8')).max_new_tokens;
+    assert.ok(Number.isInteger(limit) && limit > 0, 'the tiny model states its answer length');
+    const r = cli([
+      'ask',
+      'How big is the room?',
+      '--model',
+      model,
+      '--video',
+      video,
+      '--frames',
+      '4',
+      '--json',
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.ok(out.newTokens >= 1 && out.newTokens <= limit, `${out.newTokens} tokens, limit ${limit}`);
+  });
+
   test('space-aware sampling returns frames in time order with coverage, and reuses the cached geometry', () => {
     const cache = join(dir, 'cache');
     const args = [

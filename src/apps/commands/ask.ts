@@ -25,7 +25,11 @@ export function register(program: Command): void {
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
     .addOption(dtypeOption())
-    .option('--max-new-tokens <n>', 'generation limit', integer(0), DEFAULT_MAX_NEW_TOKENS)
+    .option(
+      '--max-new-tokens <n>',
+      `generation limit (default: the model's generation_config.json max_new_tokens, else ${DEFAULT_MAX_NEW_TOKENS})`,
+      integer(0),
+    )
     .option(
       '--temperature <t>',
       'sampling temperature (0 = greedy); upstream uses 0.1',

@@ -51,7 +51,6 @@ export async function runDemo(o: { out?: string; sampling: FrameSampling }): Pro
     const result = await ask(model, video, question, {
       frames: 8,
       sampling: o.sampling,
-      maxNewTokens: 12,
       temperature: 0,
       promptSuffix: q.options ? PROMPT_SUFFIXES.multipleChoice : PROMPT_SUFFIXES.numeric,
       onStage: stageLogger((s) => process.stdout.write(s)),
