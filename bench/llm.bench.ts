@@ -30,6 +30,7 @@ import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { buildThenRun, childPhase } from './support/phases.ts';
 import { writeQwen2Gguf } from './support/qwen2_gguf.ts';
 import { randomParam, randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
 
 const CONFIG = parseQwen25VLConfig(
   structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
@@ -432,8 +433,6 @@ function main(): void {
     'peak ours',
     'peak llama.cpp',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(
     `LLM benchmark${values.quick ? ' --quick (tiny sizes: not figures)' : ''} — Qwen2.5-3B text model, random weights; ` +
       `onnxruntime-node ${ortVersion()} vs node-llama-cpp (prebuilt CPU) on a GGUF of the same weights; ` +
@@ -449,9 +448,7 @@ function main(): void {
       'quantized too (int8/int4) and the cache in buffers updated in place; peak = maxRSS of ' +
       'the child that ran the model; the machine is shared: compare within a run',
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  console.log(markdownTable(header, rows));
 }
 
 if (process.argv[2] === '--child')

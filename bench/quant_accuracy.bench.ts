@@ -30,6 +30,7 @@ import { openCheckpoint, openSafetensors } from '../src/weights/safetensors.ts';
 import { findFixtures } from '../test/support/fixtures.ts';
 import { qwenFixtureCaseNames, readQwenFixtureCase } from '../test/support/qwen_fixture_cases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
 
 interface Variant {
   name: string;
@@ -236,12 +237,6 @@ async function randomRows(): Promise<string[][]> {
   return rows;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 const { values } = parseArgs({ options: { 'skip-random': { type: 'boolean', default: false } } });
 const fixtures = await fixtureRows();
 const random = values['skip-random'] ? [] : await randomRows();
@@ -252,12 +247,12 @@ console.log(
 );
 console.log("\nFixtures (vs the fixture's float32 PyTorch outputs; fp32 reaches ≈1e-5 on these):");
 console.log(
-  table(
+  markdownTable(
     ['case', 'format', 'vision output max abs', 'logits max abs', 'logits cosine', 'greedy tokens'],
     fixtures,
   ),
 );
 if (random.length) {
   console.log('\nRandom weights at real width (vs the float32 graph; one run after a warm-up each):');
-  console.log(table(['graph', 'format', 'cosine', 'max abs', 'time', 'speed vs fp32'], random));
+  console.log(markdownTable(['graph', 'format', 'cosine', 'max abs', 'time', 'speed vs fp32'], random));
 }

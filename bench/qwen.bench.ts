@@ -26,6 +26,7 @@ import { BYTES, type DType, type HostTensor, numel, tensor } from '../src/tensor
 import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { buildThenRun, childPhase } from './support/phases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
 const CONFIG = parseQwen25VLConfig(
@@ -400,8 +401,6 @@ function main(): void {
     'peak RSS extrap.',
     'build / load',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(
     `Qwen2.5-VL-3B benchmark${quick ? ' --quick (tiny inputs and vocabulary: not figures)' : ''} — random weights, ` +
       `onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ${mem(totalmem())} RAM, ` +
@@ -413,9 +412,7 @@ function main(): void {
       'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  console.log(markdownTable(header, rows));
 }
 
 if (process.argv[2] === '--child')
