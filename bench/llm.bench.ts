@@ -31,6 +31,7 @@ import { buildThenRun, childPhase } from './support/phases.ts';
 import { writeQwen2Gguf } from './support/qwen2_gguf.ts';
 import { randomParam, randomTensor, randomWeights } from './support/random_weights.ts';
 import { markdownTable } from './support/table.ts';
+import { bestOf } from './support/timing.ts';
 
 const CONFIG = parseQwen25VLConfig(
   structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
@@ -135,16 +136,6 @@ function buildJob(job: Job, dir: string): Pick<Measured, 'buildS' | 'fileBytes'>
 const promptIds = (n: number, vocab: number) =>
   Array.from({ length: n }, (_, i) => (i * 7919 + 13) % (vocab - 8));
 
-async function best(runs: number, run: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return Math.min(...times); // the least disturbed by other processes
-}
-
 type Timings = Pick<Measured, 'prefill' | 'decode' | 'loadS'>;
 
 async function runOurs(job: Job, dir: string): Promise<Timings> {
@@ -188,7 +179,7 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
       for (const n of sizes.prompts) {
         log(job, `prefill ${n}`);
         const feeds = feedsFor(promptIds(n, c.vocabSize), 0);
-        prefill[n] = await best(sizes.runs, () => run(feeds));
+        prefill[n] = await bestOf(sizes.runs, () => run(feeds));
       }
     }
     // Decode as generation does: plain graph = the cache goes out of ONNX Runtime and back in every step;
@@ -252,7 +243,7 @@ async function runLlama(job: Job, dir: string): Promise<Timings> {
       await evaluate(sizes.prompts[0]); // warm-up: page faults of the memory-mapped weights
       for (const n of sizes.prompts) {
         log(job, `prefill ${n}`);
-        prefill[n] = await best(sizes.runs, () => evaluate(n));
+        prefill[n] = await bestOf(sizes.runs, () => evaluate(n));
       }
     }
     log(job, `decode after ${sizes.context}`);

@@ -27,6 +27,7 @@ import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { buildThenRun, childPhase } from './support/phases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
 import { markdownTable } from './support/table.ts';
+import { bestOf } from './support/timing.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
 const CONFIG = parseQwen25VLConfig(
@@ -131,15 +132,10 @@ function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string
   return feeds;
 }
 
+/** Best of `runs` after a warm-up run (the first run allocates ONNX Runtime's arena). */
 async function timeRuns(runs: number, run: () => Promise<unknown>): Promise<number> {
-  await run(); // warm-up: the first run allocates ONNX Runtime's arena
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return Math.min(...times); // the least disturbed by other processes
+  await run();
+  return bestOf(runs, run);
 }
 
 async function measure(job: Job, session: Session, dtype: DType): Promise<number> {
