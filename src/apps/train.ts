@@ -49,6 +49,7 @@ export interface SmallCliOptions {
   out: string;
   trainScenes?: number;
   evalScenes?: number;
+  visionSteps?: number;
   sftSteps?: number;
   grpoSteps?: number;
   threads?: number;
@@ -157,6 +158,7 @@ export async function runSmallCommand(o: SmallCliOptions): Promise<void> {
       out: o.out,
       trainScenes: o.trainScenes ?? d.trainScenes,
       evalScenes: o.evalScenes ?? d.evalScenes,
+      visionSteps: o.visionSteps ?? d.visionSteps,
       sftSteps: o.sftSteps ?? d.sftSteps,
       grpoSteps: o.grpoSteps ?? d.grpoSteps,
       threads: o.threads ?? d.threads,

@@ -4,7 +4,7 @@
 // fully trained connector and merger as modules_to_save) and, with merge, the full folder with W + (α/r)·B·A.
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spatialMllmKey } from '../models/spatial_mllm/checkpoint.ts';
+import { type SpatialMllmCheckpoint, spatialMllmKey } from '../models/spatial_mllm/checkpoint.ts';
 import type { HostTensor } from '../tensor.ts';
 import { writeSafetensors } from '../weights/safetensors.ts';
 import { mergeLora, savePeft } from './lora.ts';
@@ -24,8 +24,11 @@ function copyMetadata(from: string, to: string): void {
 }
 
 /** A full model folder: base tensors with `trained` (graph names) replaced. Written to a temp folder, then moved. */
-function writeModelFolder(model: SftModel, dir: string, trained: Map<string, HostTensor>): void {
-  const ckpt = model.checkpoint;
+export function writeModelFolder(
+  ckpt: SpatialMllmCheckpoint,
+  dir: string,
+  trained: Map<string, HostTensor>,
+): void {
   const tmp = `${dir}.${process.pid}.tmp`;
   rmSync(tmp, { recursive: true, force: true });
   copyMetadata(ckpt.dir, tmp);
@@ -53,7 +56,7 @@ export async function exportSft(
   const params = model.trainer.parameters();
   const trained = new Map(model.trainer.trainable.map((n) => [n, params.get(n)!]));
   if (!model.lora) {
-    writeModelFolder(model, join(out, 'model'), trained);
+    writeModelFolder(model.checkpoint, join(out, 'model'), trained);
     return { model: join(out, 'model') };
   }
   const adapters = new Map([...trained].filter(([n]) => n.includes('.lora_')));
@@ -69,6 +72,6 @@ export async function exportSft(
     model.lora.modules.map((m) => [`${m.name}.weight`, model.checkpoint.weights.read(`${m.name}.weight`)]),
   );
   const merged = await mergeLora(base, adapters, model.lora.modules, model.lora.config);
-  writeModelFolder(model, join(out, 'model'), new Map([...full, ...merged]));
+  writeModelFolder(model.checkpoint, join(out, 'model'), new Map([...full, ...merged]));
   return { adapter, model: join(out, 'model') };
 }

@@ -1,9 +1,10 @@
 // The frozen encoders of Spatial-MLLM SFT, run in inference sessions: the Qwen ViT blocks up to the PatchMerger
 // (which trains) and the VGGT aggregator with the 3D token merge (the connector trains). Their outputs depend only
-// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint): every epoch
-// after the first runs only the trainable graph.
+// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint folder and the
+// size and time of its weight files, so that rewritten encoder weights — e.g. a pretrained ViT — miss the cache):
+// every epoch after the first runs only the trainable graph.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { LinearFormat } from '../models/layers.ts';
@@ -57,6 +58,17 @@ function buildSpatialTokens(ckpt: SpatialMllmCheckpoint, grid: GridThw): E.Graph
   return g;
 }
 
+/** Name, size and modification time of a folder's weight files: changes whenever the weights are rewritten. */
+export function weightFilesStamp(dir: string): [string, number, number][] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort()
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return [f, st.size, st.mtimeMs];
+    });
+}
+
 export class FrozenEncoders {
   private readonly vit: GraphSessions;
   private readonly vggt: GraphSessions;
@@ -75,7 +87,14 @@ export class FrozenEncoders {
   private cachePath(ex: SftExample): string | undefined {
     if (!this.options.cacheDir) return undefined;
     const key = createHash('sha256')
-      .update(JSON.stringify([ex.mediaKey, resolve(this.checkpoint.dir), this.options.format ?? null]))
+      .update(
+        JSON.stringify([
+          ex.mediaKey,
+          resolve(this.checkpoint.dir),
+          weightFilesStamp(this.checkpoint.dir),
+          this.options.format ?? null,
+        ]),
+      )
       .digest('hex')
       .slice(0, 32);
     return join(this.options.cacheDir, `${key}.safetensors`);

@@ -123,11 +123,12 @@ export function register(program: Command): void {
   train
     .command('small')
     .description(
-      'the small Spatial-MLLM recipe on synthetic rooms: data, init, SFT, GRPO, evaluation (resumable; rerun to continue)',
+      'the small Spatial-MLLM recipe on synthetic rooms: data, init, ViT pretraining, SFT, GRPO, evaluation (resumable; rerun to continue)',
     )
     .option('--out <dir>', 'run folder (stages, checkpoints, curves, eval table)', '.cache/small')
     .option('--train-scenes <n>', 'training rooms (seed 1000)', int('--train-scenes', 1))
     .option('--eval-scenes <n>', 'evaluation rooms (seed 900000)', int('--eval-scenes', 1))
+    .option('--vision-steps <n>', 'ViT pretraining steps (and linear probe steps)', int('--vision-steps', 1))
     .option('--sft-steps <n>', 'SFT optimizer steps', int('--sft-steps', 1))
     .option('--grpo-steps <n>', 'GRPO optimizer steps', int('--grpo-steps', 1))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))

@@ -3,13 +3,16 @@
 // interrupted (synth, SFT and GRPO are resumable themselves, evaluation runs resume per question).
 //   data     synthetic rooms: train seed 1000, eval seed 900000 (src/train/small/data.ts)
 //   init     tokenizer merges learned from the training text + the small config, fresh weights
-//   sft      `train sft` on the balanced conversations, encoders frozen as upstream (ViT blocks and VGGT random)
+//   vision   the ViT pretrained on the training rooms' instance and depth maps (src/train/vision_pretrain.ts), with
+//            a linear probe on the random ViT as the baseline; figures on the eval rooms → vision.done.json
+//   sft      `train sft` on the balanced conversations from the vision stage's checkpoint, encoders frozen as
+//            upstream (the pretrained ViT; VGGT random)
 //   grpo     `train grpo` from the SFT model with the paper's rewards
 //   eval     VSI-Bench metrics on the eval rooms: SFT / SFT+GRPO (uniform, space-aware), the blind model, chance
 //            and frequency baselines → eval/table.md
 // The geometry stage (pretraining the small VGGT on the renders' exact depth and cameras) is not part of the
 // recipe yet: the VGGT of the small model is random and frozen (README, "The small model").
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
@@ -19,8 +22,9 @@ import { writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.t
 import { TASKS } from '../../vsibench.ts';
 import { runGrpo } from '../grpo_run.ts';
 import { runSft } from '../sft_run.ts';
+import { runVisionStage, visionPaths } from '../vision_pretrain.ts';
 import { learnMerges } from './bpe.ts';
-import { balancedQuestions, SEEDS, writeConversations } from './data.ts';
+import { balancedQuestions, SEEDS, sceneSeed, writeConversations } from './data.ts';
 import { SMALL_FRAME, SMALL_PIXELS, smallConfig } from './model_config.ts';
 
 export interface SmallRecipeOptions {
@@ -39,7 +43,10 @@ export interface SmallRecipeOptions {
   /** Frames rendered per synthetic video (default 16). */
   videoFrames?: number;
   /** Stop after this stage (tests run the cheap ones). */
-  until?: 'data' | 'init' | 'sft' | 'grpo';
+  until?: 'data' | 'init' | 'vision' | 'sft' | 'grpo';
+  /** Vision pretraining: optimizer steps (the linear probe takes as many) and rooms per step. */
+  visionSteps: number;
+  visionBatch: number;
   /** Evaluate only these runs (default all). */
   evalRuns?: readonly string[];
   log?: (line: string) => void;
@@ -51,6 +58,8 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   frames: 8,
   trainPerType: 4,
   evalPerType: 2,
+  visionSteps: 2000,
+  visionBatch: 8,
   sftSteps: 700,
   grpoSteps: 20,
   merges: 400,
@@ -86,6 +95,7 @@ export const paths = (out: string) => ({
   sftData: join(out, 'data', 'train', 'sft.jsonl'),
   evalQuestions: join(out, 'data', 'eval', 'test.jsonl'),
   init: join(out, 'init'),
+  vision: join(out, 'vision'),
   sft: join(out, 'sft'),
   grpo: join(out, 'grpo'),
   evals: join(out, 'eval'),
@@ -155,9 +165,32 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   });
   if (o.until === 'init') return;
 
+  await stage(o, 'vision', async () => {
+    const rooms = (dir: string, seed: number) =>
+      readdirSync(join(dir, 'synthetic'))
+        .filter((f) => f.endsWith('.mp4') && sceneSeed(f.slice(0, -4)) === seed)
+        .sort()
+        .map((f) => join(dir, 'synthetic', f));
+    return runVisionStage({
+      model: p.init,
+      out: p.vision,
+      trainVideos: rooms(p.train, SEEDS.train),
+      evalVideos: rooms(p.eval, SEEDS.eval),
+      video: videoArgs(o),
+      steps: o.visionSteps,
+      batch: o.visionBatch,
+      seed: 41,
+      // About 100 saves per run (every 20 steps of the default 2000).
+      saveEvery: Math.ceil(o.visionSteps / 100),
+      threads: o.threads,
+      log,
+    });
+  });
+  if (o.until === 'vision') return;
+
   await stage(o, 'sft', async () => {
     const s = await runSft({
-      model: p.init,
+      model: visionPaths(p.vision).model,
       data: p.sftData,
       media: p.train,
       out: p.sft,
