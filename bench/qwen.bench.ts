@@ -12,7 +12,6 @@
 // 36 layers when the extrapolated memory fits in free RAM. Every graph is written by one child process and run by
 // another, so the RSS high-water marks are inference alone and do not mix; peak memory is extrapolated too.
 // Usage: npm run bench:qwen [-- --quick] [--formats fp32,int4,fp16] [--stages vision,prefill,decode]
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -28,7 +27,10 @@ import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, type DType, type HostTensor, numel, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { cosine } from './support/compare.ts';
+import { buildThenRun, childPhase } from './support/phases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
+import { bestOf } from './support/timing.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
 const CONFIG = parseQwen25VLConfig(
@@ -147,16 +149,13 @@ function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string
 
 type Outputs = Record<string, HostTensor>;
 
+/** Best of `runs` after a warm-up run (the first run allocates ONNX Runtime's arena), and the last outputs. */
 async function timeRuns(runs: number, run: () => Promise<Outputs>): Promise<Measured> {
-  await run(); // warm-up: the first run allocates ONNX Runtime's arena
-  const times: number[] = [];
-  let out: Outputs = {};
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
+  let out = await run();
+  const ms = await bestOf(runs, async () => {
     out = await run();
-    times.push(performance.now() - t0);
-  }
-  return { ms: Math.min(...times), out }; // the least disturbed by other processes
+  });
+  return { ms, out };
 }
 
 /** ms per run (or per decode step) and the outputs of the last run. */
@@ -258,49 +257,13 @@ async function runBuilt(
 
 const SELF = fileURLToPath(import.meta.url);
 
-type Phase = 'build' | 'run';
-
-function spawnPhase<T>(
-  phase: Phase,
-  job: Job,
-  dir: string,
-): { ok: true; result: T } | { ok: false; error: string } {
-  const r = spawnSync(
-    process.execPath,
-    [...process.execArgv, SELF, '--child', phase, JSON.stringify(job), dir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      encoding: 'utf8',
-      timeout: 15 * 60e3,
-    },
+/** One job in a build child and a run child (bench/support/phases.ts). */
+const child = (job: Job): Outcome =>
+  buildThenRun<Pick<Result, 'buildS' | 'layerBytes'>, Pick<Result, 'loadS' | 'ms' | 'peakBytes' | 'cosine'>>(
+    SELF,
+    job,
+    { tmpPrefix: 'qwen-bench-', timeoutMin: 15 },
   );
-  const last = r.stdout?.trim().split('\n').pop();
-  if (r.status === 0 && last) return JSON.parse(last);
-  const how =
-    r.error?.message.includes('ETIMEDOUT') || r.signal === 'SIGTERM'
-      ? 'timed out after 15 min'
-      : r.signal === 'SIGKILL'
-        ? 'killed (out of memory?)'
-        : `exited with ${r.signal ?? r.status}`;
-  return { ok: false, error: `${phase} child ${how}` };
-}
-
-/**
- * One job in two child processes: one writes the model with random weights, the other loads and runs it (so its
- * RSS high-water mark is inference alone). The temporary folder is removed here, even when a child is killed.
- */
-function child(job: Job): Outcome {
-  const dir = mkdtempSync(join(tmpdir(), 'qwen-bench-'));
-  try {
-    const built = spawnPhase<Pick<Result, 'buildS' | 'layerBytes'>>('build', job, dir);
-    if (!built.ok) return built;
-    const ran = spawnPhase<Pick<Result, 'loadS' | 'ms' | 'peakBytes' | 'cosine'>>('run', job, dir);
-    if (!ran.ok) return ran;
-    return { ok: true, result: { ...built.result, ...ran.result } };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 /** Runs jobs in order, stopping at the first failure (returned as the table cell). */
 function runAll(jobs: Job[]): Result[] | string {
@@ -492,8 +455,6 @@ function main(): void {
     'peak RSS extrap.',
     'build / load',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(
     `Qwen2.5-VL-3B benchmark${quick ? ' --quick (tiny inputs and vocabulary: not figures)' : ''} — random weights, ` +
       `onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ${mem(totalmem())} RAM, ` +
@@ -506,20 +467,10 @@ function main(): void {
       'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  console.log(markdownTable(header, rows));
   rmSync(refDir, { recursive: true, force: true });
 }
 
-if (process.argv[2] === '--child') {
-  const [phase, jobJson, dir] = process.argv.slice(3) as [Phase, string, string];
-  const job = JSON.parse(jobJson) as Job;
-  let outcome: unknown;
-  try {
-    outcome = { ok: true, result: phase === 'build' ? buildJob(job, dir) : await runBuilt(job, dir) };
-  } catch (e) {
-    outcome = { ok: false, error: (e as Error).message.split('\n')[0] };
-  }
-  console.log(JSON.stringify(outcome));
-} else main();
+if (process.argv[2] === '--child')
+  await childPhase<Job>(process.argv.slice(3), { build: buildJob, run: runBuilt });
+else main();

@@ -54,7 +54,6 @@ export async function runDemo(o: { out?: string; sampling: FrameSampling }): Pro
     const result = await ask(model, video, question, {
       frames: 8,
       sampling: o.sampling,
-      maxNewTokens: 12,
       temperature: 0,
       onStage: stageLogger((s) => process.stdout.write(s)),
     });
