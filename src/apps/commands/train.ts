@@ -39,7 +39,7 @@ function common(cmd: Command): Command {
     .option('--save-every <n>', 'write the resumable state every n steps', int('--save-every', 1), 50)
     .option(
       '--eval-data <path>',
-      'held-out data scored during training: conversations (answer loss), or a VSI-Bench question file / data synth folder (loss and the eval harness\'s metrics; SFT)',
+      "held-out data scored during training: conversations (answer loss), or a VSI-Bench question file / data synth folder (loss and the eval harness's metrics; SFT)",
     )
     .option('--eval-every <n>', 'score --eval-data every n steps (and at the last)', int('--eval-every', 1))
     .option('--eval-media <dir>', 'videos of a benchmark --eval-data (default its folder, or --media)')
