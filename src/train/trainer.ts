@@ -7,7 +7,7 @@
 // typed arrays without copying and writes preallocated outputs in place, so a step copies no parameter or state
 // bytes on the host; `bytes` reports what crosses the JS/runtime boundary per step. Runs are on the main thread:
 // a worker would have to copy (or share) every buffer.
-import { backward } from '../engine/autodiff.ts';
+import { backward, hasVjp } from '../engine/autodiff.ts';
 import * as E from '../engine/index.ts';
 import { type Feeds, Session, type SessionOptions } from '../runtime/session.ts';
 import type { HostTensor } from '../tensor.ts';
@@ -191,8 +191,7 @@ export class Trainer {
   private session(kind: Kind): Promise<Session> {
     let s = this.sessions.get(kind);
     if (!s) {
-      const model = E.toOnnx(this.buildGraph(kind), { lowering: 'primitive', params: 'inputs' });
-      s = Session.create(model.bytes, this.o.session);
+      s = Session.create(trainingOnnx(this.buildGraph(kind)), this.o.session);
       this.sessions.set(kind, s);
     }
     return s;
@@ -338,6 +337,14 @@ export class Trainer {
     this.sessions.clear();
   }
 }
+
+/**
+ * A training (or reference forward) graph as ONNX bytes, parameters as inputs: composites lowered to primitive ops
+ * (what autodiff differentiates), except those with their own gradient rule, which run fused (MatMulNBits: a frozen
+ * quantized weight stays quantized, matmul_nbits.ts).
+ */
+export const trainingOnnx = (graph: E.Graph): Uint8Array =>
+  E.toOnnx(E.lower(graph, 'primitive', hasVjp), { lowering: 'fused', params: 'inputs' }).bytes;
 
 export const matchesGroup = (g: ParamGroup, name: string): boolean =>
   typeof g.match === 'function' ? g.match(name) : g.match.test(name);
