@@ -74,7 +74,14 @@ const zeroRows = (zp: Tensor | null, rows: Dim) => (zp ? reshape(zp, [rows, -1])
 
 const node = defineComposite<NBitsOptions>('MatMulNBits', {
   vjp(g, { x: [x, qw, scales, zp], dy: [d] }, o) {
-    const rows = constant(g, tensor('int64', [o.n], Array.from({ length: o.n }, (_, i) => i)));
+    const rows = constant(
+      g,
+      tensor(
+        'int64',
+        [o.n],
+        Array.from({ length: o.n }, (_, i) => i),
+      ),
+    );
     const w = gatherNBits(qw!, scales!, zp, rows, o); // [N, K]
     const dx = matmul(d!, w.dtype === x!.dtype ? w : cast(w, x!.dtype));
     // d scales[n, b] = Σ over block b of dW ⊙ (code − zero point), dW = dYᵀ·X (built always, kept only when a
