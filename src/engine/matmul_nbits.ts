@@ -21,7 +21,9 @@ import {
   matmul,
   mul,
   pad,
+  range,
   reshape,
+  shape,
   slice,
   sub,
   sum,
@@ -74,15 +76,11 @@ const zeroRows = (zp: Tensor | null, rows: Dim) => (zp ? reshape(zp, [rows, -1])
 
 const node = defineComposite<NBitsOptions>('MatMulNBits', {
   vjp(g, { x: [x, qw, scales, zp], dy: [d] }, o) {
-    const rows = constant(
-      g,
-      tensor(
-        'int64',
-        [o.n],
-        Array.from({ length: o.n }, (_, i) => i),
-      ),
-    );
-    const w = gatherNBits(qw!, scales!, zp, rows, o); // [N, K]
+    // Rows 0..N−1 counted from dY's run-time shape: the dequantization cannot run before dY exists. ONNX Runtime
+    // would otherwise be free to schedule it (and hold its float copy of W) from the start of the run: with every
+    // layer's rows independent of the data, its default order dequantized all of them before the forward pass.
+    const count = gather(shape(d!), constant(g, tensor('int64', [], [d!.shape.length - 1])), 0);
+    const w = reshape(gatherNBits(qw!, scales!, zp, range(g, 0, count, 1), o), [o.n, o.k]);
     const dx = matmul(d!, w.dtype === x!.dtype ? w : cast(w, x!.dtype));
     // d scales[n, b] = Σ over block b of dW ⊙ (code − zero point), dW = dYᵀ·X (built always, kept only when a
     // scale trains: lowering prunes what reaches no output).
