@@ -206,7 +206,10 @@ export class Trainer {
     if (!s) {
       const g = trainingGraph(this.buildGraph(kind));
       if (kind !== 'forward') this.splitUnsafe(g);
-      s = Session.create(E.toOnnx(g, { lowering: 'fused', params: 'inputs' }).bytes, this.o.session);
+      s = Session.create(E.toOnnx(g, { lowering: 'fused', params: 'inputs' }).bytes, {
+        releaseBuffers: true,
+        ...this.o.session,
+      });
       this.sessions.set(kind, s);
     }
     return s;
