@@ -10,9 +10,8 @@
 // run by another, so the RSS high-water marks are inference alone.
 // Usage: npm run bench:llm [-- --quick] [--formats fp32,int8,int4] [--engines ours,llama] [--full]
 //        [--variants main,all] [--depths 1,3]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -28,8 +27,11 @@ import { ortVersion, Session } from '../src/runtime/session.ts';
 import { type HostTensor, tensor } from '../src/tensor.ts';
 import type { GgmlType } from '../src/weights/gguf.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
+import { buildThenRun, childPhase } from './support/phases.ts';
 import { writeQwen2Gguf } from './support/qwen2_gguf.ts';
 import { randomParam, randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
+import { bestOf } from './support/timing.ts';
 
 const CONFIG = parseQwen25VLConfig(
   structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
@@ -134,16 +136,6 @@ function buildJob(job: Job, dir: string): Pick<Measured, 'buildS' | 'fileBytes'>
 const promptIds = (n: number, vocab: number) =>
   Array.from({ length: n }, (_, i) => (i * 7919 + 13) % (vocab - 8));
 
-async function best(runs: number, run: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return Math.min(...times); // the least disturbed by other processes
-}
-
 type Timings = Pick<Measured, 'prefill' | 'decode' | 'loadS'>;
 
 async function runOurs(job: Job, dir: string): Promise<Timings> {
@@ -187,7 +179,7 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
       for (const n of sizes.prompts) {
         log(job, `prefill ${n}`);
         const feeds = feedsFor(promptIds(n, c.vocabSize), 0);
-        prefill[n] = await best(sizes.runs, () => run(feeds));
+        prefill[n] = await bestOf(sizes.runs, () => run(feeds));
       }
     }
     // Decode as generation does: plain graph = the cache goes out of ONNX Runtime and back in every step;
@@ -251,7 +243,7 @@ async function runLlama(job: Job, dir: string): Promise<Timings> {
       await evaluate(sizes.prompts[0]); // warm-up: page faults of the memory-mapped weights
       for (const n of sizes.prompts) {
         log(job, `prefill ${n}`);
-        prefill[n] = await best(sizes.runs, () => evaluate(n));
+        prefill[n] = await bestOf(sizes.runs, () => evaluate(n));
       }
     }
     log(job, `decode after ${sizes.context}`);
@@ -277,44 +269,14 @@ async function runLlama(job: Job, dir: string): Promise<Timings> {
 
 const SELF = fileURLToPath(import.meta.url);
 
-function spawnPhase<T>(
-  phase: 'build' | 'run',
-  job: Job,
-  dir: string,
-): { ok: true; result: T } | { ok: false; error: string } {
-  const r = spawnSync(
-    process.execPath,
-    [...process.execArgv, SELF, '--child', phase, JSON.stringify(job), dir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      encoding: 'utf8',
-      timeout: 30 * 60e3,
-    },
-  );
-  const last = r.stdout?.trim().split('\n').pop();
-  if (r.status === 0 && last) return JSON.parse(last);
-  const how =
-    r.signal === 'SIGTERM'
-      ? 'timed out after 30 min'
-      : r.signal === 'SIGKILL'
-        ? 'killed (out of memory?)'
-        : `exited with ${r.signal ?? r.status}`;
-  return { ok: false, error: `${phase} child ${how}` };
-}
-
 function measureJob(job: Job): Measured | string {
-  const dir = mkdtempSync(join(tmpdir(), 'llm-bench-'));
-  try {
-    const built = spawnPhase<Pick<Measured, 'buildS' | 'fileBytes'>>('build', job, dir);
-    if (!built.ok) return built.error;
-    const ran = spawnPhase<Timings & { peakBytes: number }>('run', job, dir);
-    if (!ran.ok) return ran.error;
-    const m = { ...built.result, ...ran.result };
-    log(job, `measured: ${JSON.stringify(m)}`);
-    return m;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const o = buildThenRun<Pick<Measured, 'buildS' | 'fileBytes'>, Timings & { peakBytes: number }>(SELF, job, {
+    tmpPrefix: 'llm-bench-',
+    timeoutMin: 30,
+  });
+  if (!o.ok) return o.error;
+  log(job, `measured: ${JSON.stringify(o.result)}`);
+  return o.result;
 }
 
 const GB = 2 ** 30;
@@ -462,8 +424,6 @@ function main(): void {
     'peak ours',
     'peak llama.cpp',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(
     `LLM benchmark${values.quick ? ' --quick (tiny sizes: not figures)' : ''} — Qwen2.5-3B text model, random weights; ` +
       `onnxruntime-node ${ortVersion()} vs node-llama-cpp (prebuilt CPU) on a GGUF of the same weights; ` +
@@ -479,24 +439,16 @@ function main(): void {
       'quantized too (int8/int4) and the cache in buffers updated in place; peak = maxRSS of ' +
       'the child that ran the model; the machine is shared: compare within a run',
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  console.log(markdownTable(header, rows));
 }
 
-if (process.argv[2] === '--child') {
-  const [phase, jobJson, dir] = process.argv.slice(3);
-  const job = JSON.parse(jobJson) as Job;
-  let outcome: unknown;
-  try {
-    if (phase === 'build') outcome = { ok: true, result: buildJob(job, dir) };
-    else {
+if (process.argv[2] === '--child')
+  await childPhase<Job>(process.argv.slice(3), {
+    build: buildJob,
+    run: async (job, dir) => {
       log(job, 'loading');
       const t = job.engine === 'ours' ? await runOurs(job, dir) : await runLlama(job, dir);
-      outcome = { ok: true, result: { ...t, peakBytes: process.resourceUsage().maxRSS * 1024 } };
-    }
-  } catch (e) {
-    outcome = { ok: false, error: (e as Error).message.split('\n')[0] };
-  }
-  console.log(JSON.stringify(outcome));
-} else main();
+      return { ...t, peakBytes: process.resourceUsage().maxRSS * 1024 };
+    },
+  });
+else main();

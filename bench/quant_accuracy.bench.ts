@@ -28,7 +28,9 @@ import { type HostTensor, tensor, toFloat32 } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { openCheckpoint, openSafetensors } from '../src/weights/safetensors.ts';
 import { findFixtures } from '../test/support/fixtures.ts';
+import { qwenFixtureCaseNames, readQwenFixtureCase } from '../test/support/qwen_fixture_cases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
 
 interface Variant {
   name: string;
@@ -68,14 +70,7 @@ async function fixtureRows(): Promise<string[][]> {
   const rows: string[][] = [];
   for (const fixture of findFixtures('qwen2_5_vl')) {
     const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-    const cases = [
-      ...new Set(
-        io
-          .names()
-          .filter((n) => n.endsWith('.input_ids'))
-          .map((n) => n.split('.')[0]),
-      ),
-    ];
+    const cases = qwenFixtureCaseNames(io);
     for (const v of VARIANTS) {
       const weights = quantizedSource(qwenWeightSource(openCheckpoint(fixture.dir)), v.format.quant!);
       const model = Qwen25VLModel.load(fixture.dir, {
@@ -84,30 +79,16 @@ async function fixtureRows(): Promise<string[][]> {
         quantizedTable: v.quantizedTable,
       });
       for (const c of cases) {
-        const has = (n: string) => io.names().includes(`${c}.${n}`);
-        const kind = has('pixel_values_videos') ? 'video' : has('pixel_values') ? 'image' : 'text';
+        const k = readQwenFixtureCase(io, c);
         let visualEmbeds: HostTensor | undefined;
-        let grid: GridThw | undefined;
         let vision = '–';
-        if (kind !== 'text') {
-          grid = ints(io.read(`${c}.${kind}_grid_thw`)) as unknown as GridThw;
-          const pixels = io.read(`${c}.${kind === 'video' ? 'pixel_values_videos' : 'pixel_values'}`);
-          visualEmbeds = await model.encodeVision(pixels, grid);
+        if (k.visual) {
+          visualEmbeds = await model.encodeVision(k.visual.pixels, k.visual.grid);
           const e = compare(visualEmbeds, io.read(`${c}.visual.output`));
           vision = `${e.maxAbs.toExponential(1)} (cos ${e.cosine.toFixed(5)})`;
         }
-        const ids = ints(io.read(`${c}.input_ids`));
-        const rope = ropeIndex(
-          {
-            inputIds: [ids],
-            imageGridThw: kind === 'image' ? [grid!] : [],
-            videoGridThw: kind === 'video' ? [grid!] : [],
-            secondPerGridTs: has('second_per_grid_ts')
-              ? [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]]
-              : undefined,
-          },
-          ropeIndexConfig(model.config),
-        );
+        const { ids } = k;
+        const rope = ropeIndex({ inputIds: [ids], ...k }, ropeIndexConfig(model.config));
         const full = await model.forward({
           inputIds: ids,
           positionIds: rope.positionIds,
@@ -256,12 +237,6 @@ async function randomRows(): Promise<string[][]> {
   return rows;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
 const { values } = parseArgs({ options: { 'skip-random': { type: 'boolean', default: false } } });
 const fixtures = await fixtureRows();
 const random = values['skip-random'] ? [] : await randomRows();
@@ -272,12 +247,12 @@ console.log(
 );
 console.log("\nFixtures (vs the fixture's float32 PyTorch outputs; fp32 reaches ≈1e-5 on these):");
 console.log(
-  table(
+  markdownTable(
     ['case', 'format', 'vision output max abs', 'logits max abs', 'logits cosine', 'greedy tokens'],
     fixtures,
   ),
 );
 if (random.length) {
   console.log('\nRandom weights at real width (vs the float32 graph; one run after a warm-up each):');
-  console.log(table(['graph', 'format', 'cosine', 'max abs', 'time', 'speed vs fp32'], random));
+  console.log(markdownTable(['graph', 'format', 'cosine', 'max abs', 'time', 'speed vs fp32'], random));
 }

@@ -10,9 +10,8 @@
 // 36 layers when the extrapolated memory fits in free RAM. Every graph is written by one child process and run by
 // another, so the RSS high-water marks are inference alone and do not mix; peak memory is extrapolated too.
 // Usage: npm run bench:qwen [-- --quick] [--formats fp32,int4,fp16] [--stages vision,prefill,decode]
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,7 +24,10 @@ import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, type DType, type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { quantizedSource } from '../src/weights/quantized_source.ts';
+import { buildThenRun, childPhase } from './support/phases.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
+import { markdownTable } from './support/table.ts';
+import { bestOf } from './support/timing.ts';
 
 // Qwen2.5-VL-3B-Instruct's config.json (DESIGN.md §3).
 const CONFIG = parseQwen25VLConfig(
@@ -130,15 +132,10 @@ function prefillFeeds(dtype: DType, sizes: Sizes, layers: number): Record<string
   return feeds;
 }
 
+/** Best of `runs` after a warm-up run (the first run allocates ONNX Runtime's arena). */
 async function timeRuns(runs: number, run: () => Promise<unknown>): Promise<number> {
-  await run(); // warm-up: the first run allocates ONNX Runtime's arena
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await run();
-    times.push(performance.now() - t0);
-  }
-  return Math.min(...times); // the least disturbed by other processes
+  await run();
+  return bestOf(runs, run);
 }
 
 async function measure(job: Job, session: Session, dtype: DType): Promise<number> {
@@ -216,49 +213,12 @@ async function runBuilt(job: Job, dir: string): Promise<Pick<Result, 'loadS' | '
 
 const SELF = fileURLToPath(import.meta.url);
 
-type Phase = 'build' | 'run';
-
-function spawnPhase<T>(
-  phase: Phase,
-  job: Job,
-  dir: string,
-): { ok: true; result: T } | { ok: false; error: string } {
-  const r = spawnSync(
-    process.execPath,
-    [...process.execArgv, SELF, '--child', phase, JSON.stringify(job), dir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      encoding: 'utf8',
-      timeout: 15 * 60e3,
-    },
-  );
-  const last = r.stdout?.trim().split('\n').pop();
-  if (r.status === 0 && last) return JSON.parse(last);
-  const how =
-    r.error?.message.includes('ETIMEDOUT') || r.signal === 'SIGTERM'
-      ? 'timed out after 15 min'
-      : r.signal === 'SIGKILL'
-        ? 'killed (out of memory?)'
-        : `exited with ${r.signal ?? r.status}`;
-  return { ok: false, error: `${phase} child ${how}` };
-}
-
-/**
- * One job in two child processes: one writes the model with random weights, the other loads and runs it (so its
- * RSS high-water mark is inference alone). The temporary folder is removed here, even when a child is killed.
- */
-function child(job: Job): Outcome {
-  const dir = mkdtempSync(join(tmpdir(), 'qwen-bench-'));
-  try {
-    const built = spawnPhase<Pick<Result, 'buildS' | 'layerBytes'>>('build', job, dir);
-    if (!built.ok) return built;
-    const ran = spawnPhase<Pick<Result, 'loadS' | 'ms' | 'peakBytes'>>('run', job, dir);
-    if (!ran.ok) return ran;
-    return { ok: true, result: { ...built.result, ...ran.result } };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** One job in a build child and a run child (bench/support/phases.ts). */
+const child = (job: Job): Outcome =>
+  buildThenRun<Pick<Result, 'buildS' | 'layerBytes'>, Pick<Result, 'loadS' | 'ms' | 'peakBytes'>>(SELF, job, {
+    tmpPrefix: 'qwen-bench-',
+    timeoutMin: 15,
+  });
 
 /** Runs jobs in order, stopping at the first failure (returned as the table cell). */
 function runAll(jobs: Job[]): Result[] | string {
@@ -437,8 +397,6 @@ function main(): void {
     'peak RSS extrap.',
     'build / load',
   ];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
   console.log(
     `Qwen2.5-VL-3B benchmark${quick ? ' --quick (tiny inputs and vocabulary: not figures)' : ''} — random weights, ` +
       `onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ${mem(totalmem())} RAM, ` +
@@ -450,19 +408,9 @@ function main(): void {
       'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',
   );
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  console.log(markdownTable(header, rows));
 }
 
-if (process.argv[2] === '--child') {
-  const [phase, jobJson, dir] = process.argv.slice(3) as [Phase, string, string];
-  const job = JSON.parse(jobJson) as Job;
-  let outcome: unknown;
-  try {
-    outcome = { ok: true, result: phase === 'build' ? buildJob(job, dir) : await runBuilt(job, dir) };
-  } catch (e) {
-    outcome = { ok: false, error: (e as Error).message.split('\n')[0] };
-  }
-  console.log(JSON.stringify(outcome));
-} else main();
+if (process.argv[2] === '--child')
+  await childPhase<Job>(process.argv.slice(3), { build: buildJob, run: runBuilt });
+else main();

@@ -48,6 +48,7 @@ export const TASKS = [
 ] as const;
 export type Task = (typeof TASKS)[number];
 
+/** The task a question type counts towards (the relative-direction sub-types: one task). */
 export function taskOf(t: QuestionType): Task {
   return (REL_DIRECTION_TYPES as readonly string[]).includes(t) ? 'object_rel_direction' : (t as Task);
 }

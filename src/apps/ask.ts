@@ -4,6 +4,7 @@ import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
 import type { FrameSampling } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
 import { resolveModelDir } from './model_name.ts';
+import { type WeightDType, weightQuant } from './options.ts';
 
 /** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
 export interface AskCliOptions {
@@ -12,8 +13,9 @@ export interface AskCliOptions {
   frames: number;
   sampling: FrameSampling;
   device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: string;
-  maxNewTokens: number;
+  dtype: WeightDType;
+  /** Absent: the model's own default (SpatialMllm.maxNewTokens). */
+  maxNewTokens?: number;
   temperature: number;
   topP: number;
   topK?: number;
@@ -32,14 +34,7 @@ export function stageLogger(write: (s: string) => void) {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
-  // Accuracy level 4: int8 activations (ONNX Runtime's integer MatMulNBits kernels), the fast CPU path.
-  const quant =
-    o.dtype === 'int4'
-      ? { bits: 4 as const, blockSize: 32, accuracyLevel: 4 as const }
-      : o.dtype === 'int8'
-        ? { bits: 8 as const, blockSize: 32, accuracyLevel: 4 as const }
-        : undefined;
-  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, quant });
+  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, quant: weightQuant(o.dtype) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.ts';
 import { checkFrameCount, DEFAULT_FRAME_COUNT } from '../frame_options.ts';
+import type { SpatialMllmOptions } from '../models/spatial_mllm/model.ts';
 
 const rangeText = (min: number, max: number) =>
   min === -Infinity
@@ -78,3 +79,25 @@ export function refused(flags: string, why: string): Option {
 /** --frames: src/frame_options.ts holds the one default and the one check (used by eval and the API too). */
 export const framesOption = (description: string) =>
   new Option('--frames <n>', description).argParser((v) => checkFrameCount(v)).default(DEFAULT_FRAME_COUNT);
+
+/** --dtype of the commands that load a Spatial-MLLM (ask, serve): the linear layers' weights. */
+export const WEIGHT_DTYPES = ['float32', 'int4', 'int8'] as const;
+export type WeightDType = (typeof WEIGHT_DTYPES)[number];
+
+export const dtypeOption = () =>
+  choice(
+    '--dtype <dtype>',
+    'linear-layer weights: float32, or int4/int8 block-quantized (MatMulNBits; VGGT stays float32)',
+    WEIGHT_DTYPES,
+    'float32',
+  );
+
+/**
+ * The load-time quantization a --dtype asks for: blocks of 32, accuracy level 4 = int8 activations (ONNX Runtime's
+ * integer MatMulNBits kernels, the fast CPU path; bench/quant_accuracy.bench.ts measures its accuracy cost).
+ */
+export function weightQuant(dtype: WeightDType): SpatialMllmOptions['quant'] {
+  return dtype === 'float32'
+    ? undefined
+    : { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 };
+}

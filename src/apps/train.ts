@@ -1,4 +1,6 @@
-// `spatial-mllm train sft|grpo`: CLI options → the training runs of src/train, with a summary on stderr.
+// `spatial-mllm train sft|grpo|geometry|small`: CLI options → the training runs of src/train, with a summary on stderr.
+import { geometryFigures, geometryTable } from '../train/geometry_eval.ts';
+import { GEOMETRY_HYPER, runGeometry } from '../train/geometry_run.ts';
 import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
 import { runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../train/small/recipe.ts';
@@ -51,6 +53,8 @@ export interface SmallCliOptions {
   out: string;
   trainScenes?: number;
   evalScenes?: number;
+  visionSteps?: number;
+  geometrySteps?: number;
   sftSteps?: number;
   grpoSteps?: number;
   threads?: number;
@@ -165,10 +169,38 @@ export async function runSmallCommand(o: SmallCliOptions): Promise<void> {
       out: o.out,
       trainScenes: o.trainScenes ?? d.trainScenes,
       evalScenes: o.evalScenes ?? d.evalScenes,
+      visionSteps: o.visionSteps ?? d.visionSteps,
+      geometrySteps: o.geometrySteps ?? d.geometrySteps,
       sftSteps: o.sftSteps ?? d.sftSteps,
       grpoSteps: o.grpoSteps ?? d.grpoSteps,
       threads: o.threads ?? d.threads,
     },
     evalDeps,
   );
+}
+
+export interface GeometryCliOptions {
+  model: string;
+  data: string;
+  out: string;
+  steps: number;
+  frames: number;
+  lr: number;
+  seed: number;
+  saveEvery: number;
+  evalData?: string;
+  threads?: number;
+}
+
+export async function runGeometryCommand(o: GeometryCliOptions): Promise<void> {
+  const s = await runGeometry({ ...o, hyper: { ...GEOMETRY_HYPER, lr: o.lr } });
+  process.stderr.write(
+    `done: ${s.steps} steps${s.resumedFrom ? ` (resumed at ${s.resumedFrom})` : ''}` +
+      `${s.lastLoss !== undefined ? `, loss ${s.firstLoss?.toFixed(4)} → ${s.lastLoss.toFixed(4)}` : ''}; wrote ${s.model}\n`,
+  );
+  if (!o.evalData) return;
+  const figures = { picks: o.frames, threads: o.threads };
+  const before = await geometryFigures(o.model, o.evalData, figures);
+  const after = await geometryFigures(s.model, o.evalData, figures);
+  process.stdout.write(`${geometryTable(before, after)}\n`);
 }

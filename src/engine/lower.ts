@@ -37,32 +37,28 @@ export interface ReplayOptions {
 }
 
 /**
- * Replays the nodes that reach the kept outputs into a fresh graph (inputs, parameters and constants carried over);
- * lowering and training rewrites (LoRA, loss heads) are replays with their own `emit`.
+ * Copies `nodes` of `source` into `out` through `emit`, in order. `map` holds the tensors of `out` already standing
+ * for tensors of `source` (its inputs) and receives the results; a parameter or constant is carried over on first
+ * use. Returns the lookup of a `source` tensor's copy.
  */
-export function replay(graph: Graph, o: ReplayOptions = {}): Graph {
-  const kept = o.outputs ? graph.outputs.filter((x) => o.outputs!.includes(x.name)) : graph.outputs;
-  const unknown = (o.outputs ?? []).filter((n) => !graph.outputs.some((x) => x.name === n));
-  if (unknown.length) throw new Error(`graph ${graph.name} has no output ${unknown.join(', ')}`);
-  // Fresh dims made while replaying must not reuse the source graph's names.
-  const out = new Graph(graph.name, graph.freshCount);
-  const map = new Map<number, Tensor>();
-  for (const t of graph.inputs) map.set(t.id, out.input(graph.nameOf(t), t.dtype, t.shape));
+function copyNodes(
+  source: Graph,
+  nodes: Iterable<Node>,
+  out: Graph,
+  map: Map<number, Tensor>,
+  emit: NonNullable<ReplayOptions['emit']>,
+): (t: Tensor) => Tensor {
   const get = (t: Tensor): Tensor => {
     let m = map.get(t.id);
     if (m) return m;
-    const s = graph.sources.get(t.id)!;
+    const s = source.sources.get(t.id)!;
     if (s.kind === 'param') m = out.param(s.name, t.dtype, t.shape as number[]);
     else if (s.kind === 'const') m = out.constant(s.value);
-    else throw new Error(`replay: tensor t${t.id} used before it is produced`);
+    else throw new Error(`copy of ${source.name}: tensor t${t.id} used before it is produced`);
     map.set(t.id, m);
     return m;
   };
-  const emit = o.emit ?? copyNode;
-  for (const node of liveNodes(
-    graph,
-    kept.map((x) => x.tensor),
-  )) {
+  for (const node of nodes) {
     const results = emit(
       node,
       node.inputs.map((i) => (i ? get(i) : null)),
@@ -76,6 +72,31 @@ export function replay(graph: Graph, o: ReplayOptions = {}): Graph {
       map.set(x.id, results[i]);
     });
   }
+  return get;
+}
+
+/**
+ * Replays the nodes that reach the kept outputs into a fresh graph (inputs, parameters and constants carried over);
+ * lowering and training rewrites (LoRA, loss heads) are replays with their own `emit`.
+ */
+export function replay(graph: Graph, o: ReplayOptions = {}): Graph {
+  const kept = o.outputs ? graph.outputs.filter((x) => o.outputs!.includes(x.name)) : graph.outputs;
+  const unknown = (o.outputs ?? []).filter((n) => !graph.outputs.some((x) => x.name === n));
+  if (unknown.length) throw new Error(`graph ${graph.name} has no output ${unknown.join(', ')}`);
+  // Fresh dims made while replaying must not reuse the source graph's names.
+  const out = new Graph(graph.name, graph.freshCount);
+  const map = new Map<number, Tensor>();
+  for (const t of graph.inputs) map.set(t.id, out.input(graph.nameOf(t), t.dtype, t.shape));
+  const get = copyNodes(
+    graph,
+    liveNodes(
+      graph,
+      kept.map((x) => x.tensor),
+    ),
+    out,
+    map,
+    o.emit ?? copyNode,
+  );
   for (const x of kept) out.output(x.name, get(x.tensor));
   return out;
 }
@@ -95,26 +116,7 @@ export function inline(source: Graph, into: Graph, inputs: Record<string, Tensor
       throw new Error(`inline ${source.name}: input '${name}' must be a ${t.dtype} tensor of ${into.name}`);
     map.set(t.id, bound);
   }
-  const get = (t: Tensor): Tensor => {
-    let m = map.get(t.id);
-    if (m) return m;
-    const s = source.sources.get(t.id)!;
-    if (s.kind === 'param') m = into.param(s.name, t.dtype, t.shape as number[]);
-    else if (s.kind === 'const') m = into.constant(s.value);
-    else throw new Error(`inline: tensor t${t.id} used before it is produced`);
-    map.set(t.id, m);
-    return m;
-  };
-  for (const node of liveNodes(source)) {
-    const results = copyNode(
-      node,
-      node.inputs.map((i) => (i ? get(i) : null)),
-      into,
-    );
-    node.outputs.forEach((x, i) => {
-      map.set(x.id, results[i]);
-    });
-  }
+  const get = copyNodes(source, liveNodes(source), into, map, copyNode);
   return Object.fromEntries(source.outputs.map((o) => [o.name, get(o.tensor)]));
 }
 

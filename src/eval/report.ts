@@ -5,7 +5,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { npMean, pyFormatFixed } from '../python_compat.ts';
-import { type QuestionType, TASKS } from '../vsibench.ts';
+import { type QuestionType, TASKS, taskOf } from '../vsibench.ts';
 import {
   QA3D_CONVENTIONS,
   type Qa3dConvention,
@@ -88,9 +88,7 @@ function vsiReport(
   const summary = summarize(convention, rows);
   const tasks: VsiReport['tasks'] = {};
   for (const task of TASKS) {
-    const n = rows.filter((r) =>
-      task === 'object_rel_direction' ? r.type.startsWith(task) : r.type === task,
-    ).length;
+    const n = rows.filter((r) => taskOf(r.type) === task).length;
     if (summary.tasks[task] !== undefined) tasks[task] = { score: summary.tasks[task]!, count: n };
   }
   const questionTypes: VsiReport['question_types'] = {};

@@ -4,9 +4,9 @@
 // fully trained connector and merger as modules_to_save) and, with merge, the full folder with W + (α/r)·B·A.
 import { copyFileSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { spatialMllmKey } from '../models/spatial_mllm/checkpoint.ts';
+import { type SpatialMllmCheckpoint, spatialMllmKey } from '../models/spatial_mllm/checkpoint.ts';
 import type { HostTensor } from '../tensor.ts';
-import { writeSafetensors } from '../weights/safetensors.ts';
+import { type TensorSource, writeSafetensors } from '../weights/safetensors.ts';
 import { mergeLora, savePeft } from './lora.ts';
 import type { SftModel } from './sft.ts';
 
@@ -23,17 +23,34 @@ function copyMetadata(from: string, to: string): void {
   }
 }
 
-/** A full model folder: base tensors with `trained` (graph names) replaced. Written to a temp folder, then moved. */
-function writeModelFolder(model: SftModel, dir: string, trained: Map<string, HostTensor>): void {
-  const ckpt = model.checkpoint;
-  const tmp = `${dir}.${process.pid}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  copyMetadata(ckpt.dir, tmp);
+/** A full model folder: base tensors with `trained` (graph names) replaced. */
+export function writeModelFolder(
+  ckpt: SpatialMllmCheckpoint,
+  dir: string,
+  trained: Map<string, HostTensor>,
+): void {
   const byKey = new Map(
     [...trained].map(([n, t]) => [spatialMllmKey(n, ckpt.config.version, ckpt.layout), t]),
   );
+  writeCheckpointCopy(ckpt.dir, ckpt.checkpoint, dir, byKey);
+}
+
+/**
+ * A copy of the model folder `from` (config, tokenizer, processor files) at `dir` whose model.safetensors holds
+ * every tensor of `source` with those of `replaced` (checkpoint key names) swapped in. Written to a temp folder,
+ * then moved, so `dir` is complete or absent.
+ */
+export function writeCheckpointCopy(
+  from: string,
+  source: TensorSource,
+  dir: string,
+  replaced: Map<string, HostTensor>,
+): void {
+  const tmp = `${dir}.${process.pid}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  copyMetadata(from, tmp);
   const tensors = new Map<string, HostTensor>();
-  for (const key of ckpt.checkpoint.names()) tensors.set(key, byKey.get(key) ?? ckpt.checkpoint.read(key));
+  for (const key of source.names()) tensors.set(key, replaced.get(key) ?? source.read(key));
   writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
@@ -53,7 +70,7 @@ export async function exportSft(
   const params = model.trainer.parameters();
   const trained = new Map(model.trainer.trainable.map((n) => [n, params.get(n)!]));
   if (!model.lora) {
-    writeModelFolder(model, join(out, 'model'), trained);
+    writeModelFolder(model.checkpoint, join(out, 'model'), trained);
     return { model: join(out, 'model') };
   }
   const adapters = new Map([...trained].filter(([n]) => n.includes('.lora_')));
@@ -69,6 +86,6 @@ export async function exportSft(
     model.lora.modules.map((m) => [`${m.name}.weight`, model.checkpoint.weights.read(`${m.name}.weight`)]),
   );
   const merged = await mergeLora(base, adapters, model.lora.modules, model.lora.config);
-  writeModelFolder(model, join(out, 'model'), new Map([...full, ...merged]));
+  writeModelFolder(model.checkpoint, join(out, 'model'), new Map([...full, ...merged]));
   return { adapter, model: join(out, 'model') };
 }

@@ -1,9 +1,10 @@
 // The frozen encoders of Spatial-MLLM SFT, run in inference sessions: the Qwen ViT blocks up to the PatchMerger
 // (which trains) and the VGGT aggregator with the 3D token merge (the connector trains). Their outputs depend only
-// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint): every epoch
-// after the first runs only the trainable graph.
+// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint folder and its
+// weight files' sizes and modification times): every epoch after the first runs only the trainable graph, and a
+// checkpoint whose encoder weights changed (e.g. rewritten by the geometry stage) never reads stale outputs.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { LinearFormat } from '../models/layers.ts';
@@ -57,8 +58,20 @@ function buildSpatialTokens(ckpt: SpatialMllmCheckpoint, grid: GridThw): E.Graph
   return g;
 }
 
+/** The weight files of a checkpoint folder (name, size, mtime): changes whenever a weight file is rewritten. */
+export function weightsIdentity(dir: string): [string, number, number][] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json'))
+    .sort()
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return [f, st.size, st.mtimeMs];
+    });
+}
+
 export class FrozenEncoders {
   private readonly vit: GraphSessions;
+  private readonly weightsKey: [string, number, number][];
   private readonly vggt: GraphSessions;
   /** Runs and cache hits so far. */
   readonly stats = { computed: 0, cached: 0 };
@@ -70,12 +83,20 @@ export class FrozenEncoders {
     const s = { device: options.device, threads: options.threads };
     this.vit = new GraphSessions(options.weights ?? checkpoint.weights, s);
     this.vggt = new GraphSessions(checkpoint.weights, s);
+    this.weightsKey = weightsIdentity(checkpoint.dir);
   }
 
   private cachePath(ex: SftExample): string | undefined {
     if (!this.options.cacheDir) return undefined;
     const key = createHash('sha256')
-      .update(JSON.stringify([ex.mediaKey, resolve(this.checkpoint.dir), this.options.format ?? null]))
+      .update(
+        JSON.stringify([
+          ex.mediaKey,
+          resolve(this.checkpoint.dir),
+          this.weightsKey,
+          this.options.format ?? null,
+        ]),
+      )
       .digest('hex')
       .slice(0, 32);
     return join(this.options.cacheDir, `${key}.safetensors`);

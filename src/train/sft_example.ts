@@ -112,11 +112,32 @@ function openShared(path: string): ReturnType<typeof openVideo> {
   return source;
 }
 
-export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Promise<SftExample> {
-  const source = await openShared(record.videoPath);
-  const frameIndices = sftFrameIndices(source.frameCount, source.fps, ctx.video);
+/** The frames of one video sample as the processor sees them: which frames, the resized size and grid, and the
+ * patchified pixels on demand. Shared by SFT examples and the vision pretraining (same processor path). */
+export interface VideoSample {
+  frameIndices: number[];
+  grid: GridThw;
+  /** Resized frame size. */
+  height: number;
+  width: number;
+  /** Seconds per temporal patch. */
+  secondPerGridTs: number;
+  /** Identifies the frozen encoders' input: video file identity, frames and size (the encoder cache key). */
+  mediaKey: string;
+  /** Decodes, resizes and patchifies the frames. */
+  media(): Promise<ExampleMedia>;
+}
+
+export async function loadVideoSample(
+  videoPath: string,
+  processor: ProcessorConfig,
+  video: VideoArgs,
+  where: string,
+): Promise<VideoSample> {
+  const source = await openShared(videoPath);
+  const frameIndices = sftFrameIndices(source.frameCount, source.fps, video);
   // Upstream deep-copies the image processor with the video pixel bounds.
-  const p = { ...ctx.processor, minPixels: ctx.video.minPixels, maxPixels: ctx.video.maxPixels };
+  const p = { ...processor, minPixels: video.minPixels, maxPixels: video.maxPixels };
   const [height, width] = smartResize(source.height, source.width, {
     factor: p.patchSize * p.mergeSize,
     minPixels: p.minPixels,
@@ -127,21 +148,15 @@ export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Pr
     height / p.patchSize,
     width / p.patchSize,
   ];
-  const fps = ctx.video.frameFps ?? frameIndices.length / (source.frameCount / source.fps);
+  const fps = video.frameFps ?? frameIndices.length / (source.frameCount / source.fps);
   const secondPerGridTs = p.temporalPatchSize / fps;
-  const merged = (grid[0] * grid[1] * grid[2]) / p.mergeSize ** 2;
-  const { inputIds, labels } = buildSftTokens(record.turns, (t) => ctx.tokenizer.encode(t), [merged]);
-  const { positionIds } = ropeIndex(
-    { inputIds: [inputIds], videoGridThw: [grid], secondPerGridTs: [secondPerGridTs] },
-    ropeIndexConfig(ctx.config),
-  );
-  const st = statSync(record.videoPath);
-  const mediaKey = JSON.stringify([record.videoPath, st.size, st.mtimeMs, frameIndices, height, width]);
+  const st = statSync(videoPath);
+  const mediaKey = JSON.stringify([videoPath, st.size, st.mtimeMs, frameIndices, height, width]);
   const media = async (): Promise<ExampleMedia> => {
     const decoded: RgbImage[] = [];
     for await (const f of source.readFrames(frameIndices)) decoded.push(f.image);
     if (decoded.length !== frameIndices.length)
-      throw new InputError(`${record.where}: could not decode frames ${frameIndices} of ${record.videoPath}`);
+      throw new InputError(`${where}: could not decode frames ${frameIndices} of ${videoPath}`);
     const resized = decoded.map((f) =>
       f.width === width && f.height === height ? f : resize(f, width, height),
     );
@@ -152,5 +167,18 @@ export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Pr
     );
     return { pixelValues, frames };
   };
+  return { frameIndices, grid, height, width, secondPerGridTs, mediaKey, media };
+}
+
+export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Promise<SftExample> {
+  const v = await loadVideoSample(record.videoPath, ctx.processor, ctx.video, record.where);
+  const { grid, secondPerGridTs } = v;
+  const merged = (grid[0] * grid[1] * grid[2]) / ctx.processor.mergeSize ** 2;
+  const { inputIds, labels } = buildSftTokens(record.turns, (t) => ctx.tokenizer.encode(t), [merged]);
+  const { positionIds } = ropeIndex(
+    { inputIds: [inputIds], videoGridThw: [grid], secondPerGridTs: [secondPerGridTs] },
+    ropeIndexConfig(ctx.config),
+  );
+  const { frameIndices, mediaKey, media } = v;
   return { record, inputIds, labels, positionIds, grid, frameIndices, secondPerGridTs, mediaKey, media };
 }

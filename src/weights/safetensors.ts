@@ -294,6 +294,35 @@ export interface TensorSpec {
 }
 
 /**
+ * The head of a safetensors file holding `specs` in the reference layout (Rust crate `prepare`): `order` = sorted
+ * by dtype, widest first, then by name, with contiguous offsets; `head` = the 8-byte length prefix and the compact
+ * JSON (`__metadata__` first) padded with spaces to a multiple of 8; `dataBytes` = the data section that follows.
+ */
+export function safetensorsHeader(
+  specs: readonly TensorSpec[],
+  metadata?: Record<string, string>,
+): { head: Uint8Array; order: TensorSpec[]; dataBytes: number } {
+  const rank = (t: TensorSpec) => CODES.indexOf(TO_CODE[t.dtype]);
+  const order = [...specs].sort(
+    (a, b) => rank(b) - rank(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const t of order) {
+    if (t.name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
+    const byteLength = numel(t.shape) * BYTES[t.dtype];
+    header[t.name] = { dtype: TO_CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + byteLength] };
+    offset += byteLength;
+  }
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const head = Buffer.alloc(8 + Math.ceil(json.length / 8) * 8, ' ');
+  head.writeBigUInt64LE(BigInt(head.length - 8));
+  json.copy(head, 8);
+  return { head, order, dataBytes: offset };
+}
+
+/**
  * Writes tensors in the reference layout (Rust crate `prepare`): sorted by dtype, widest first, then by name,
  * contiguous offsets, compact JSON with `__metadata__` first, header padded with spaces to a multiple of 8.
  * Atomic: written to a temp file next to `path`, then renamed over it.
@@ -316,33 +345,13 @@ export function writeSafetensorsFrom(
   read: (name: string) => HostTensor,
   metadata?: Record<string, string>,
 ): void {
-  const rank = (t: TensorSpec) => CODES.indexOf(TO_CODE[t.dtype]);
-  const list = [...specs].sort(
-    (a, b) => rank(b) - rank(a) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
-  );
-
-  const header: Record<string, unknown> = {};
-  if (metadata) header.__metadata__ = metadata;
-  let offset = 0;
-  for (const t of list) {
-    if (t.name === '__metadata__') throw new Error('"__metadata__" is reserved and cannot name a tensor');
-    const byteLength = numel(t.shape) * BYTES[t.dtype];
-    header[t.name] = { dtype: TO_CODE[t.dtype], shape: t.shape, data_offsets: [offset, offset + byteLength] };
-    offset += byteLength;
-  }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const padded = Buffer.alloc(Math.ceil(json.length / 8) * 8, ' ');
-  json.copy(padded);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(padded.length));
-
+  const { head, order } = safetensorsHeader(specs, metadata);
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w');
   try {
     try {
-      writeAll(fd, prefix);
-      writeAll(fd, padded);
-      for (const spec of list) {
+      writeAll(fd, head);
+      for (const spec of order) {
         const t = read(spec.name);
         const byteLength = numel(spec.shape) * BYTES[spec.dtype];
         if (t.dtype !== spec.dtype || t.data.byteLength !== byteLength)

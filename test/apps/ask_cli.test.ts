@@ -21,6 +21,18 @@ describe('ask CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'ask-'));
   const model = join(dir, 'model');
   const video = join(dir, 'clip.mp4');
+  /** `ask` on the tiny model and the clip with 4 frames; `extra` appended. */
+  const askArgs = (question: string, ...extra: string[]) => [
+    'ask',
+    question,
+    '--model',
+    model,
+    '--video',
+    video,
+    '--frames',
+    '4',
+    ...extra,
+  ];
   before(async () => {
     writeTinySpatialMllm(model);
     await writeVideo(video, demoFrames(10, 112, 84), 5);
@@ -28,23 +40,18 @@ describe('ask CLI', () => {
 
   test('--json with uniform sampling gives the answer, frames, timings and writes --save files', () => {
     const save = join(dir, 'saved');
-    const r = cli([
-      'ask',
-      'How big is the room?',
-      '--model',
-      model,
-      '--video',
-      video,
-      '--frames',
-      '4',
-      '--max-new-tokens',
-      '3',
-      '--temperature',
-      '0',
-      '--json',
-      '--save',
-      save,
-    ]);
+    const r = cli(
+      askArgs(
+        'How big is the room?',
+        '--max-new-tokens',
+        '3',
+        '--temperature',
+        '0',
+        '--json',
+        '--save',
+        save,
+      ),
+    );
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.question, 'How big is the room?');
@@ -76,23 +83,25 @@ describe('ask CLI', () => {
     );
   });
 
+  test("without --max-new-tokens the answer stops at the model's generation_config.json max_new_tokens", () => {
+    const limit = JSON.parse(readFileSync(join(model, 'generation_config.json'), 'utf8')).max_new_tokens;
+    assert.ok(Number.isInteger(limit) && limit > 0, 'the tiny model states its answer length');
+    const r = cli(askArgs('How big is the room?', '--json'));
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.ok(out.newTokens >= 1 && out.newTokens <= limit, `${out.newTokens} tokens, limit ${limit}`);
+  });
+
   test('space-aware sampling returns frames in time order with coverage, and reuses the cached geometry', () => {
     const cache = join(dir, 'cache');
-    const args = [
-      'ask',
+    const args = askArgs(
       'Where is the door?',
-      '--model',
-      model,
-      '--video',
-      video,
-      '--frames',
-      '4',
       '--sampling',
       'space-aware',
       '--max-new-tokens',
       '2',
       '--json',
-    ];
+    );
     const env = { ...process.env, XDG_CACHE_HOME: cache };
     const first = spawnSync(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...args], {
       encoding: 'utf8',

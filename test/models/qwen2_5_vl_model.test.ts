@@ -3,15 +3,17 @@
 // with the KV cache (tokens exact, per-step logits). Tolerances (fixture README: fp32 vs fp64 spread
 // ~1e-5 logits, ~5e-5 features): logits 1e-4 abs, hidden states and vision features 2e-4 abs.
 import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
 import type { Lowering } from '../../src/engine/index.ts';
 import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
-import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
+import { ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures, generationStops } from '../support/fixtures.ts';
+import { qwenFixtureCaseNames, readQwenFixtureCase } from '../support/qwen_fixture_cases.ts';
 
 function maxAbs(got: HostTensor | Float32Array, want: HostTensor): number {
   const a = got instanceof Float32Array ? got : toFloat32(got);
@@ -31,44 +33,45 @@ after(() => {
 for (const fixture of findFixtures('qwen2_5_vl')) {
   describe(fixture.name, () => {
     const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-    const cases = [
-      ...new Set(
-        io
-          .names()
-          .filter((n) => n.endsWith('.input_ids'))
-          .map((n) => n.split('.')[0]),
-      ),
-    ];
+    const cases = qwenFixtureCaseNames(io);
+    test('release() closes the checkpoint files load() opened', {
+      skip: !existsSync('/proc/self/fd') && 'needs /proc/self/fd',
+    }, async () => {
+      const dir = realpathSync(fixture.dir);
+      // Open descriptors on this fixture's checkpoint files (from /proc).
+      const openFiles = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            const target = readlinkSync(`/proc/self/fd/${fd}`);
+            return (
+              target.startsWith(dir) && target.endsWith('.safetensors') && !target.endsWith('io.safetensors')
+            );
+          } catch {
+            return false; // closed since it was listed
+          }
+        }).length;
+      const before = openFiles();
+      const model = Qwen25VLModel.load(fixture.dir);
+      assert.ok(openFiles() > before, 'load opens the checkpoint');
+      await model.release();
+      assert.equal(openFiles(), before);
+    });
     for (const lowering of ['fused', 'primitive'] as Lowering[]) {
       const model = Qwen25VLModel.load(fixture.dir, { lowering });
       after(() => model.release());
       for (const c of cases) {
         test(`${c} case (${lowering} lowering)`, async () => {
-          const has = (n: string) => io.names().includes(`${c}.${n}`);
-          const kind = has('pixel_values_videos') ? 'video' : has('pixel_values') ? 'image' : 'text';
+          const k = readQwenFixtureCase(io, c);
           let visualEmbeds: HostTensor | undefined;
-          let grid: GridThw | undefined;
-          if (kind !== 'text') {
-            grid = ints(io.read(`${c}.${kind}_grid_thw`)) as unknown as GridThw;
-            const pixels = io.read(`${c}.${kind === 'video' ? 'pixel_values_videos' : 'pixel_values'}`);
-            visualEmbeds = await model.encodeVision(pixels, grid);
+          if (k.visual) {
+            visualEmbeds = await model.encodeVision(k.visual.pixels, k.visual.grid);
             const e = maxAbs(visualEmbeds, io.read(`${c}.visual.output`));
             errors.push(`${fixture.name} ${c} ${lowering} visual.output ${e.toExponential(2)}`);
             assert.ok(e <= 2e-4, `visual output off by ${e}`);
           }
-          const ids = ints(io.read(`${c}.input_ids`));
+          const { ids } = k;
           const cfg = model.config;
-          const rope = ropeIndex(
-            {
-              inputIds: [ids],
-              imageGridThw: kind === 'image' ? [grid!] : [],
-              videoGridThw: kind === 'video' ? [grid!] : [],
-              secondPerGridTs: has('second_per_grid_ts')
-                ? [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]]
-                : undefined,
-            },
-            ropeIndexConfig(cfg),
-          );
+          const rope = ropeIndex({ inputIds: [ids], ...k }, ropeIndexConfig(cfg));
           assert.deepEqual(ints(rope.positionIds), ints(io.read(`${c}.position_ids`)));
           const full = await model.forward({
             inputIds: ids,

@@ -40,7 +40,8 @@ import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
 import type { VggtConfig } from '../../src/models/vggt/config.ts';
 import { openVggt, vggtWeights } from '../../src/models/vggt/load.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../../src/models/vggt/model.ts';
-import { openCheckpoint } from '../../src/weights/safetensors.ts';
+import type { DType } from '../../src/tensor.ts';
+import { openCheckpoint, safetensorsHeader } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 interface Manifest {
@@ -58,26 +59,20 @@ const ELEMENT_BYTES: Record<string, number> = { BF16: 2, F16: 2, F32: 4 };
 const FLOAT_CODES = Object.keys(ELEMENT_BYTES);
 const numel = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
+const DTYPES: Record<string, DType> = { BF16: 'bfloat16', F16: 'float16', F32: 'float32' };
+
 /** One safetensors file holding `names` (header only; ftruncate makes the data section a hole of its real size). */
 function writeSparse(path: string, m: Manifest, names: readonly string[]): void {
-  const header: Record<string, unknown> = {};
-  let offset = 0;
-  for (const name of names) {
-    const { shape, dtype } = m.tensors[name];
-    const bytes = numel(shape) * ELEMENT_BYTES[dtype];
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  const json = Buffer.from(JSON.stringify(header), 'utf8');
-  const padded = Buffer.alloc(Math.ceil(json.length / 8) * 8, ' ');
-  json.copy(padded);
-  const prefix = Buffer.alloc(8);
-  prefix.writeBigUInt64LE(BigInt(padded.length));
+  const specs = names.map((name) => ({
+    name,
+    dtype: DTYPES[m.tensors[name].dtype],
+    shape: m.tensors[name].shape,
+  }));
+  const { head, dataBytes } = safetensorsHeader(specs);
   const fd = openSync(path, 'w');
   try {
-    writeSync(fd, prefix);
-    writeSync(fd, padded);
-    ftruncateSync(fd, 8 + padded.length + offset);
+    writeSync(fd, head);
+    ftruncateSync(fd, head.length + dataBytes);
   } finally {
     closeSync(fd);
   }

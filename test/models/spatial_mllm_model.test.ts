@@ -4,17 +4,14 @@
 // cache. Tolerances as the fixture README suggests: features 2e-4, logits 1e-4 (abs).
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import * as E from '../../src/engine/index.ts';
+import type * as E from '../../src/engine/index.ts';
 import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
-import { Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
-import { type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
-import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
-import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
-import { Session } from '../../src/runtime/session.ts';
+import { ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures, generationStops } from '../support/fixtures.ts';
+import { fusedFixtureVideo } from '../support/spatial_mllm_video.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
 function maxAbs(got: HostTensor, want: HostTensor): number {
@@ -35,19 +32,7 @@ for (const fixture of findFixtures('spatial_mllm')) {
     const has = (n: string) => io.names().includes(n);
     for (const lowering of ['fused', 'primitive'] as E.Lowering[]) {
       test(`frames → fused embeddings → logits → greedy tokens (${lowering})`, async () => {
-        const ckpt = openSpatialMllm(fixture.dir);
-        const qwen = Qwen25VLModel.load(fixture.dir, { lowering, weights: ckpt.weights });
-        const grid = ints(io.read('video.video_grid_thw')) as unknown as GridThw;
-        const videoEmbeds = await qwen.encodeVision(io.read('video.pixel_values_videos'), grid);
-        const fusion = await Session.create(
-          E.toOnnx(buildSpatialFusion(ckpt.config, grid, { spatialInput: 'frames' }), {
-            weights: ckpt.weights,
-            lowering,
-          }).bytes,
-        );
-        const fused = (await fusion.run({ frames: io.read('video.frames_uint8'), video_embeds: videoEmbeds }))
-          .fused_video_embeds;
-        await fusion.release();
+        const { ckpt, qwen, grid, fused } = await fusedFixtureVideo(fixture.dir, io, lowering);
         const fusedKey = has('connector.fused_video_embeds')
           ? 'connector.fused_video_embeds'
           : 'video.fused_video_embeds';

@@ -6,17 +6,20 @@
 // prompt of every `spatial_mllm` fixture, both lowerings.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import * as E from '../../src/engine/index.ts';
+import type * as E from '../../src/engine/index.ts';
 import { generateQwen } from '../../src/models/generate.ts';
 import { ropeIndexConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { type ForwardInput, Qwen25VLModel } from '../../src/models/qwen2_5_vl/model.ts';
 import { decodePositionIds, type GridThw, ropeIndex } from '../../src/models/qwen2_5_vl/rope_index.ts';
-import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
-import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
-import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
+import {
+  type QwenFixtureCase,
+  qwenFixtureCaseNames,
+  readQwenFixtureCase,
+} from '../support/qwen_fixture_cases.ts';
+import { fusedFixtureVideo } from '../support/spatial_mllm_video.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
 const report: string[] = [];
@@ -97,24 +100,15 @@ const LOWERINGS: E.Lowering[] = ['fused', 'primitive'];
 for (const fixture of findFixtures('qwen2_5_vl')) {
   describe(`${fixture.name} (qwen2_5_vl)`, () => {
     const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-    const has = (n: string) => io.names().includes(n);
-    const cases = [...new Set(io.names().map((n) => n.split('.')[0]))].filter((c) => has(`${c}.input_ids`));
+    const cases = qwenFixtureCaseNames(io);
     for (const lowering of LOWERINGS) {
       const model = Qwen25VLModel.load(fixture.dir, { lowering });
       after(() => model.release());
       for (const c of cases) {
-        const kind = has(`${c}.pixel_values_videos`) ? 'video' : has(`${c}.pixel_values`) ? 'image' : 'text';
         for (const pad of ['image', 'video'] as const) {
           test(`${c} prompt, generated <|${pad}_pad|> (${lowering})`, async () => {
-            const p: Prompt = { ids: ints(io.read(`${c}.input_ids`)), imageGridThw: [], videoGridThw: [] };
-            if (kind !== 'text') {
-              const grid = ints(io.read(`${c}.${kind}_grid_thw`)) as unknown as GridThw;
-              (kind === 'video' ? p.videoGridThw : p.imageGridThw).push(grid);
-              const pixels = io.read(`${c}.${kind === 'video' ? 'pixel_values_videos' : 'pixel_values'}`);
-              p.visualEmbeds = await model.encodeVision(pixels, grid);
-              if (has(`${c}.second_per_grid_ts`))
-                p.secondPerGridTs = [toFloat32(io.read(`${c}.second_per_grid_ts`))[0]];
-            }
+            const { visual, ...p }: Prompt & QwenFixtureCase = readQwenFixtureCase(io, c);
+            if (visual) p.visualEmbeds = await model.encodeVision(visual.pixels, visual.grid);
             const padId = pad === 'image' ? model.config.imageTokenId : model.config.videoTokenId;
             const table = openSafetensors(`${fixture.dir}/model.safetensors`);
             const e = await checkAfterPad(model, table.read('model.embed_tokens.weight'), p, padId);
@@ -132,19 +126,7 @@ for (const fixture of findFixtures('spatial_mllm')) {
     for (const lowering of LOWERINGS) {
       test(`fused video prompt, generated <|video_pad|> and <|image_pad|> (${lowering})`, async () => {
         const io = openSafetensors(`${fixture.dir}/io.safetensors`);
-        const ckpt = openSpatialMllm(fixture.dir);
-        const qwen = Qwen25VLModel.load(fixture.dir, { lowering, weights: ckpt.weights });
-        const grid = ints(io.read('video.video_grid_thw')) as unknown as GridThw;
-        const videoEmbeds = await qwen.encodeVision(io.read('video.pixel_values_videos'), grid);
-        const fusion = await Session.create(
-          E.toOnnx(buildSpatialFusion(ckpt.config, grid, { spatialInput: 'frames' }), {
-            weights: ckpt.weights,
-            lowering,
-          }).bytes,
-        );
-        const fused = (await fusion.run({ frames: io.read('video.frames_uint8'), video_embeds: videoEmbeds }))
-          .fused_video_embeds;
-        await fusion.release();
+        const { ckpt, qwen, grid, fused } = await fusedFixtureVideo(fixture.dir, io, lowering);
         const p: Prompt = {
           ids: ints(io.read('video.input_ids')),
           imageGridThw: [],

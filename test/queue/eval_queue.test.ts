@@ -4,7 +4,7 @@
 // afterwards); a worker with another model is refused; Redis restarted mid-run (append-only file) does not stop
 // the run, and a run Redis lost is reported with what to do.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, test } from 'node:test';
@@ -14,14 +14,12 @@ import { readResults } from '../../src/eval/results.ts';
 import { QUEUE_NAME } from '../../src/queue/connection.ts';
 import { startFakeServer } from '../eval/openai_server.ts';
 import { syntheticVsiBench } from '../eval/synthetic.ts';
+import { type Child, cli } from '../support/cli.ts';
+import { answersOnDisk, assertEachAnsweredOnce, fakeEvalArgs, reportFiles } from '../support/fake_eval.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
-import { type Child, cli } from './processes.ts';
 
 const QUESTIONS = 24;
 
-const report = (dir: string) =>
-  ['report.json', 'report.md', 'chart.svg'].map((f) => readFileSync(join(dir, f), 'utf8'));
-const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').length - 1 : 0);
 const until = async (cond: () => boolean, what: string, ms = 30_000) => {
   const end = Date.now() + ms;
   while (!cond()) {
@@ -37,22 +35,14 @@ let single: string[];
 let db = 0;
 const workers: Child[] = [];
 
-const evalArgs = (out: string, queue?: string) => [
-  'eval',
-  'vsibench',
-  '--model',
-  'openai:fake',
-  '--endpoint',
-  server.url,
-  '--data',
-  data,
-  '--out',
-  out,
-  '--frames',
-  '2',
-  '--no-progress',
-  ...(queue ? ['--queue', queue] : []),
-];
+const evalArgs = (out: string, queue?: string) =>
+  fakeEvalArgs(server.url, data, out, ...(queue ? ['--queue', queue] : []));
+
+/** Every question answered once, and the report byte for byte that of the single-process run. */
+function assertSameAsSingle(out: string): void {
+  assertEachAnsweredOnce(out, QUESTIONS);
+  assert.deepEqual(reportFiles(out), single);
+}
 
 function worker(queue: string, extra: string[] = []): Child {
   const w = cli(['worker', '--queue', queue, '--lock-seconds', '2', ...extra]);
@@ -84,7 +74,7 @@ before(async () => {
   const out = mkdtempSync(join(tmpdir(), 'single-'));
   const run = cli(evalArgs(out));
   assert.equal(await run.exit, 0, run.stderr());
-  single = report(out);
+  single = reportFiles(out);
   await server.close();
 });
 
@@ -100,10 +90,7 @@ test('two workers: the queued report equals the single-process one byte for byte
   const ws = [worker(queue), worker(queue)];
   const run = cli(evalArgs(out, queue));
   assert.equal(await run.exit, 0, run.stderr());
-  const ids = readResults(join(out, 'results.jsonl'), 'vsibench').records.map((r) => r.id);
-  assert.equal(ids.length, QUESTIONS);
-  assert.equal(new Set(ids).size, QUESTIONS);
-  assert.deepEqual(report(out), single);
+  assertSameAsSingle(out);
   await stopWorkers();
   for (const w of ws) assert.match(w.stderr(), /eval \S+ done/, 'each worker answered jobs');
 });
@@ -116,18 +103,15 @@ test('SIGKILL of a worker mid-job: its job is taken over, nothing lost or repeat
   const doomed = worker(queue);
   const run = cli(evalArgs(out, queue));
   // the doomed worker is alone: once answers arrive it is inside a job
-  await until(() => lines(join(out, 'results.jsonl')) >= 2, 'the first answers');
+  await until(() => answersOnDisk(out) >= 2, 'the first answers');
   doomed.process.kill('SIGKILL');
   await doomed.exit;
-  const before = lines(join(out, 'results.jsonl'));
+  const before = answersOnDisk(out);
   assert.ok(before < QUESTIONS, `killed after ${before} answers`);
   worker(queue);
   worker(queue);
   assert.equal(await run.exit, 0, run.stderr());
-  const ids = readResults(join(out, 'results.jsonl'), 'vsibench').records.map((r) => r.id);
-  assert.equal(ids.length, QUESTIONS);
-  assert.equal(new Set(ids).size, QUESTIONS);
-  assert.deepEqual(report(out), single);
+  assertSameAsSingle(out);
   await stopWorkers();
 });
 
@@ -194,10 +178,10 @@ test('a worker with another model is refused and stops; the job waits for a matc
   assert.equal(await wrong.exit, 2, wrong.stderr());
   assert.match(wrong.stderr(), /refused eval job .*same checkpoint/);
   assert.doesNotMatch(wrong.stderr(), /\n\s+at /, 'no stack trace');
-  assert.equal(lines(join(out, 'results.jsonl')), 0);
+  assert.equal(answersOnDisk(out), 0);
   worker(queue);
   assert.equal(await run.exit, 0, run.stderr());
-  assert.deepEqual(report(out), single);
+  assert.deepEqual(reportFiles(out), single);
   await stopWorkers();
 });
 
@@ -208,14 +192,11 @@ test('Redis restarted mid-run (append-only file on): the run goes on to the same
   const out = mkdtempSync(join(tmpdir(), 'restart-'));
   worker(queue);
   const run = cli(evalArgs(out, queue));
-  await until(() => lines(join(out, 'results.jsonl')) >= 4, 'the first answers');
+  await until(() => answersOnDisk(out) >= 4, 'the first answers');
   await redis.restart();
   worker(queue);
   assert.equal(await run.exit, 0, run.stderr());
-  const ids = readResults(join(out, 'results.jsonl'), 'vsibench').records.map((r) => r.id);
-  assert.equal(new Set(ids).size, QUESTIONS);
-  assert.equal(ids.length, QUESTIONS);
-  assert.deepEqual(report(out), single);
+  assertSameAsSingle(out);
   await stopWorkers();
 });
 

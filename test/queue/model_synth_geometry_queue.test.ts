@@ -10,8 +10,8 @@ import { after, before, test } from 'node:test';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
 import { synthesize } from '../../src/data/synth/cli.ts';
 import { SYNTH_DATASET } from '../../src/data/synth/world.ts';
+import { type Child, cli } from '../support/cli.ts';
 import { startRedis, type TestRedis } from '../support/redis.ts';
-import { type Child, cli } from './processes.ts';
 
 const SYNTH = { scenes: 2, seed: 3, frames: 8, fps: 4, width: 112, height: 84 };
 const synthArgs = (out: string) =>

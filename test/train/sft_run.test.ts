@@ -11,11 +11,26 @@ import { InputError } from '../../src/errors.ts';
 import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
 import { loadPeft } from '../../src/train/lora.ts';
 import { UPSTREAM_SFT } from '../../src/train/sft.ts';
-import { runSft } from '../../src/train/sft_run.ts';
+import { runSft, type SftRunOptions } from '../../src/train/sft_run.ts';
 import { tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
 
 const models = tinyModels();
 const VIDEO = { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 };
+/** One epoch on the toy data at learning rate `lr` (LLM and projector), no warm-up, 2 steps of gradient
+ * accumulation, one thread, quiet; the caller sets steps, saving and the rest. */
+const toyRun = (model: string, data: string, media: string, out: string, lr: number): SftRunOptions => ({
+  model,
+  data,
+  media,
+  out,
+  hyper: { ...UPSTREAM_SFT, lr, projectorLr: lr, warmupRatio: 0, gradAccum: 2 },
+  video: VIDEO,
+  epochs: 1,
+  seed: 0,
+  saveEvery: 1,
+  threads: 1,
+  log: () => {},
+});
 const readLog = (dir: string) =>
   readFileSync(join(dir, 'train.jsonl'), 'utf8')
     .trim()
@@ -32,20 +47,11 @@ for (const { dir: model, name } of models.slice(0, 1))
       const held = writeToyData(join(dir, 'held'), 2);
       const out = join(dir, 'run');
       const s = await runSft({
-        model,
-        data,
-        media,
-        out,
-        hyper: { ...UPSTREAM_SFT, lr: 3e-3, projectorLr: 3e-3, warmupRatio: 0, gradAccum: 2 },
-        video: VIDEO,
-        epochs: 1,
+        ...toyRun(model, data, media, out, 3e-3),
         maxSteps: 24,
-        seed: 0,
         saveEvery: 24,
         evalData: held.data,
         evalEvery: 24,
-        threads: 1,
-        log: () => {},
       });
       const log = readLog(out);
       const first = (log[0].loss + log[1].loss) / 2;
@@ -108,21 +114,12 @@ for (const { dir: model, name } of models.slice(0, 1))
       const { data, media } = writeToyData(dir, 2);
       const out = join(dir, 'run');
       const s = await runSft({
-        model,
-        data,
-        media,
-        out,
-        hyper: { ...UPSTREAM_SFT, lr: 1e-3, projectorLr: 1e-3, warmupRatio: 0, gradAccum: 2 },
-        video: VIDEO,
-        epochs: 1,
+        ...toyRun(model, data, media, out, 1e-3),
         maxSteps: 2,
-        seed: 0,
         saveEvery: 2,
         lora: { rank: 4 },
         frozenQuant: 'int4',
         merge: true,
-        threads: 1,
-        log: () => {},
       });
       const { config, adapters, saved } = loadPeft(s.exported.adapter!);
       const layers = openSpatialMllm(model).config.qwen.text.numLayers;

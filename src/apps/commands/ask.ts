@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
 import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
 import type { AskCliOptions } from '../ask.ts';
-import { choice, framesOption, integer, number } from '../options.ts';
+import { choice, dtypeOption, framesOption, integer, number } from '../options.ts';
 
 export function register(program: Command): void {
   program
@@ -24,15 +24,12 @@ export function register(program: Command): void {
       ),
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
-    .addOption(
-      choice(
-        '--dtype <dtype>',
-        'linear-layer weights: float32, or int4/int8 block-quantized (MatMulNBits; VGGT stays float32)',
-        ['float32', 'int4', 'int8'],
-        'float32',
-      ),
+    .addOption(dtypeOption())
+    .option(
+      '--max-new-tokens <n>',
+      `generation limit (default: the model's generation_config.json max_new_tokens, else ${DEFAULT_MAX_NEW_TOKENS})`,
+      integer(0),
     )
-    .option('--max-new-tokens <n>', 'generation limit', integer(0), DEFAULT_MAX_NEW_TOKENS)
     .option(
       '--temperature <t>',
       'sampling temperature (0 = greedy); upstream uses 0.1',

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import { dtypeOption } from '../options.ts';
 import type { ServeCliOptions } from '../serve/run.ts';
 
 const int = (name: string, min: number) => (v: string) => {
@@ -27,11 +28,7 @@ export function register(program: Command): void {
     .addOption(
       new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
-    .addOption(
-      new Option('--dtype <dtype>', 'linear-layer weights (int4/int8: MatMulNBits)')
-        .choices(['float32', 'int4', 'int8'])
-        .default('float32'),
-    )
+    .addOption(dtypeOption())
     .action(async (opts: ServeCliOptions) => {
       const { runServe } = await import('../serve/run.ts');
       await runServe(opts);

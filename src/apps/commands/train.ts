@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { GrpoCliOptions, SftCliOptions, SmallCliOptions } from '../train.ts';
+import type { GeometryCliOptions, GrpoCliOptions, SftCliOptions, SmallCliOptions } from '../train.ts';
 
 const num =
   (name: string, min = 0) =>
@@ -99,7 +99,9 @@ function common(cmd: Command): Command {
 }
 
 export function register(program: Command): void {
-  const train = program.command('train').description('fine-tune a Spatial-MLLM checkpoint (SFT, GRPO)');
+  const train = program
+    .command('train')
+    .description('fine-tune a Spatial-MLLM checkpoint (SFT, GRPO, VGGT geometry)');
   common(
     train
       .command('sft')
@@ -126,13 +128,41 @@ export function register(program: Command): void {
       await runSftCommand(o);
     });
   train
+    .command('geometry')
+    .description(
+      "train a checkpoint's VGGT (aggregator, camera, depth and point heads) with VGGT's losses on rendered rooms (data synth)",
+    )
+    .requiredOption('--model <dir>', 'Spatial-MLLM checkpoint folder whose VGGT trains')
+    .requiredOption(
+      '--data <dir>',
+      'data synth folder of the training rooms (video + exact depth and cameras)',
+    )
+    .requiredOption('--out <dir>', 'run folder: state, train.jsonl, train.svg, model/; rerun to resume')
+    .option('--steps <n>', 'optimizer steps (one sequence each)', int('--steps', 1), 400)
+    .option('--frames <n>', 'frames per sequence', int('--frames', 2), 8)
+    .option('--lr <lr>', 'peak learning rate (cosine with 5 % warmup)', num('--lr'), 1e-3)
+    .option('--seed <n>', 'data order seed', int('--seed'), 44)
+    .option('--save-every <n>', 'write the resumable state every n steps', int('--save-every', 1), 10)
+    .option('--eval-data <dir>', 'data synth folder of held-out rooms: depth, camera and coverage figures')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))
+    .action(async (o: GeometryCliOptions) => {
+      const { runGeometryCommand } = await import('../train.ts');
+      await runGeometryCommand(o);
+    });
+  train
     .command('small')
     .description(
-      'the small Spatial-MLLM recipe on synthetic rooms: data, init, SFT, GRPO, evaluation (resumable; rerun to continue)',
+      'the small Spatial-MLLM recipe on synthetic rooms: data, init, ViT pretraining, geometry, SFT, GRPO, evaluation (resumable; rerun to continue)',
     )
     .option('--out <dir>', 'run folder (stages, checkpoints, curves, eval table)', '.cache/small')
     .option('--train-scenes <n>', 'training rooms (seed 1000)', int('--train-scenes', 1))
     .option('--eval-scenes <n>', 'evaluation rooms (seed 900000)', int('--eval-scenes', 1))
+    .option('--vision-steps <n>', 'ViT pretraining steps (and linear probe steps)', int('--vision-steps', 1))
+    .option(
+      '--geometry-steps <n>',
+      'VGGT geometry-stage steps (one 6-frame sequence each)',
+      int('--geometry-steps', 1),
+    )
     .option('--sft-steps <n>', 'SFT optimizer steps', int('--sft-steps', 1))
     .option('--grpo-steps <n>', 'GRPO optimizer steps', int('--grpo-steps', 1))
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))

@@ -4,10 +4,11 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promptText } from '../../data/qa/format.ts';
 import { synthesize } from '../../data/synth/cli.ts';
 import { SYNTH_DATASET } from '../../data/synth/world.ts';
 import { SpatialMllm } from '../../models/spatial_mllm/model.ts';
-import { ask, PROMPT_SUFFIXES } from '../../pipeline/ask.ts';
+import { ask } from '../../pipeline/ask.ts';
 import type { FrameSampling } from '../../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from '../artifacts.ts';
 import { stageLogger } from '../ask.ts';
@@ -31,7 +32,8 @@ export async function runDemo(o: { out?: string; sampling: FrameSampling }): Pro
     out: join(out, 'room'),
     seed: small ? HELD_OUT_SEED : 1,
     frames: 16,
-    fps: 4,
+    // The small model's rooms are filmed at 1 frame per second (src/train/small/recipe.ts).
+    fps: small ? 1 : 4,
     // The small model was trained on 168×112 renders (src/train/small/model_config.ts).
     width: small ? 168 : 224,
     height: small ? 112 : 168,
@@ -46,14 +48,13 @@ export async function runDemo(o: { out?: string; sampling: FrameSampling }): Pro
   const video = join(out, 'room', SYNTH_DATASET, `${q.scene_name}.mp4`);
   const model = SpatialMllm.load(modelDir);
   try {
-    const question = q.options ? `${q.question}\n${q.options.join('\n')}` : q.question;
+    // The prompt the small model was trained and evaluated with: question, "Options:" lines, answer instruction.
+    const question = promptText(q);
     say(`[question] ${question.replace(/\n/g, ' ')}`);
     const result = await ask(model, video, question, {
       frames: 8,
       sampling: o.sampling,
-      maxNewTokens: 12,
       temperature: 0,
-      promptSuffix: q.options ? PROMPT_SUFFIXES.multipleChoice : PROMPT_SUFFIXES.numeric,
       onStage: stageLogger((s) => process.stdout.write(s)),
     });
     const saved = await saveAnswerArtifacts(model, result, join(out, 'outputs'));

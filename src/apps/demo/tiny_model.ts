@@ -51,7 +51,9 @@ export function tinyConfig(): Record<string, unknown> {
   };
 }
 
-/** Writes the tiny checkpoint into `dir` (created if needed). */
+/** Writes the tiny checkpoint into `dir` (created if needed). Its random weights rarely pick a stop token, so its
+ * generation_config.json limits answers to 12 tokens (VSI-Bench answers are a letter or a number), as the small
+ * model's; without it every question of an eval would generate upstream's 1024. */
 export function writeTinySpatialMllm(dir: string, seed = 7): void {
-  writeInitCheckpoint(dir, { config: tinyConfig(), vocab: BYTES, seed });
+  writeInitCheckpoint(dir, { config: tinyConfig(), vocab: BYTES, seed, maxNewTokens: 12 });
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { resolveModelDir } from '../model_name.ts';
+import { type WeightDType, weightQuant } from '../options.ts';
 import { loadServedModel } from './served_model.ts';
 import { buildServer } from './server.ts';
 
@@ -19,7 +20,7 @@ export interface ServeCliOptions {
   maxUploadMb: number;
   reports?: string;
   device: 'cpu' | 'webgpu' | 'cuda';
-  dtype: 'float32' | 'int4' | 'int8';
+  dtype: WeightDType;
 }
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
@@ -33,14 +34,10 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
     err(`no --model given: serving ${TINY_DESCRIPTION}`);
     dirs = [tiny];
   }
-  const quant =
-    o.dtype === 'float32'
-      ? undefined
-      : { bits: o.dtype === 'int4' ? (4 as const) : (8 as const), blockSize: 32 };
   const models = dirs.map((dir) =>
     loadServedModel(dir, {
       device: o.device,
-      quant,
+      quant: weightQuant(o.dtype),
       cacheDir: join(dataDir, 'geometry'),
       // ONNX Runtime's runs block their thread: off the main one, the server keeps answering (health, 429,
       // disconnects) while a model computes.

@@ -74,6 +74,8 @@ export class Qwen25VLModel {
     readonly config: Qwen25VLConfig,
     weights: E.WeightSource,
     readonly options: LoadOptions,
+    /** The checkpoint `load` opened itself (none when the caller gave the weights): closed by `release`. */
+    private readonly opened?: TensorSource,
   ) {
     this.sessions = new GraphSessions(weights, options);
   }
@@ -85,13 +87,10 @@ export class Qwen25VLModel {
     if (!existsSync(configPath))
       throw new InputError(`${dir} has no config.json: pass a Qwen2.5-VL checkpoint folder`);
     const config = readQwen25VLConfig(configPath);
-    let weights = options.weights;
-    let source: TensorSource | undefined;
-    if (!weights) {
-      source = openCheckpoint(dir);
-      weights = qwenWeightSource(source);
-    }
-    return new Qwen25VLModel(dir, config, weights, options);
+    if (options.weights) return new Qwen25VLModel(dir, config, options.weights, options);
+    // Sessions are built on first use and read their weights then: the file stays open until release().
+    const source = openCheckpoint(dir);
+    return new Qwen25VLModel(dir, config, qwenWeightSource(source), options, source);
   }
 
   private session(key: string, build: () => E.Graph): Promise<RunnableSession> {
@@ -194,5 +193,6 @@ export class Qwen25VLModel {
 
   async release(): Promise<void> {
     await this.sessions.release();
+    this.opened?.close();
   }
 }

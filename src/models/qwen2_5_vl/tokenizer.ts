@@ -13,7 +13,7 @@ import { readJsonObject } from '../../json.ts';
 import type { GridThw } from './rope_index.ts';
 
 /** Pre-tokenizer split of Qwen2 (tokenization_qwen2.py PRETOKENIZE_REGEX, as the hub tokenizer.json spells it). */
-export const QWEN2_SPLIT_REGEX =
+const QWEN2_SPLIT_REGEX =
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 export const IMAGE_PAD = '<|image_pad|>';
@@ -72,19 +72,21 @@ function fromFile<T>(file: string, make: () => T): T {
 const tokenText = (v: unknown): string | null =>
   typeof v === 'string' ? v : v && typeof v === 'object' && 'content' in v ? String(v.content) : null;
 
-/** tokenizer.json content for a checkpoint that ships only vocab.json + merges.txt (Qwen2Tokenizer slow files). */
-function tokenizerJsonFromBpeFiles(dir: string, config: TokenizerConfig): Record<string, unknown> {
-  const vocab = readJson(join(dir, 'vocab.json'));
-  const merges = readFileSync(join(dir, 'merges.txt'), 'utf8')
-    .split('\n')
-    .filter((line) => line && !line.startsWith('#version'));
-  const added = Object.entries(config.added_tokens_decoder ?? {}).map(([id, t]) => ({
-    id: Number(id),
-    ...t,
-  }));
+/**
+ * tokenizer.json content of a Qwen2 byte-level BPE: NFC, the Qwen2 split regex, GPT-2's byte-level mapping
+ * (as the hub's Qwen2.5-VL tokenizer.json). `merges` as "a b" strings.
+ */
+export function qwen2TokenizerJson(
+  vocab: Record<string, number>,
+  merges: string[],
+  addedTokens: object[],
+): Record<string, unknown> {
   const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
   return {
-    added_tokens: added,
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: addedTokens,
     normalizer: { type: 'NFC' },
     pre_tokenizer: {
       type: 'Sequence',
@@ -97,14 +99,29 @@ function tokenizerJsonFromBpeFiles(dir: string, config: TokenizerConfig): Record
     decoder: byteLevel,
     model: {
       type: 'BPE',
-      vocab,
-      merges,
-      ignore_merges: false,
+      dropout: null,
+      unk_token: null,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '',
       fuse_unk: false,
       byte_fallback: false,
-      unk_token: null,
+      ignore_merges: false,
+      vocab,
+      merges,
     },
   };
+}
+
+/** tokenizer.json content for a checkpoint that ships only vocab.json + merges.txt (Qwen2Tokenizer slow files). */
+function tokenizerJsonFromBpeFiles(dir: string, config: TokenizerConfig): Record<string, unknown> {
+  const merges = readFileSync(join(dir, 'merges.txt'), 'utf8')
+    .split('\n')
+    .filter((line) => line && !line.startsWith('#version'));
+  const added = Object.entries(config.added_tokens_decoder ?? {}).map(([id, t]) => ({
+    id: Number(id),
+    ...t,
+  }));
+  return qwen2TokenizerJson(readJson(join(dir, 'vocab.json')), merges, added);
 }
 
 /** The processor's template (chat_template.jinja / chat_template.json) wins over the tokenizer's, as in transformers. */

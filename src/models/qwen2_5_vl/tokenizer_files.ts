@@ -5,7 +5,7 @@
 // Qwen2.5-VL special tokens after the regular vocabulary in Qwen's order.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QWEN2_SPLIT_REGEX } from './tokenizer.ts';
+import { qwen2TokenizerJson } from './tokenizer.ts';
 
 /** Qwen2.5-VL's special tokens, in their id order. */
 export const QWEN_VL_SPECIAL_TOKENS = [
@@ -79,43 +79,20 @@ function tokenizerJson(v: ByteBpeVocab): Record<string, unknown> {
   v.merges.forEach(([a, b], i) => {
     vocab[a + b] = 256 + i;
   });
-  const byteLevel = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: false, use_regex: false };
-  return {
-    version: '1.0',
-    truncation: null,
-    padding: null,
-    added_tokens: QWEN_VL_SPECIAL_TOKENS.map((content) => ({
-      id: specialTokenId(v, content),
-      content,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-      special: true,
-    })),
-    normalizer: { type: 'NFC' },
-    pre_tokenizer: {
-      type: 'Sequence',
-      pretokenizers: [
-        { type: 'Split', pattern: { Regex: QWEN2_SPLIT_REGEX }, behavior: 'Isolated', invert: false },
-        byteLevel,
-      ],
-    },
-    post_processor: byteLevel,
-    decoder: byteLevel,
-    model: {
-      type: 'BPE',
-      dropout: null,
-      unk_token: null,
-      continuing_subword_prefix: '',
-      end_of_word_suffix: '',
-      fuse_unk: false,
-      byte_fallback: false,
-      ignore_merges: false,
-      vocab,
-      merges: v.merges.map(([a, b]) => `${a} ${b}`),
-    },
-  };
+  const added = QWEN_VL_SPECIAL_TOKENS.map((content) => ({
+    id: specialTokenId(v, content),
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: false,
+    special: true,
+  }));
+  return qwen2TokenizerJson(
+    vocab,
+    v.merges.map(([a, b]) => `${a} ${b}`),
+    added,
+  );
 }
 
 /** Writes tokenizer.json and tokenizer_config.json (with the chat template) into a checkpoint folder. */

@@ -87,9 +87,21 @@ function concatRows(parts: HostTensor[]): HostTensor {
   return out;
 }
 
+/** generation_config.json's max_new_tokens, the default answer length (else upstream's 1024); the small model
+ * (src/train/small) sets 12, as its answers are a letter or a few digits. */
+function generationLimit(dir: string): number {
+  const path = join(dir, 'generation_config.json');
+  const v = existsSync(path)
+    ? (readJsonFile(path, 'fix the file or remove it') as { max_new_tokens?: unknown }).max_new_tokens
+    : undefined;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_NEW_TOKENS;
+}
+
 export class SpatialMllm {
   private readonly fusion: GraphSessions;
   private vggt?: VggtModel;
+  /** The default answer length: generation_config.json's max_new_tokens, else upstream's 1024. */
+  readonly maxNewTokens: number;
 
   private constructor(
     readonly dir: string,
@@ -100,6 +112,7 @@ export class SpatialMllm {
   ) {
     const weights = options.quant ? quantizedSource(checkpoint.weights, options.quant) : checkpoint.weights;
     this.fusion = new GraphSessions(weights, options);
+    this.maxNewTokens = generationLimit(dir);
   }
 
   /** Opens a checkpoint folder as published (safetensors, config.json, tokenizer files); nothing is compiled
@@ -123,16 +136,6 @@ export class SpatialMllm {
 
   get config() {
     return this.checkpoint.config;
-  }
-
-  /** generation_config.json's max_new_tokens, the default answer length (else upstream's 1024); the small model
-   * (src/train/small) sets 12, as its answers are a letter or a few digits. */
-  get maxNewTokens(): number {
-    const path = join(this.dir, 'generation_config.json');
-    const v = existsSync(path)
-      ? (readJsonFile(path, 'fix the file or remove it') as { max_new_tokens?: unknown }).max_new_tokens
-      : undefined;
-    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : DEFAULT_MAX_NEW_TOKENS;
   }
 
   /** Default stop tokens: the config's EOS ids, <|im_end|> and <|endoftext|>. */

@@ -3,13 +3,19 @@
 // interrupted (synth, SFT and GRPO are resumable themselves, evaluation runs resume per question).
 //   data     synthetic rooms: train seed 1000, eval seed 900000 (src/train/small/data.ts)
 //   init     tokenizer merges learned from the training text + the small config, fresh weights
-//   sft      `train sft` on the balanced conversations, encoders frozen as upstream (ViT blocks and VGGT random)
+//   vision   the ViT pretrained on the training rooms' instance and depth maps (src/train/vision_pretrain.ts), with
+//            a linear probe on the random ViT as the baseline; figures on the eval rooms → vision.done.json
+//   geometry the small VGGT (aggregator + camera, depth, point heads) trained with VGGT's losses on the training
+//            rooms' decoded frames against their exact depth and cameras (src/train/geometry_run.ts), from the
+//            vision checkpoint; figures on the eval rooms before and after (src/train/geometry_eval.ts)
+//   sft      `train sft` from the geometry checkpoint on the balanced conversations, encoders frozen as upstream
+//            (the ViT as the vision stage left it, VGGT as the geometry stage left it)
 //   grpo     `train grpo` from the SFT model with the paper's rewards
 //   eval     VSI-Bench metrics on the eval rooms: SFT / SFT+GRPO (uniform, space-aware), the blind model, chance
 //            and frequency baselines → eval/table.md
-// The geometry stage (pretraining the small VGGT on the renders' exact depth and cameras) is not part of the
-// recipe yet: the VGGT of the small model is random and frozen (README, "The small model").
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The two encoder stages train disjoint tensors (ViT / VGGT) from inputs that do not depend on each other, so their
+// order does not change the result.
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
@@ -17,10 +23,13 @@ import { evalBenchmark } from '../../eval/commands.ts';
 import type { Report } from '../../eval/report.ts';
 import { writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.ts';
 import { TASKS } from '../../vsibench.ts';
+import { geometryFigures, geometryTable } from '../geometry_eval.ts';
+import { runGeometry } from '../geometry_run.ts';
 import { runGrpo } from '../grpo_run.ts';
 import { runSft } from '../sft_run.ts';
+import { runVisionStage, visionPaths } from '../vision_pretrain.ts';
 import { learnMerges } from './bpe.ts';
-import { balancedQuestions, SEEDS, writeConversations } from './data.ts';
+import { balancedQuestions, SEEDS, sceneSeed, writeConversations } from './data.ts';
 import { SMALL_FRAME, SMALL_PIXELS, smallConfig } from './model_config.ts';
 
 export interface SmallRecipeOptions {
@@ -32,6 +41,9 @@ export interface SmallRecipeOptions {
   /** Questions per type per room (training / evaluation). */
   trainPerType: number;
   evalPerType: number;
+  /** Geometry stage: optimizer steps (one sequence of `geometryFrames` frames each). */
+  geometrySteps: number;
+  geometryFrames: number;
   sftSteps: number;
   grpoSteps: number;
   merges: number;
@@ -39,7 +51,10 @@ export interface SmallRecipeOptions {
   /** Frames rendered per synthetic video (default 16). */
   videoFrames?: number;
   /** Stop after this stage (tests run the cheap ones). */
-  until?: 'data' | 'init' | 'sft' | 'grpo';
+  until?: 'data' | 'init' | 'vision' | 'geometry' | 'sft' | 'grpo';
+  /** Vision pretraining: optimizer steps (the linear probe takes as many) and rooms per step. */
+  visionSteps: number;
+  visionBatch: number;
   /** Evaluate only these runs (default all). */
   evalRuns?: readonly string[];
   log?: (line: string) => void;
@@ -51,6 +66,10 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   frames: 8,
   trainPerType: 4,
   evalPerType: 2,
+  visionSteps: 2000,
+  visionBatch: 8,
+  geometrySteps: 200,
+  geometryFrames: 6,
   sftSteps: 700,
   grpoSteps: 20,
   merges: 400,
@@ -86,6 +105,8 @@ export const paths = (out: string) => ({
   sftData: join(out, 'data', 'train', 'sft.jsonl'),
   evalQuestions: join(out, 'data', 'eval', 'test.jsonl'),
   init: join(out, 'init'),
+  vision: join(out, 'vision'),
+  geometry: join(out, 'geometry'),
   sft: join(out, 'sft'),
   grpo: join(out, 'grpo'),
   evals: join(out, 'eval'),
@@ -155,9 +176,54 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   });
   if (o.until === 'init') return;
 
+  await stage(o, 'vision', async () => {
+    const rooms = (dir: string, seed: number) =>
+      readdirSync(join(dir, 'synthetic'))
+        .filter((f) => f.endsWith('.mp4') && sceneSeed(f.slice(0, -4)) === seed)
+        .sort()
+        .map((f) => join(dir, 'synthetic', f));
+    return runVisionStage({
+      model: p.init,
+      out: p.vision,
+      trainVideos: rooms(p.train, SEEDS.train),
+      evalVideos: rooms(p.eval, SEEDS.eval),
+      video: videoArgs(o),
+      steps: o.visionSteps,
+      batch: o.visionBatch,
+      seed: 41,
+      // About 100 saves per run (every 20 steps of the default 2000).
+      saveEvery: Math.ceil(o.visionSteps / 100),
+      threads: o.threads,
+      log,
+    });
+  });
+  if (o.until === 'vision') return;
+
+  await stage(o, 'geometry', async () => {
+    const s = await runGeometry({
+      model: visionPaths(p.vision).model,
+      data: p.train,
+      out: p.geometry,
+      steps: o.geometrySteps,
+      frames: o.geometryFrames,
+      seed: 44,
+      saveEvery: 10,
+      threads: o.threads,
+      log,
+    });
+    // Held-out rooms only (seed range SEEDS.eval); K = the frames a question gets.
+    const figures = { picks: o.frames, threads: o.threads };
+    const before = await geometryFigures(p.init, p.eval, figures);
+    const after = await geometryFigures(s.model, p.eval, figures);
+    const table = geometryTable(before, after);
+    log(table);
+    return { steps: s.steps, firstLoss: s.firstLoss, lastLoss: s.lastLoss, before, after, table };
+  });
+  if (o.until === 'geometry') return;
+
   await stage(o, 'sft', async () => {
     const s = await runSft({
-      model: p.init,
+      model: join(p.geometry, 'model'),
       data: p.sftData,
       media: p.train,
       out: p.sft,

@@ -1,4 +1,4 @@
-// CLI child processes for the queue tests: their stderr kept, their exit awaited.
+// CLI child processes for the tests that run `spatial-mllm` as a process: their stderr kept, their exit awaited.
 import { type ChildProcess, spawn } from 'node:child_process';
 
 export interface Child {
