@@ -17,6 +17,8 @@ export interface TrainCommonOptions {
   saveEvery: number;
   evalData?: string;
   evalEvery?: number;
+  evalMedia?: string;
+  evalLimit?: number;
   loraRank?: number;
   loraAlpha?: number;
   frozenDtype: 'float32' | 'int4' | 'int8';
@@ -81,6 +83,8 @@ export function commonRunOptions(o: TrainCommonOptions) {
     saveEvery: o.saveEvery,
     evalData: o.evalData,
     evalEvery: o.evalEvery,
+    evalMedia: o.evalMedia,
+    evalLimit: o.evalLimit,
     merge: o.merge,
     threads: o.threads,
     cacheEncoders: o.encoderCache,
@@ -98,25 +102,29 @@ export function commonRunOptions(o: TrainCommonOptions) {
 }
 
 export async function runSftCommand(o: SftCliOptions): Promise<void> {
-  const summary = await runSft({
-    ...commonRunOptions(o),
-    hyper: {
-      lr: o.lr,
-      projectorLr: o.projectorLr,
-      weightDecay: o.weightDecay,
-      betas: [0.9, 0.999],
-      eps: 1e-8,
-      schedule: o.scheduler,
-      warmupRatio: o.warmupRatio,
-      maxGradNorm: o.maxGradNorm,
-      gradAccum: o.gradAccum,
+  const summary = await runSft(
+    {
+      ...commonRunOptions(o),
+      hyper: {
+        lr: o.lr,
+        projectorLr: o.projectorLr,
+        weightDecay: o.weightDecay,
+        betas: [0.9, 0.999],
+        eps: 1e-8,
+        schedule: o.scheduler,
+        warmupRatio: o.warmupRatio,
+        maxGradNorm: o.maxGradNorm,
+        gradAccum: o.gradAccum,
+      },
     },
-  });
+    evalDeps,
+  );
   const where = [summary.exported.model, summary.exported.adapter].filter(Boolean).join(' and ');
   process.stderr.write(
     `done: ${summary.steps} steps${summary.resumedFrom ? ` (resumed at ${summary.resumedFrom})` : ''}` +
       `${summary.lastLoss !== undefined ? `, last loss ${summary.lastLoss.toFixed(4)}` : ''}` +
-      `${summary.evalLoss !== undefined ? `, eval loss ${summary.evalLoss.toFixed(4)}` : ''}; wrote ${where}\n`,
+      `${summary.evalLoss !== undefined ? `, eval loss ${summary.evalLoss.toFixed(4)}` : ''}` +
+      `${summary.evalScores ? `, held-out score ${summary.evalScores.overall.toFixed(2)}` : ''}; wrote ${where}\n`,
   );
 }
 

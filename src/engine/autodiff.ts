@@ -5,7 +5,7 @@
 // with the same ops API as the models. Shapes may be symbolic: rules read sizes at run time with Shape and never
 // rely on dim names.
 import { tensor } from '../tensor.ts';
-import { defineComposite } from './composite.ts';
+import { compositeDef, defineComposite } from './composite.ts';
 import type { Graph, Node, Tensor } from './graph.ts';
 import { lower } from './lower.ts';
 import * as op from './ops.ts';
@@ -675,7 +675,7 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
   const active = new Set(wrt.map((t) => t.id));
   for (const n of forward) {
     if (!n.inputs.some((i) => i && active.has(i.id))) continue;
-    if (n.composite)
+    if (n.composite && !compositeDef(n.composite.kind).vjp)
       throw new Error(
         `autodiff: composite ${n.composite.kind} on a gradient path: lower(graph, 'primitive') first`,
       );
@@ -703,10 +703,12 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
     if (!n.inputs.some((i) => i && active.has(i.id))) continue;
     const dy = n.outputs.map((o) => (active.has(o.id) ? gradOf(o) : null));
     if (dy.every((d) => d === null)) continue;
-    const rule = RULES[n.op];
-    if (!rule) throw new Error(`autodiff: no gradient rule for ONNX op ${n.op} (domain '${n.domain}')`);
-    const dx = rule({ node: n, x: n.inputs, y: n.outputs, dy });
+    const dx = n.composite
+      ? compositeDef(n.composite.kind).vjp!(g, { x: n.inputs, y: n.outputs, dy }, n.composite.options)
+      : ruleOf(n)({ node: n, x: n.inputs, y: n.outputs, dy });
     n.inputs.forEach((input, i) => {
+      if (input && active.has(input.id) && !dx[i] && n.composite)
+        throw new Error(`autodiff: composite ${n.composite.kind} has no gradient for its input ${i}`);
       if (!input || !active.has(input.id) || !dx[i]) return;
       checkGrad(n.op, input, dx[i]!);
       const list = parts.get(input.id);
@@ -715,6 +717,12 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
     });
   }
   return wrt.map(gradOf);
+}
+
+function ruleOf(n: Node): Rule {
+  const rule = RULES[n.op];
+  if (!rule) throw new Error(`autodiff: no gradient rule for ONNX op ${n.op} (domain '${n.domain}')`);
+  return rule;
 }
 
 /** Catches rule bugs at build time: a gradient has its input's dtype, rank and known sizes. */
@@ -739,12 +747,16 @@ export interface Backward {
   values: Map<string, Tensor>;
 }
 
+/** Composites autodiff keeps as nodes (they have their own gradient rule). */
+export const hasVjp = (kind: string): boolean => compositeDef(kind).vjp !== undefined;
+
 /**
- * Lowers `graph` to primitive ops and differentiates its output `loss` (summed if not scalar) with respect to
- * the named parameters and inputs. Forward outputs stay outputs; gradients are returned, not added as outputs.
+ * Lowers `graph` to primitive ops (except composites with their own gradient rule, e.g. MatMulNBits: lower the
+ * result before serializing) and differentiates its output `loss` (summed if not scalar) with respect to the named
+ * parameters and inputs. Forward outputs stay outputs; gradients are returned, not added as outputs.
  */
 export function backward(graph: Graph, loss: string, wrt: readonly string[]): Backward {
-  const g = lower(graph, 'primitive');
+  const g = lower(graph, 'primitive', hasVjp);
   const out = g.outputs.find((o) => o.name === loss);
   if (!out) throw new Error(`backward: graph ${graph.name} has no output '${loss}'`);
   const values = new Map<string, Tensor>();

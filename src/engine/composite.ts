@@ -12,6 +12,16 @@ export interface CompositeDef<O> {
   primitive(g: Graph, inputs: (Tensor | null)[], options: O): Tensor[];
   /** Fused lowering; absent or returning undefined = this configuration has no fused form, use primitive. */
   fused?(g: Graph, inputs: (Tensor | null)[], options: O): Tensor[] | undefined;
+  /**
+   * Gradient rule of the composite itself (autodiff then keeps the node and it may be lowered fused in a training
+   * graph): the gradient of each input from the outputs' gradients (null = none), built with engine ops. Without it
+   * autodiff differentiates the primitive lowering.
+   */
+  vjp?(
+    g: Graph,
+    c: { x: (Tensor | null)[]; y: Tensor[]; dy: (Tensor | null)[] },
+    options: O,
+  ): (Tensor | null)[];
 }
 
 const registry = new Map<string, CompositeDef<any>>();

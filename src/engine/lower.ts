@@ -120,11 +120,14 @@ export function inline(source: Graph, into: Graph, inputs: Record<string, Tensor
   return Object.fromEntries(source.outputs.map((o) => [o.name, get(o.tensor)]));
 }
 
-/** Every composite expanded with the chosen lowering ('fused' falls back to primitive where it has no form). */
-export function lower(graph: Graph, lowering: Lowering): Graph {
+/**
+ * Every composite expanded with the chosen lowering ('fused' falls back to primitive where it has no form), except
+ * the kinds `keep` selects, which stay composite (a later pass lowers them otherwise).
+ */
+export function lower(graph: Graph, lowering: Lowering, keep?: (kind: string) => boolean): Graph {
   return replay(graph, {
     emit(node, inputs, out) {
-      if (!node.composite) return copyNode(node, inputs, out);
+      if (!node.composite || keep?.(node.composite.kind)) return copyNode(node, inputs, out);
       const def = compositeDef(node.composite.kind);
       const opts = node.composite.options;
       return (lowering === 'fused' && def.fused?.(out, inputs, opts)) || def.primitive(out, inputs, opts);

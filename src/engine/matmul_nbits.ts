@@ -2,6 +2,11 @@
 // (com.microsoft, see onnxruntime docs/ContribOperators.md): B uint8 [N, blocks, blockSize·bits/8] (two 4-bit
 // values per byte, low nibble first), scales [N·blocks], zero points packed uint8 (absent = 2^(bits−1)).
 // Primitive lowering dequantizes in the graph with standard ops; fused emits MatMulNBits.
+// Training through a frozen quantized weight (QLoRA): autodiff keeps the composite (its vjp below), so a training
+// graph runs the forward as MatMulNBits and no float copy of W outlives one product. The input gradient
+// dX = dY·W needs W along the other axis; MatMulNBits cannot contract over N (its blocks run along K), and
+// re-quantizing Wᵀ would change the values, so the gradient dequantizes W (GatherBlockQuantized of every row: the
+// exact values the forward used) right where it is consumed, and ONNX Runtime frees it after that one MatMul.
 
 import { tensor } from '../tensor.ts';
 import { defineComposite } from './composite.ts';
@@ -15,9 +20,13 @@ import {
   gather,
   matmul,
   mul,
+  pad,
+  range,
   reshape,
+  shape,
   slice,
   sub,
+  sum,
   transpose,
   unsqueeze,
 } from './ops.ts';
@@ -66,6 +75,23 @@ function dequantRows(g: Graph, qw: Tensor, scales: Tensor, zp: Tensor | null, o:
 const zeroRows = (zp: Tensor | null, rows: Dim) => (zp ? reshape(zp, [rows, -1]) : null);
 
 const node = defineComposite<NBitsOptions>('MatMulNBits', {
+  vjp(g, { x: [x, qw, scales, zp], dy: [d] }, o) {
+    // Rows 0..N−1 counted from dY's run-time shape: the dequantization cannot run before dY exists. ONNX Runtime
+    // would otherwise be free to schedule it (and hold its float copy of W) from the start of the run: with every
+    // layer's rows independent of the data, its default order dequantized all of them before the forward pass.
+    const count = gather(shape(d!), constant(g, tensor('int64', [], [d!.shape.length - 1])), 0);
+    const w = reshape(gatherNBits(qw!, scales!, zp, range(g, 0, count, 1), o), [o.n, o.k]);
+    const dx = matmul(d!, w.dtype === x!.dtype ? w : cast(w, x!.dtype));
+    // d scales[n, b] = Σ over block b of dW ⊙ (code − zero point), dW = dYᵀ·X (built always, kept only when a
+    // scale trains: lowering prunes what reaches no output).
+    const blocks = blocksOf(o);
+    const dw = matmul(transpose(reshape(d!, [-1, o.n]), [1, 0]), reshape(x!, [-1, o.k]));
+    const one = constant(g, tensor(scales!.dtype, [1, 1], [1]));
+    const codes = dequantRows(g, qw!, one, zeroRows(zp, o.n), o); // [N, K], unit scales
+    const prod = pad(mul(cast(dw, codes.dtype), codes), [0, 0, 0, blocks * o.blockSize - o.k]);
+    const ds = reshape(sum(reshape(prod, [o.n, blocks, o.blockSize]), [2]), [o.n * blocks]);
+    return [dx, null, cast(ds, scales!.dtype), null];
+  },
   primitive(g, [x, qw, scales, zp], o) {
     const full = dequantRows(g, qw!, reshape(scales!, [o.n, blocksOf(o)]), zeroRows(zp, o.n), o);
     return [matmul(x!, cast(transpose(full, [1, 0]), x!.dtype))];
@@ -120,6 +146,8 @@ export function matmulNBits(
 }
 
 const gatherNode = defineComposite<NBitsOptions>('GatherNBits', {
+  // No float input but the scales, which never train: autodiff keeps the node (and refuses a trainable scale).
+  vjp: () => [null, null, null, null],
   primitive(g, [qw, scales, zp, indices], o) {
     const flat = reshape(indices!, [-1]);
     const rows = (t: Tensor) => gather(t, flat, 0);

@@ -21,6 +21,7 @@ import type { SftModel, SftOptions } from './sft.ts';
 import type { SftExample } from './sft_example.ts';
 import { buildTrainableLogits, type SftGraphOptions } from './sft_graph.ts';
 import { buildSftTokens } from './sft_labels.ts';
+import { trainingOnnx } from './trainer.ts';
 
 export type LossNorm = 'sequence' | 'token' | 'dapo' | 'dr_grpo';
 
@@ -231,7 +232,7 @@ export class GrpoTrainer {
   private async refLogprobs(feeds: Record<string, HostTensor>): Promise<HostTensor> {
     if (!this.ref) {
       const g = replay(this.model.base.graph, { outputs: ['token_logprobs'] });
-      this.ref = Session.create(E.toOnnx(g, { lowering: 'primitive', params: 'inputs' }).bytes, {
+      this.ref = Session.create(trainingOnnx(g), {
         threads: this.model.options.threads,
       });
     }

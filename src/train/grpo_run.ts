@@ -10,7 +10,8 @@ import { SftModel } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
 import { microBatchRecord, runSettings, type SftRunOptions, totalStepsOf } from './sft_run.ts';
 
-export interface GrpoRunOptions extends Omit<SftRunOptions, 'evalData' | 'evalEvery'> {
+export interface GrpoRunOptions
+  extends Omit<SftRunOptions, 'evalData' | 'evalEvery' | 'evalMedia' | 'evalLimit'> {
   grpo: GrpoHyperparameters;
 }
 

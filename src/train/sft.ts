@@ -133,7 +133,10 @@ export class SftModel {
     readonly frozen: FrozenEncoders,
     readonly options: SftOptions,
     readonly lora: { config: LoraConfig; modules: LoraModule[] } | undefined,
-    /** The graph before LoRA (the reference policy's) and the starting value of every parameter it reads. */
+    /**
+     * The graph before LoRA (the reference policy's) and the starting value of every parameter it reads (frozen
+     * ones only without a custom head: nothing needs the reference then).
+     */
     readonly base: { graph: E.Graph; weights: Map<string, HostTensor> },
   ) {}
 
@@ -195,7 +198,11 @@ export class SftModel {
       session: { threads: options.threads, device: options.device },
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
+      adopt: !options.head,
     });
+    // The starting values of trainable tensors are only kept for a head that needs the reference model (GRPO);
+    // otherwise the trainer updates them in place (adopt).
+    if (!options.head) for (const n of trainer.trainable) weights.delete(n);
     const processor = Qwen25VLProcessor.load(dir, ropeIndexConfig(cfg.qwen));
     const frozen = new FrozenEncoders(checkpoint, {
       cacheDir: options.encoderCache,

@@ -2,6 +2,7 @@
 //   settings.json        the run's options (a rerun must match them; it then resumes);
 //   state.safetensors    trainable weights, AdamW moments and the step (written atomically every --save-every steps);
 //   train.jsonl, train.svg   per-step log and its curves;
+//   eval/step-N/         the evaluation harness's run on a held-out benchmark at step N (heldout.ts);
 //   model/ (adapter/)    the trained model as a Hugging Face folder (a PEFT adapter for LoRA), at the end.
 // Killing the process at any moment loses at most the steps since the last state; the rerun cuts the log back to
 // that step and continues with the same data order, so its weights are bit-identical to an uninterrupted run.
@@ -9,7 +10,9 @@
 // (upstream shuffles once with Python's random.seed(42), then the HF sampler reshuffles per epoch with torch's
 // generator; neither stream is reproduced).
 import { join, resolve } from 'node:path';
+import type { AdapterDeps } from '../eval/adapter.ts';
 import { type ExportResult, exportSft } from './export.ts';
+import { BENCHMARK_CURVES, type BenchmarkScores, benchmarkScores, readHeldOut } from './heldout.ts';
 import { Rng } from './rng.ts';
 import { type LogRecord, Progress, RunFolder } from './run_log.ts';
 import { SftModel, type SftOptions } from './sft.ts';
@@ -27,9 +30,16 @@ export interface SftRunOptions extends Omit<SftOptions, 'hyper' | 'keepGradients
   maxSteps?: number;
   seed: number;
   saveEvery: number;
-  /** Held-out records scored (mean answer-token loss) every `evalEvery` steps and at the end. */
+  /**
+   * Held-out data scored every `evalEvery` steps and at the last step: conversations (mean answer-token loss), or
+   * a VSI-Bench-layout benchmark (loss, and the evaluation harness's metrics; heldout.ts).
+   */
   evalData?: string;
   evalEvery?: number;
+  /** Root of the held-out benchmark's videos (default: the benchmark folder, or --media for a question file). */
+  evalMedia?: string;
+  /** Only the first N held-out questions / conversations. */
+  evalLimit?: number;
   /** LoRA: also write the merged full model. */
   merge?: boolean;
   /** Cache frozen-encoder outputs under <out>/encoder_cache (default true). */
@@ -42,6 +52,8 @@ export interface SftRunSummary {
   resumedFrom: number;
   lastLoss?: number;
   evalLoss?: number;
+  /** The last benchmark evaluation (a benchmark --eval-data). */
+  evalScores?: BenchmarkScores;
   exported: ExportResult;
 }
 
@@ -80,11 +92,14 @@ export const totalStepsOf = (
   perStep: number,
 ) => o.maxSteps ?? Math.max(1, Math.ceil((o.epochs * records) / perStep));
 
-export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
+/** `deps`: the app's model adapter, which a benchmark --eval-data is answered with. */
+export async function runSft(o: SftRunOptions, deps: AdapterDeps = {}): Promise<SftRunSummary> {
   const log = o.log ?? ((s: string) => process.stderr.write(s));
-  // Every record (and the held-out file) is checked before anything is written.
+  // Every record (and the held-out data) is checked before anything is written.
   const records = readSftRecords(o.data, o.media);
-  const evalRecords = o.evalData ? readSftRecords(o.evalData, o.media) : [];
+  const heldOut = o.evalData
+    ? await readHeldOut(o.evalData, { media: o.media, evalMedia: o.evalMedia, limit: o.evalLimit })
+    : undefined;
   const ga = o.hyper.gradAccum;
   const totalSteps = totalStepsOf(o, records.length, ga);
   const model = await SftModel.load(o.model, {
@@ -97,21 +112,24 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
     const examples: SftExample[] = [];
     for (const r of records) examples.push(await model.loadExample(r));
     const evalExamples: SftExample[] = [];
-    for (const r of evalRecords) evalExamples.push(await model.loadExample(r));
+    for (const r of heldOut?.records ?? []) evalExamples.push(await model.loadExample(r));
 
     const run = new RunFolder(o.out, runSettings(o, totalSteps), model.trainer, [
       'loss',
       'eval_loss',
       'grad_norm',
       'lr.decay',
+      ...(heldOut?.kind === 'benchmark' ? BENCHMARK_CURVES : []),
     ]);
     const resumedFrom = run.resumedFrom;
     if (resumedFrom > 0) log(`resuming ${o.out} at step ${resumedFrom}/${totalSteps}\n`);
-    const evaluate = async () => (evalExamples.length ? await model.evalLoss(evalExamples) : undefined);
+    const frames = o.video?.maxFrames ?? 16;
 
     const progress = new Progress(totalSteps, resumedFrom, log, o.log ? false : undefined);
     let lastLoss: number | undefined;
-    let evalLoss: number | undefined;
+    const lastEval = [...run.history].reverse().find((r) => r.eval_loss !== undefined);
+    let evalLoss = lastEval?.eval_loss as number | undefined;
+    let evalScores = lastEval?.eval as BenchmarkScores | undefined;
     for (let step = resumedFrom; step < totalSteps; step++) {
       const started = Date.now();
       const batch: SftExample[] = [];
@@ -132,19 +150,33 @@ export async function runSft(o: SftRunOptions): Promise<SftRunSummary> {
         seconds: (Date.now() - started) / 1000,
         samples: batch.map((b) => b.record.id),
       };
-      if (o.evalEvery && r.step % o.evalEvery === 0) entry.eval_loss = evalLoss = await evaluate();
+      if (heldOut && (r.step === totalSteps || (o.evalEvery && r.step % o.evalEvery === 0))) {
+        entry.eval_loss = evalLoss = await model.evalLoss(evalExamples);
+        if (heldOut.kind === 'benchmark') {
+          entry.eval = evalScores = await benchmarkScores(model, heldOut, {
+            out: o.out,
+            step: r.step,
+            frames,
+            deps,
+          });
+          if (evalScores.failed)
+            log(
+              `step ${r.step}: ${evalScores.failed} held-out questions failed (see ${join(o.out, 'eval')})\n`,
+            );
+        }
+      }
       run.record(entry, o.saveEvery, totalSteps);
       progress.update(r.step, {
         loss: r.loss.toFixed(4),
         ...(entry.eval_loss !== undefined ? { eval: (entry.eval_loss as number).toFixed(4) } : {}),
+        ...(entry.eval ? { score: evalScores!.overall.toFixed(1) } : {}),
         lr: (r.lr.decay ?? 0).toExponential(2),
       });
     }
     progress.end();
-    if (evalExamples.length && evalLoss === undefined) evalLoss = await evaluate();
     run.drawCurves();
     const exported = await exportSft(model, o.out, { merge: o.merge });
-    return { steps: model.trainer.stepsDone, resumedFrom, lastLoss, evalLoss, exported };
+    return { steps: model.trainer.stepsDone, resumedFrom, lastLoss, evalLoss, evalScores, exported };
   } finally {
     await model.release();
   }

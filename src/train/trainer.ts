@@ -2,12 +2,16 @@
 // gradient (autodiff) and the optimizer update; with gradient accumulation the first micro-batches run a
 // forward + backward graph that adds into gradient accumulators and the last one runs the update graph.
 //
-// Parameters, optimizer state and accumulators live in host buffers in pairs: each run reads one buffer of a pair
-// and ONNX Runtime writes the other (preallocated outputs, `Session.runInto`), then the roles swap. onnxruntime-node wraps input
-// typed arrays without copying and writes preallocated outputs in place, so a step copies no parameter or state
-// bytes on the host; `bytes` reports what crosses the JS/runtime boundary per step. Runs are on the main thread:
-// a worker would have to copy (or share) every buffer.
-import { backward } from '../engine/autodiff.ts';
+// Parameters, optimizer state and accumulators live in host buffers that ONNX Runtime reads and writes in place:
+// onnxruntime-node wraps input typed arrays without copying and writes preallocated outputs in place
+// (`Session.runInto`), so a step copies no parameter or state bytes on the host; `bytes` reports what crosses the
+// JS/runtime boundary per step. A tensor's new value is written into the buffer it was read from when the graph
+// allows it (engine/in_place.ts: every other reader runs first; with gradient clipping every update waits for the
+// global norm); otherwise it has a pair of buffers, one read and the other written, alternating per step. Frozen
+// tensors are fed as they are, never copied. Runs are on the main thread: a worker would have to copy (or share)
+// every buffer.
+import { backward, hasVjp } from '../engine/autodiff.ts';
+import { inPlaceSafe } from '../engine/in_place.ts';
 import * as E from '../engine/index.ts';
 import { type Feeds, Session, type SessionOptions } from '../runtime/session.ts';
 import type { HostTensor } from '../tensor.ts';
@@ -49,6 +53,8 @@ export interface TrainerOptions {
   session?: SessionOptions;
   /** Also return each step's accumulated gradients before clipping (parity checks; costs one copy per step). */
   keepGradients?: boolean;
+  /** The trainer may update the given trainable tensors themselves (the caller no longer reads them): no copy. */
+  adopt?: boolean;
 }
 
 export interface StepResult {
@@ -72,7 +78,10 @@ type Kind = 'step' | 'accumulate' | 'step+acc' | 'forward';
 
 const CHECKPOINT_FORMAT = 'spatial-mllm/train-checkpoint/1';
 
-/** A pair of same-shaped buffers: one is read, the other written, alternating per step. */
+/**
+ * The buffers of a tensor the step rewrites: one read, the other written, alternating per step; both the same
+ * buffer when it is updated in place (the default, until a graph shows it cannot be).
+ */
 type Pair = [HostTensor, HostTensor];
 
 const clone = (t: HostTensor): HostTensor => ({ dtype: t.dtype, shape: [...t.shape], data: t.data.slice() });
@@ -90,8 +99,8 @@ export class Trainer {
   private readonly groupOf = new Map<string, ParamGroup>();
   private readonly params = new Map<string, Pair>();
   private readonly state = new Map<string, Pair>();
-  /** Gradient accumulators: [zeros, a, b] per trainable parameter (the zeros are never written). */
-  private readonly acc = new Map<string, [HostTensor, HostTensor, HostTensor]>();
+  /** Gradient accumulators per trainable parameter (micro-batch i reads [i % 2], writes [(i + 1) % 2]). */
+  private readonly acc = new Map<string, Pair>();
   private readonly slots: string[];
   private readonly lossName: string;
 
@@ -121,8 +130,12 @@ export class Trainer {
       const w = weights.get(name)!;
       if (w.dtype !== 'float32')
         throw new Error(`trainer: trainable parameter ${name} is ${w.dtype}, not float32`);
-      t.params.set(name, [clone(w), zerosLike(w)]);
-      for (const slot of t.slots) t.state.set(`${slot}:${name}`, [zerosLike(w), zerosLike(w)]);
+      const p = o.adopt ? w : clone(w);
+      t.params.set(name, [p, p]);
+      for (const slot of t.slots) {
+        const s = zerosLike(w);
+        t.state.set(`${slot}:${name}`, [s, s]);
+      }
       t.groupOf.set(name, o.groups?.find((g) => matchesGroup(g, name)) ?? fallback);
     }
     return t;
@@ -191,11 +204,39 @@ export class Trainer {
   private session(kind: Kind): Promise<Session> {
     let s = this.sessions.get(kind);
     if (!s) {
-      const model = E.toOnnx(this.buildGraph(kind), { lowering: 'primitive', params: 'inputs' });
-      s = Session.create(model.bytes, this.o.session);
+      const g = trainingGraph(this.buildGraph(kind));
+      if (kind !== 'forward') this.splitUnsafe(g);
+      s = Session.create(E.toOnnx(g, { lowering: 'fused', params: 'inputs' }).bytes, {
+        releaseBuffers: true,
+        ...this.o.session,
+      });
       this.sessions.set(kind, s);
     }
     return s;
+  }
+
+  /** Gives a second buffer to each tensor `g` cannot update in place (engine/in_place.ts). */
+  private splitUnsafe(g: E.Graph): void {
+    const outputs = new Map(g.outputs.map((o) => [o.name, o.tensor]));
+    if (outputs.has(`new:grad_acc:${this.trainable[0]}`))
+      for (const n of this.trainable) this.accumulators(n);
+    const written: [string, Pair][] = [
+      ...this.params,
+      ...this.state,
+      ...[...this.acc].map(([n, pair]): [string, Pair] => [`grad_acc:${n}`, pair]),
+    ].filter(([key]) => outputs.has(`new:${key}`));
+    const input = (key: string) => g.params.get(key) ?? g.inputs.find((t) => g.nameOf(t) === key)!;
+    const safe = inPlaceSafe(
+      g,
+      written.map(([key]) => ({ input: input(key), output: outputs.get(`new:${key}`)! })),
+      outputs.get('grad_norm'),
+    );
+    written.forEach(([key, pair], i) => {
+      if (safe[i] || pair[0] !== pair[1]) return;
+      // Parameters and state keep their value in the buffer of the current parity; accumulators restart each step.
+      const keep = key.startsWith('grad_acc:') ? 0 : this.parity;
+      pair[1 - keep] = zerosLike(pair[keep]);
+    });
   }
 
   /** The rate of each group for the update about to be taken. */
@@ -231,8 +272,9 @@ export class Trainer {
       if (kind !== 'step')
         for (const name of this.trainable) {
           const acc = this.accumulators(name);
-          feeds[`grad_acc:${name}`] = i === 0 ? acc[0] : acc[1 + ((i - 1) % 2)];
-          if (kind === 'accumulate') fetches[`new:grad_acc:${name}`] = acc[1 + (i % 2)];
+          if (i === 0) (acc[0].data as Float32Array).fill(0);
+          feeds[`grad_acc:${name}`] = acc[i % 2];
+          if (kind === 'accumulate') fetches[`new:grad_acc:${name}`] = acc[(i + 1) % 2];
         }
       if (kind !== 'accumulate') {
         for (const [name, pair] of this.params) fetches[`new:${name}`] = pair[next];
@@ -273,11 +315,11 @@ export class Trainer {
     return session.run({ ...feeds, ...batch });
   }
 
-  private accumulators(name: string): [HostTensor, HostTensor, HostTensor] {
+  private accumulators(name: string): Pair {
     let a = this.acc.get(name);
     if (!a) {
-      const p = this.params.get(name)![0];
-      a = [zerosLike(p), zerosLike(p), zerosLike(p)];
+      const z = zerosLike(this.params.get(name)![0]);
+      a = [z, z];
       this.acc.set(name, a);
     }
     return a;
@@ -338,6 +380,17 @@ export class Trainer {
     this.sessions.clear();
   }
 }
+
+/**
+ * A training (or reference forward) graph as ONNX bytes, parameters as inputs: composites lowered to primitive ops
+ * (what autodiff differentiates), except those with their own gradient rule, which run fused (MatMulNBits: a frozen
+ * quantized weight stays quantized, matmul_nbits.ts).
+ */
+export const trainingOnnx = (graph: E.Graph): Uint8Array =>
+  E.toOnnx(trainingGraph(graph), { lowering: 'fused', params: 'inputs' }).bytes;
+
+/** The graph trainingOnnx serializes, before the fused lowering of what autodiff keeps. */
+export const trainingGraph = (graph: E.Graph): E.Graph => E.lower(graph, 'primitive', hasVjp);
 
 export const matchesGroup = (g: ParamGroup, name: string): boolean =>
   typeof g.match === 'function' ? g.match(name) : g.match.test(name);

@@ -69,6 +69,35 @@ function dequant4(q: NDArray, scales: NDArray, zp: NDArray, n: number, k: number
   return array([n, k], w);
 }
 
+/**
+ * y = x · dequant(W)ᵀ through the MatMulNBits composite, x [batch, 2, 40]. Autodiff keeps the composite (its own
+ * gradient rule); 'primitive' lowers it and its gradient's dequantization to standard ops, 'fused' is what a
+ * training graph runs: MatMulNBits forward, GatherBlockQuantized for dX.
+ */
+function nbitsCase(lowering: 'primitive' | 'fused'): GradCase {
+  return {
+    name: `matmulNBits 4-bit, ${lowering} (x and scales; quantized bytes frozen)`,
+    lowering,
+    inputs: {
+      x: { dims: ['batch', 2, 40] },
+      q: { dtype: 'uint8', dims: [3, 3, 8], gen: ints(0, 255) },
+      scales: { dims: [9], gen: uniform(0.01, 0.1) },
+      zp: { dtype: 'uint8', dims: [6], gen: ints(0, 255) },
+    },
+    build: ({ x, q, scales, zp }) => E.matmulNBits(x, q, scales, zp, { k: 40, n: 3, bits: 4, blockSize: 16 }),
+    ref: (v) => {
+      const w = dequant4(v.q, v.scales, v.zp, 3, 40, 16);
+      const rows = v.x.shape[0] * v.x.shape[1];
+      const y = new Float64Array(rows * 3);
+      for (let r = 0; r < rows; r++)
+        for (let c = 0; c < 3; c++)
+          for (let i = 0; i < 40; i++) y[r * 3 + c] += v.x.data[r * 40 + i] * w.data[c * 40 + i];
+      return array([v.x.shape[0], 2, 3], y);
+    },
+    bindings: [{ batch: 2 }],
+  };
+}
+
 function logSoftmaxRows(x: NDArray): Float64Array {
   const v = x.shape[x.shape.length - 1];
   const out = new Float64Array(x.data.length);
@@ -147,26 +176,8 @@ const cases: GradCase[] = [
     },
     bindings: [{ past: 3 }],
   },
-  {
-    name: 'matmulNBits 4-bit (x and scales; quantized bytes frozen)',
-    inputs: {
-      x: { dims: ['batch', 40] },
-      q: { dtype: 'uint8', dims: [3, 3, 8], gen: ints(0, 255) },
-      scales: { dims: [9], gen: uniform(0.01, 0.1) },
-      zp: { dtype: 'uint8', dims: [6], gen: ints(0, 255) },
-    },
-    build: ({ x, q, scales, zp }) => E.matmulNBits(x, q, scales, zp, { k: 40, n: 3, bits: 4, blockSize: 16 }),
-    ref: (v) => {
-      const w = dequant4(v.q, v.scales, v.zp, 3, 40, 16);
-      const rows = v.x.shape[0];
-      const y = new Float64Array(rows * 3);
-      for (let r = 0; r < rows; r++)
-        for (let c = 0; c < 3; c++)
-          for (let i = 0; i < 40; i++) y[r * 3 + c] += v.x.data[r * 40 + i] * w.data[c * 40 + i];
-      return array([rows, 3], y);
-    },
-    bindings: [{ batch: 2 }],
-  },
+  nbitsCase('primitive'),
+  nbitsCase('fused'),
   {
     name: 'tokenLogProbs',
     inputs: {

@@ -32,6 +32,8 @@ export interface GradCase {
   /** Pass when max |analytic − numeric| ≤ rtol · max |numeric| + atol (per input; default 1e-5, 1e-5). */
   rtol?: number;
   atol?: number;
+  /** How composites left by autodiff (those with their own gradient rule) are lowered (default primitive). */
+  lowering?: 'primitive' | 'fused';
 }
 
 export interface GradStats {
@@ -72,7 +74,7 @@ export async function gradCheck(c: GradCase, seed = 1): Promise<GradStats[]> {
   const checked = Object.keys(c.inputs).filter((n) => c.inputs[n].grad ?? op.isFloat(inputs[n].dtype));
   const bw = backward(g, 'loss', checked);
   for (const name of checked) bw.graph.output(`grad.${name}`, bw.grads.get(name)!);
-  const session = await Session.create(toOnnx(bw.graph, { lowering: 'primitive' }).bytes);
+  const session = await Session.create(toOnnx(bw.graph, { lowering: c.lowering ?? 'primitive' }).bytes);
   const random = rng(seed);
   const stats = new Map(checked.map((n) => [n, { input: n, maxAbs: 0, scale: 0 }]));
   const failures: string[] = [];

@@ -1,6 +1,7 @@
 // The step runner's buffer handling: onnxruntime-node takes input typed arrays and preallocated outputs in place,
-// so a training step moves parameter and optimizer-state bytes only inside ONNX Runtime; the byte accounting;
-// checkpoint validation.
+// so a training step moves parameter and optimizer-state bytes only inside ONNX Runtime, and updates them in their
+// own buffers when the graph allows (the same values as with two buffers); the byte accounting; checkpoint
+// validation.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,20 +27,19 @@ describe('trainer buffers', () => {
     assert.deepEqual([...data], [7, 6, 5, 4, 4, 5, 6, 7]);
   });
 
-  test('parameters and state alternate between two preallocated buffers; bytes per step', async () => {
+  test('with clipping, parameters and state are updated in their own buffers; bytes per step', async () => {
     const g = buildLm(TOY);
     const trainer = Trainer.create(g, initLm(g, new Rng(1)), toyOptions(10));
     const rng = new Rng(2);
     try {
       const name = 'model.layers.0.mlp.up_proj.weight';
       const before = trainer.parameters().get(name)!;
+      const values = before.data.slice();
       const r1 = await trainer.step([copyFeeds(TOY, 4, rng)]);
-      const after1 = trainer.parameters().get(name)!;
-      await trainer.step([copyFeeds(TOY, 4, rng)]);
+      await trainer.step([copyFeeds(TOY, 4, rng)]); // the first warmup step runs at lr 0
       const after2 = trainer.parameters().get(name)!;
-      assert.notEqual(after1, before);
-      assert.equal(after2, before, 'the buffer read in step 1 is written in step 2');
-      assert.notDeepEqual(after2.data, after1.data);
+      assert.equal(after2, before, 'written into the buffer it was read from');
+      assert.notDeepEqual(after2.data, values);
 
       const paramBytes = [...trainer.parameters().values()].reduce((n, t) => n + t.data.byteLength, 0);
       const batchBytes = 2 * 4 * TOY.seq * 8 + 4;
@@ -48,6 +48,32 @@ describe('trainer buffers', () => {
       assert.equal(r1.bytes.fetched, 3 * paramBytes + 4 + 4); // updated params and state, loss, grad_norm
     } finally {
       await trainer.release();
+    }
+  });
+
+  test('without clipping parameters alternate between two buffers (a reader may follow the update); same values', async () => {
+    const g = buildLm(TOY);
+    const w = initLm(g, new Rng(1));
+    // A clip threshold no norm reaches multiplies by exactly 1: the same arithmetic, with the in-place barrier.
+    const clipped = Trainer.create(g, w, { ...toyOptions(10), maxGradNorm: 1e30 });
+    const free = Trainer.create(g, w, { ...toyOptions(10), maxGradNorm: undefined });
+    const name = 'model.layers.0.mlp.up_proj.weight';
+    try {
+      const before = free.parameters().get(name)!;
+      for (let step = 0; step < 3; step++) {
+        const feeds = copyFeeds(TOY, 4, new Rng(10 + step));
+        // Two micro-batches: the accumulate graph too.
+        const second = copyFeeds(TOY, 4, new Rng(20 + step));
+        await clipped.step([feeds, second]);
+        await free.step([feeds, second]);
+        if (step === 0) assert.notEqual(free.parameters().get(name), before, 'a second buffer');
+      }
+      for (const [n, t] of clipped.parameters()) assert.deepEqual(t.data, free.parameters().get(n)!.data, n);
+      for (const [k, t] of clipped.optimizerState())
+        assert.deepEqual(t.data, free.optimizerState().get(k)!.data, k);
+    } finally {
+      await clipped.release();
+      await free.release();
     }
   });
 

@@ -37,8 +37,13 @@ function common(cmd: Command): Command {
     .option('--epochs <n>', 'passes over the data when --max-steps is not given', num('--epochs', 0), 1)
     .option('--seed <n>', 'data order and LoRA init seed', int('--seed'), 42)
     .option('--save-every <n>', 'write the resumable state every n steps', int('--save-every', 1), 50)
-    .option('--eval-data <file>', 'held-out conversations scored during training')
-    .option('--eval-every <n>', 'score --eval-data every n steps', int('--eval-every', 1))
+    .option(
+      '--eval-data <path>',
+      "held-out data scored during training: conversations (answer loss), or a VSI-Bench question file / data synth folder (loss and the eval harness's metrics; SFT)",
+    )
+    .option('--eval-every <n>', 'score --eval-data every n steps (and at the last)', int('--eval-every', 1))
+    .option('--eval-media <dir>', 'videos of a benchmark --eval-data (default its folder, or --media)')
+    .option('--eval-limit <n>', 'score only the first n held-out questions', int('--eval-limit', 1))
     .option(
       '--lora-rank <r>',
       'train LoRA adapters on the LLM (connector and merger stay fully trained)',
