@@ -4,7 +4,7 @@
 // rewritten ViT weights in the same folder.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -97,10 +97,14 @@ test('vision stage: loss falls, SIGKILL + rerun is bit-identical, the checkpoint
   }
   assert.ok(changed > 0, 'the ViT trained');
 
-  // The SFT stage starts from the vision checkpoint and keeps its (frozen) ViT.
+  // The geometry stage (trained from this checkpoint, tested in geometry.test.ts; its full VGGT training graph takes
+  // minutes to compile) stands in as a copy of the vision checkpoint: SFT starts from the geometry stage's model and
+  // keeps the (frozen) ViT the vision stage trained.
+  cpSync(v(whole).model, join(paths(whole).geometry, 'model'), { recursive: true });
+  writeFileSync(join(whole, 'geometry.done.json'), '{}\n');
   assert.equal(await child(whole, 'sft'), 0);
   const settings = JSON.parse(readFileSync(join(paths(whole).sft, 'settings.json'), 'utf8'));
-  assert.equal(settings.model, resolve(v(whole).model));
+  assert.equal(settings.model, resolve(join(paths(whole).geometry, 'model')));
   const sft = openSpatialMllm(join(paths(whole).sft, 'model'));
   for (const k of trained.checkpoint.names().filter(isVitBody)) assert.ok(same(sft, trained, k), k);
   for (const c of [init, trained, sft]) c.checkpoint.close();
