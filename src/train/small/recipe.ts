@@ -70,7 +70,7 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   visionBatch: 8,
   geometrySteps: 200,
   geometryFrames: 6,
-  sftSteps: 700,
+  sftSteps: 3000,
   grpoSteps: 20,
   merges: 400,
   threads: 1,
