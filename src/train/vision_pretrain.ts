@@ -510,21 +510,11 @@ export async function evaluateVision(
 // ---------------------------------------------------------------------------------------------------------------
 // The recipe stage: probe, pretraining, held-out figures, the checkpoint with the trained ViT
 
-export interface VisionStageOptions {
-  /** Checkpoint to start from (its ViT is the "before"). */
-  model: string;
-  /** Stage folder: probe/, pretrain/, model/. */
-  out: string;
+/** The run options (model = the "before" ViT, out = the stage folder: probe/, pretrain/, model/) and the rooms. */
+export interface VisionStageOptions extends Omit<VisionRunOptions, 'mode'> {
   trainVideos: readonly string[];
   evalVideos: readonly string[];
   video: VideoArgs;
-  steps: number;
-  batch: number;
-  seed: number;
-  saveEvery: number;
-  threads: number;
-  hyper?: VisionHyper;
-  log?: (s: string) => void;
 }
 
 export interface VisionFigures {

@@ -17,22 +17,13 @@ import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { ask } from '../../src/pipeline/ask.ts';
 import { buildSftTokens } from '../../src/train/sft_labels.ts';
 import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
-import { paths, runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../../src/train/small/recipe.ts';
+import { paths, runSmallRecipe } from '../../src/train/small/recipe.ts';
+import { microRecipe } from './vision_stage_micro.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'small-recipe-'));
 const p = paths(out);
 const logged: string[] = [];
-const micro = {
-  ...SMALL_RECIPE_DEFAULTS,
-  out,
-  trainScenes: 2,
-  evalScenes: 1,
-  videoFrames: 4,
-  frames: 4,
-  merges: 60,
-  until: 'init' as const,
-  log: (s: string) => logged.push(s),
-};
+const micro = { ...microRecipe(out), until: 'init' as const, log: (s: string) => logged.push(s) };
 const ready = runSmallRecipe(micro, {});
 
 test('no evaluation room or question reaches a training file', async () => {
