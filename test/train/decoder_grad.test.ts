@@ -5,15 +5,13 @@
 // every kind. float32 throughout, so the tolerance is loose: |numeric − analytic| ≤ 1e-2·|analytic| + 5e-4 (h = 1e-3).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backward } from '../../src/engine/autodiff.ts';
-import * as E from '../../src/engine/index.ts';
 import type { TextConfig } from '../../src/models/qwen2_5_vl/config.ts';
 import { buildTextDecoder } from '../../src/models/qwen2_5_vl/text_decoder.ts';
-import { Session } from '../../src/runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../../src/tensor.ts';
 import { addLmLoss, IGNORE_INDEX } from '../../src/train/losses.ts';
 import { replay } from '../../src/train/replay.ts';
 import { Rng } from '../../src/train/rng.ts';
+import { gradSessions } from '../support/grad_sessions.ts';
 
 const C: TextConfig = {
   hiddenSize: 32,
@@ -71,10 +69,7 @@ test('Qwen2.5-VL text decoder + SFT loss: directional derivatives match central 
     'model.layers.1.post_attention_layernorm.weight',
     'model.norm.weight',
   ];
-  const bw = backward(forward, 'loss', wrt);
-  for (const name of wrt) bw.graph.output(`grad:${name}`, bw.grads.get(name)!);
-  const grads = await Session.create(E.toOnnx(bw.graph, { lowering: 'primitive', params: 'inputs' }).bytes);
-  const loss = await Session.create(E.toOnnx(forward, { lowering: 'primitive', params: 'inputs' }).bytes);
+  const { grads, loss } = await gradSessions(forward, wrt);
   const all = (): Record<string, HostTensor> => ({ ...Object.fromEntries(weights), ...feeds });
   const lines: string[] = [];
   try {

@@ -2,10 +2,7 @@
 // ViT + heads graph's gradients against finite differences on a micro config, and the metrics on a hand count.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backward } from '../../src/engine/autodiff.ts';
-import * as E from '../../src/engine/index.ts';
 import type { VisionConfig } from '../../src/models/qwen2_5_vl/config.ts';
-import { Session } from '../../src/runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../../src/tensor.ts';
 import { replay } from '../../src/train/replay.ts';
 import { Rng } from '../../src/train/rng.ts';
@@ -17,6 +14,7 @@ import {
   patchMetrics,
   visionClasses,
 } from '../../src/train/vision_pretrain.ts';
+import { gradSessions } from '../support/grad_sessions.ts';
 
 test('the class list: background first, then each catalog category once', () => {
   const classes = visionClasses();
@@ -189,10 +187,7 @@ test('ViT + pretraining heads: gradients of ViT and head weights match finite di
     `${HEADS.category}.weight`,
     `${HEADS.depth}.bias`,
   ];
-  const bw = backward(forward, 'loss', wrt);
-  for (const name of wrt) bw.graph.output(`grad:${name}`, bw.grads.get(name)!);
-  const grads = await Session.create(E.toOnnx(bw.graph, { lowering: 'primitive', params: 'inputs' }).bytes);
-  const loss = await Session.create(E.toOnnx(forward, { lowering: 'primitive', params: 'inputs' }).bytes);
+  const { grads, loss } = await gradSessions(forward, wrt);
   const all = (): Record<string, HostTensor> => ({ ...Object.fromEntries(weights), ...feeds });
   const lines: string[] = [];
   try {
