@@ -1,5 +1,7 @@
 // The server's API as the web app uses it: uploads, the streamed chat completion (OpenAI's SSE chunks), the
 // answer's frames / cameras / point cloud, eval reports.
+import type { ServedCamera as Camera } from '../../src/apps/serve/served_model.ts';
+import type { Coverage } from '../../src/pipeline/frame_sampling.ts';
 
 export interface FileInfo {
   id: string;
@@ -18,17 +20,11 @@ export interface Spatial {
   answer_id: string;
   sampling: string;
   frames: Frame[];
-  coverage: { covered: number; total: number; ratio: number; gains: number[] } | null;
+  coverage: Coverage | null;
 }
 
-export interface Camera {
-  frame: number;
-  timestamp: number;
-  extrinsic: number[][];
-  intrinsic: number[][];
-  width: number;
-  height: number;
-}
+/** The server's camera record (camera-from-world 3×4, intrinsics, frame size), one per chosen frame. */
+export type { ServedCamera as Camera } from '../../src/apps/serve/served_model.ts';
 
 export interface AskParams {
   model: string;

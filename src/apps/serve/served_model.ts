@@ -8,6 +8,7 @@ import type { FrameSampling as Sampling } from '../../frame_options.ts';
 import { type RgbImage, readImage } from '../../media/image.ts';
 import { SpatialMllm, type SpatialMllmOptions } from '../../models/spatial_mllm/model.ts';
 import { type AskResult, ask } from '../../pipeline/ask.ts';
+import type { Coverage } from '../../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from '../artifacts.ts';
 
 export interface ServedQuestion {
@@ -28,7 +29,7 @@ export interface ServedAnswer {
   answer: string;
   frames: { index: number; timestamp: number }[];
   sampling: Sampling;
-  coverage?: { covered: number; total: number; ratio: number; gains: number[] };
+  coverage?: Coverage;
   promptTokens: number;
   newTokens: number;
   /** The resized frames the model saw, in the order of `frames`. */
