@@ -4,6 +4,7 @@ export { type AttentionOptions, type AttentionResult, attention, segmentBias } f
 export type { Lowering } from './composite.ts';
 export { Graph, type Node, type Tensor } from './graph.ts';
 export { lower } from './lower.ts';
+export { type ActivationScale, matmulInt8 } from './matmul_int8.ts';
 export { gatherNBits, matmulNBits, type NBitsOptions } from './matmul_nbits.ts';
 export {
   graphHash,

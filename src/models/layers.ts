@@ -2,20 +2,34 @@
 import * as E from '../engine/index.ts';
 import type { DType } from '../tensor.ts';
 
-/** How linear weights are stored in the graph: as floats, or block-quantized for MatMulNBits. */
+/** How linear weights are stored in the graph: as floats, block-quantized for MatMulNBits, or W8A8. */
 export interface LinearFormat {
   dtype: DType;
   /** accuracyLevel: see NBitsOptions (4 = int8 activations, fast on CPU). */
   quant?: { bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
+  /**
+   * int8 weights per output channel and int8 activations scaled per token or per tensor (engine/matmul_int8.ts:
+   * ONNX Runtime's integer GEMM, the fastest CPU path for the encoders' many-token products); float32 only.
+   */
+  w8a8?: E.ActivationScale;
 }
 
 export const FP32: LinearFormat = { dtype: 'float32' };
+
+/** W8A8 with per-token activation scales. */
+export const W8A8: LinearFormat = { dtype: 'float32', w8a8: 'token' };
 
 /** Names under which a quantized linear weight `<name>.weight` is bound (see weights/quantized_source.ts). */
 export const quantNames = (name: string) => ({
   qweight: `${name}.weight.qweight`,
   scales: `${name}.weight.scales`,
   zeros: `${name}.weight.zero_points`,
+});
+
+/** Names under which a W8A8 weight `<name>.weight` is bound (see weights/quantized_source.ts). */
+export const int8Names = (name: string) => ({
+  weight: `${name}.weight.int8`,
+  scales: `${name}.weight.int8_scales`,
 });
 
 /** nn.Linear(inF, outF) named `name` (`name.weight` [out, in], optional `name.bias`). */
@@ -29,6 +43,16 @@ export function dense(
   f: LinearFormat = FP32,
 ): E.Tensor {
   const b = bias ? g.param(`${name}.bias`, f.dtype, [outF]) : null;
+  if (f.w8a8) {
+    const n = int8Names(name);
+    const y = E.matmulInt8(
+      x,
+      g.param(n.weight, 'int8', [inF, outF]),
+      g.param(n.scales, 'float32', [outF]),
+      f.w8a8,
+    );
+    return b ? E.add(y, b) : y;
+  }
   if (!f.quant) return E.linear(x, g.param(`${name}.weight`, f.dtype, [outF, inF]), b);
   const { qweight, scales, zeros, options } = quantizedWeight(g, name, inF, outF, f);
   const y = E.matmulNBits(x, qweight, scales, zeros, options);

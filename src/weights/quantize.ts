@@ -165,3 +165,34 @@ function encode(values: Float64Array, dtype: ScaleDType): Float32Array | Uint16A
   const f32 = Float32Array.from(values);
   return dtype === 'float32' ? f32 : dtype === 'float16' ? f32ToF16(f32) : f32ToBf16(f32);
 }
+
+/** W8A8 weights (engine/matmul_int8.ts): int8 codes transposed to [K, N], one symmetric scale per output column. */
+export interface Int8ColumnWeight {
+  B: HostTensor<'int8'>;
+  scales: HostTensor<'float32'>;
+}
+
+/**
+ * Quantizes a float weight [N, K] per output row n (a column of the [K, N] product): scale = max|w[n]| / 127,
+ * code = round-half-even(w / scale) in [−127, 127], so every weight is off by at most scale/2.
+ */
+export function quantizeInt8Columns(weight: HostTensor): Int8ColumnWeight {
+  if (weight.shape.length !== 2)
+    throw new InputError(`only 2-D [out, in] weights are quantized, got [${weight.shape}]`);
+  const [N, K] = weight.shape;
+  const w = toFloat32(weight);
+  const B = new Int8Array(K * N);
+  const scales = new Float32Array(N);
+  for (let n = 0; n < N; n++) {
+    let m = 0;
+    for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[n * K + k]));
+    const scale = Math.fround(m / 127);
+    scales[n] = scale;
+    if (scale > 0)
+      for (let k = 0; k < K; k++) B[k * N + n] = clamp(roundHalfEven(w[n * K + k] / scale), -127, 127);
+  }
+  return {
+    B: { dtype: 'int8', shape: [K, N], data: B },
+    scales: { dtype: 'float32', shape: [N], data: scales },
+  };
+}

@@ -1,0 +1,85 @@
+// W8A8 matmul y = x · (Wq · diag(c)) for inference on CPU: int8 weights Wq [K, N] with one scale per output
+// column c [N] (symmetric, zero point 0), activations quantized to uint8 at run time (zero point 128), an int32
+// product, then the scales. ONNX Runtime runs MatMulInteger u8×s8 with its integer GEMM (VNNI where the CPU has it:
+// ~2.5–3× the float32 MatMul on this project's 2-core AVX-512 machine, bench/op_profile.bench.ts), where
+// MatMulNBits' int8 path reaches ~1.6×.
+// Activation scales (`activations`):
+//   'token'  — one per row of x: max|x_row| / 127 (rounded half to even, as QuantizeLinear): an outlier token
+//              costs only its own row's precision. Standard ops in both lowerings.
+//   'tensor' — one for the whole of x, asymmetric over [min(x, 0), max(x, 0)] (DynamicQuantizeLinear): one fused
+//              op (com.microsoft.DynamicQuantizeMatMul) in the fused lowering, ~15% faster, but one outlier
+//              coarsens every row.
+// No gradient: a format for frozen inference weights only.
+import { tensor } from '../tensor.ts';
+import { defineComposite } from './composite.ts';
+import type { Graph, Tensor } from './graph.ts';
+import { abs, add, cast, constant, div, max, maximum, mul } from './ops.ts';
+import { fmt, ShapeError } from './shape.ts';
+
+export type ActivationScale = 'token' | 'tensor';
+
+interface Options {
+  activations: ActivationScale;
+}
+
+function integerProduct(q: Tensor, w: Tensor, zero: Tensor): Tensor {
+  const shape = [...q.shape.slice(0, -1), w.shape[1]];
+  return q.graph.node('MatMulInteger', [q, w, zero], [{ dtype: 'int32', shape }])[0];
+}
+
+function primitive(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] {
+  let q: Tensor;
+  let zero: Tensor;
+  let scale: Tensor; // broadcasts against the [..., N] product
+  if (o.activations === 'tensor') {
+    [q, scale, zero] = g.node(
+      'DynamicQuantizeLinear',
+      [x],
+      [
+        { dtype: 'uint8', shape: x!.shape },
+        { dtype: 'float32', shape: [] },
+        { dtype: 'uint8', shape: [] },
+      ],
+    );
+  } else {
+    // A tiny floor keeps an all-zero row at 0 instead of 0/0.
+    scale = maximum(div(max(abs(x!), [-1], true), 127), 1e-30);
+    const [r] = g.node('Round', [div(x!, scale)], [{ dtype: 'float32', shape: x!.shape }]);
+    q = cast(add(r, 128), 'uint8');
+    zero = constant(g, tensor('uint8', [], [128]));
+  }
+  return [mul(mul(cast(integerProduct(q, w!, zero), 'float32'), scale), c!)];
+}
+
+function fused(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] | undefined {
+  if (o.activations !== 'tensor') return undefined;
+  const shape = [...x!.shape.slice(0, -1), w!.shape[1]];
+  return g.node(
+    'DynamicQuantizeMatMul',
+    [x, w, c],
+    [{ dtype: 'float32', shape }],
+    {},
+    { domain: 'com.microsoft' },
+  );
+}
+
+const node = defineComposite<Options>('MatMulInt8', { primitive, fused });
+
+/** x [..., K] float32 · int8 weights w [K, N] with column scales c [N] → float32 [..., N] (see above). */
+export function matmulInt8(x: Tensor, w: Tensor, c: Tensor, activations: ActivationScale = 'token'): Tensor {
+  const K = x.shape[x.shape.length - 1];
+  if (
+    x.dtype !== 'float32' ||
+    w.dtype !== 'int8' ||
+    c.dtype !== 'float32' ||
+    w.shape.length !== 2 ||
+    w.shape[0] !== K ||
+    fmt(c.shape) !== fmt([w.shape[1]])
+  )
+    throw new ShapeError(
+      `MatMulInt8: needs x float32 [..., K], w int8 [K, N], scales float32 [N]; got x ${x.dtype}${fmt(x.shape)}, ` +
+        `w ${w.dtype}${fmt(w.shape)}, scales ${c.dtype}${fmt(c.shape)}`,
+    );
+  const shape = [...x.shape.slice(0, -1), w.shape[1]];
+  return node(x.graph, [x, w, c], [{ dtype: 'float32', shape }], { activations })[0];
+}
