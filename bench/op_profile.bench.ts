@@ -3,7 +3,7 @@
 // ONNX Runtime's profiler on; prints the kernel time per op type (after ONNX Runtime's own fusions) and the
 // slowest nodes. ViT depth B = B−1 window blocks + 1 full-attention block; VGGT depth D = D DINOv2 blocks + D
 // frame/global pairs. Weights are random, so only the timing means anything.
-// Usage: npm run bench:profile -- --model vit|vggt [--format fp32|int8|int4] [--depth 2] [--frames 16]
+// Usage: npm run bench:profile -- --model vit|vggt [--format fp32|int8|int4|w8a8|w8a8-tensor] [--depth 2] [--frames 16]
 //        [--lowering fused|primitive] [--runs 1]
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -37,7 +37,13 @@ const nbits = (bits: 4 | 8): LinearFormat => ({
   dtype: 'float32',
   quant: { bits, blockSize: 32, accuracyLevel: 4 },
 });
-const FORMATS: Record<string, LinearFormat> = { fp32: FP32, int8: nbits(8), int4: nbits(4) };
+const FORMATS: Record<string, LinearFormat> = {
+  fp32: FP32,
+  int8: nbits(8),
+  int4: nbits(4),
+  w8a8: { dtype: 'float32', w8a8: 'token' },
+  'w8a8-tensor': { dtype: 'float32', w8a8: 'tensor' },
+};
 const format = FORMATS[a.format!];
 if (!format) throw new Error(`--format: one of ${Object.keys(FORMATS).join(', ')}`);
 
@@ -75,7 +81,7 @@ interface TraceEvent {
 async function main(): Promise<void> {
   const { graph, feeds } = build(format);
   const random = randomWeights(build(FP32).graph);
-  const weights = format.quant ? quantizedSource(random, format.quant) : random;
+  const weights = format.quant || format.w8a8 ? quantizedSource(random, format.quant) : random;
   const dir = mkdtempSync(join(tmpdir(), 'op-profile-'));
   try {
     const staged = E.sessionModel(graph, { weights, lowering: a.lowering as E.Lowering, tempDir: dir });

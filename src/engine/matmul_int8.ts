@@ -13,7 +13,7 @@
 import { tensor } from '../tensor.ts';
 import { defineComposite } from './composite.ts';
 import type { Graph, Tensor } from './graph.ts';
-import { abs, add, cast, constant, div, max, maximum, mul } from './ops.ts';
+import { add, cast, constant, div, max, maximum, min, mul, neg } from './ops.ts';
 import { fmt, ShapeError } from './shape.ts';
 
 export type ActivationScale = 'token' | 'tensor';
@@ -27,12 +27,20 @@ function integerProduct(q: Tensor, w: Tensor, zero: Tensor): Tensor {
   return q.graph.node('MatMulInteger', [q, w, zero], [{ dtype: 'int32', shape }])[0];
 }
 
+/** Per-token scales [..., 1] = max|x_row| / 127 (floored so that an all-zero row stays 0) and the uint8 codes. */
+function quantizeRows(g: Graph, x: Tensor): { q: Tensor; scale: Tensor } {
+  // max|x| as max(max x, −min x): two reductions that write nothing, where Abs would write a copy of x.
+  const peak = maximum(max(x, [-1], true), neg(min(x, [-1], true)));
+  const scale = maximum(div(peak, 127), 1e-30);
+  const [r] = g.node('Round', [div(x, scale)], [{ dtype: 'float32', shape: x.shape }]);
+  return { q: cast(add(r, 128), 'uint8'), scale };
+}
+
+const u8 = (g: Graph, v: number) => constant(g, tensor('uint8', [], [v]));
+
 function primitive(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] {
-  let q: Tensor;
-  let zero: Tensor;
-  let scale: Tensor; // broadcasts against the [..., N] product
   if (o.activations === 'tensor') {
-    [q, scale, zero] = g.node(
+    const [q, scale, zero] = g.node(
       'DynamicQuantizeLinear',
       [x],
       [
@@ -41,26 +49,22 @@ function primitive(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[]
         { dtype: 'uint8', shape: [] },
       ],
     );
-  } else {
-    // A tiny floor keeps an all-zero row at 0 instead of 0/0.
-    scale = maximum(div(max(abs(x!), [-1], true), 127), 1e-30);
-    const [r] = g.node('Round', [div(x!, scale)], [{ dtype: 'float32', shape: x!.shape }]);
-    q = cast(add(r, 128), 'uint8');
-    zero = constant(g, tensor('uint8', [], [128]));
+    return [mul(mul(cast(integerProduct(q, w!, zero), 'float32'), scale), c!)];
   }
-  return [mul(mul(cast(integerProduct(q, w!, zero), 'float32'), scale), c!)];
+  const { q, scale } = quantizeRows(g, x!);
+  return [mul(mul(cast(integerProduct(q, w!, u8(g, 128)), 'float32'), scale), c!)];
 }
 
 function fused(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] | undefined {
-  if (o.activations !== 'tensor') return undefined;
   const shape = [...x!.shape.slice(0, -1), w!.shape[1]];
-  return g.node(
-    'DynamicQuantizeMatMul',
-    [x, w, c],
-    [{ dtype: 'float32', shape }],
-    {},
-    { domain: 'com.microsoft' },
-  );
+  const out = { dtype: 'float32' as const, shape };
+  const ms = { domain: 'com.microsoft' };
+  if (o.activations === 'tensor') return g.node('DynamicQuantizeMatMul', [x, w, c], [out], {}, ms);
+  // The column scales applied inside the integer GEMM's output stage, the row scales after it.
+  const { q, scale } = quantizeRows(g, x!);
+  const one = constant(g, tensor('float32', [], [1]));
+  const [y] = g.node('MatMulIntegerToFloat', [q, w, one, c, u8(g, 128)], [out], {}, ms);
+  return [mul(y, scale)];
 }
 
 const node = defineComposite<Options>('MatMulInt8', { primitive, fused });

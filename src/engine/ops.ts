@@ -177,6 +177,7 @@ export function reduce(op: ReduceOp, x: Tensor, axes: number[], keepdims = false
 export const sum = (x: Tensor, axes: number[], keepdims = false) => reduce('sum', x, axes, keepdims);
 export const mean = (x: Tensor, axes: number[], keepdims = false) => reduce('mean', x, axes, keepdims);
 export const max = (x: Tensor, axes: number[], keepdims = false) => reduce('max', x, axes, keepdims);
+export const min = (x: Tensor, axes: number[], keepdims = false) => reduce('min', x, axes, keepdims);
 
 export function softmax(x: Tensor, axis = -1): Tensor {
   axisOf('Softmax', axis, x.shape);
