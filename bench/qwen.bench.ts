@@ -2,7 +2,8 @@
 // Measures the vision encoder on 16 frames of 644×476 (grid 8×34×46 = 12,512 patches → 3,128 merged tokens), a
 // prefill of 3,200 tokens (the video tokens + text), decode tokens/s after that context, and peak memory, for
 // fp32, int8 and int4 (MatMulNBits, block 32, accuracy level 4 = int8 activations, the tied table quantized too:
-// what `ask --dtype` runs), int4 at level 0 (float activations) and fp16 linear weights; for each its cosine
+// what `ask --dtype` runs), int4 at level 0 (float activations), fp16 linear weights and W8A8 (int8 weights per
+// output channel, int8 activations per token: engine/matmul_int8.ts); for each its cosine
 // against fp32 on the same inputs at the measured (reduced) depth: visual embeddings, last-position logits.
 //
 // A full-depth prefill is ~20 TFLOP (minutes on a small CPU), so the vision tower and the prefill are measured at a
@@ -18,7 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as E from '../src/engine/index.ts';
-import { FP32, type LinearFormat } from '../src/models/layers.ts';
+import { FP32, type LinearFormat, W8A8 } from '../src/models/layers.ts';
 import { parseQwen25VLConfig, QWEN2_5_VL_3B_CONFIG } from '../src/models/qwen2_5_vl/config.ts';
 import type { GridThw } from '../src/models/qwen2_5_vl/rope_index.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
@@ -37,7 +38,7 @@ const CONFIG = parseQwen25VLConfig(
   structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>,
 );
 
-type Format = 'fp32' | 'int8' | 'int4' | 'int4-l0' | 'fp16';
+type Format = 'fp32' | 'int8' | 'int4' | 'int4-l0' | 'fp16' | 'w8a8';
 const nbits = (bits: 4 | 8, accuracyLevel: 0 | 4): LinearFormat => ({
   dtype: 'float32',
   quant: { bits, blockSize: 32, accuracyLevel },
@@ -48,6 +49,7 @@ const FORMATS: Record<Format, LinearFormat> = {
   int4: nbits(4, 4),
   'int4-l0': nbits(4, 0),
   fp16: { dtype: 'float16' },
+  w8a8: W8A8,
 };
 
 interface Sizes {
@@ -220,7 +222,7 @@ function buildJob(job: Job, dir: string): Pick<Result, 'buildS' | 'layerBytes'> 
   const t0 = performance.now();
   const graph = build(job, format);
   const random = randomWeights(build(job, FP32));
-  const weights = format.quant ? quantizedSource(random, format.quant) : random;
+  const weights = format.quant || format.w8a8 ? quantizedSource(random, format.quant) : random;
   log(job, 'building graph and random weights');
   const model = E.toOnnx(graph, {
     weights,
@@ -462,7 +464,8 @@ function main(): void {
   );
   console.log(
     'fused lowering; int8/int4 = MatMulNBits block 32 at accuracy level 4 (int8 activations; int4-l0: level 0, ' +
-      `float activations), the tied embedding table / lm_head quantized too; best of ${sizes.runs} ` +
+      `float activations), the tied embedding table / lm_head quantized too; w8a8 = int8 weights per output ` +
+      `channel, int8 activations per token (MatMulIntegerToFloat; the table stays fp32); best of ${sizes.runs} ` +
       `runs after a warm-up (vision, prefill), mean of ${sizes.steps} decode steps after one; peak RSS = maxRSS ` +
       'of the child process that loaded and ran that graph (the weights are generated in another); extrapolated peak = measured + the missing layers (RSS growth or weight bytes per layer, the larger); ' +
       'build / load = graph + random weights + ONNX file, session creation',

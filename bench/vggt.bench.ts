@@ -7,7 +7,8 @@
 // A run that does not finish within the time limit is reported with an extrapolation from the smaller runs
 // (time = a·S + b·S²: per-frame work plus global attention, quadratic in the token count).
 // Formats (each mode × format its own child): fp32, and the aggregator's linear layers as MatMulNBits block 32 at
-// accuracy level 4 (int8 activations): int8, int4 (the heads stay fp32). Each quantized run's output (the last
+// accuracy level 4 (int8 activations): int8, int4, or W8A8 (int8 weights per output channel, int8 activations per
+// token: engine/matmul_int8.ts) (the heads stay fp32). Each quantized run's output (the last
 // aggregator layer; world points in full mode) is compared with fp32's on the same images: cosine column.
 // --depth D builds D aggregator units (D DINOv2 blocks + D frame/global pairs) instead of 24, for when memory or
 // time demands; the table then also gives the time scaled to 24 units (× 24/D: the per-unit work is all but the
@@ -20,7 +21,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Graph, WeightSource } from '../src/engine/index.ts';
-import { FP32, type LinearFormat } from '../src/models/layers.ts';
+import { FP32, type LinearFormat, W8A8 } from '../src/models/layers.ts';
 import { defaultVggtConfig, type VggtConfig } from '../src/models/vggt/config.ts';
 import {
   buildAggregatorGraph,
@@ -35,11 +36,12 @@ import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { cosine } from './support/compare.ts';
 
 type Mode = 'aggregator' | 'full';
-type Format = 'fp32' | 'int8' | 'int4';
+type Format = 'fp32' | 'int8' | 'int4' | 'w8a8';
 const FORMATS: Record<Format, LinearFormat> = {
   fp32: FP32,
   int8: { dtype: 'float32', quant: { bits: 8, blockSize: 32, accuracyLevel: 4 } },
   int4: { dtype: 'float32', quant: { bits: 4, blockSize: 32, accuracyLevel: 4 } },
+  w8a8: W8A8,
 };
 
 const arg = (name: string, fallback: string) => {
@@ -124,7 +126,9 @@ async function child(mode: Mode, format: Format): Promise<void> {
   const params = [...shapes.values()].reduce((s, sh) => s + numel(sh), 0);
   const f = FORMATS[format];
   const random = randomWeights(shapes);
-  const model = new VggtModel(c, f.quant ? quantizedSource(random, f.quant) : random, { format: f });
+  const model = new VggtModel(c, f.quant || f.w8a8 ? quantizedSource(random, f.quant) : random, {
+    format: f,
+  });
   const images = (frames: number) =>
     tensor(
       'float32',
