@@ -4,7 +4,7 @@ import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
 import type { FrameSampling, GeometryMode } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
 import { resolveModelDir } from './model_name.ts';
-import { type WeightDType, weightQuant } from './options.ts';
+import { type WeightDType, weightOptions } from './options.ts';
 
 /** The options of `spatial-mllm ask` as commander parses them (declared in ./commands/ask.ts). */
 export interface AskCliOptions {
@@ -35,7 +35,7 @@ export function stageLogger(write: (s: string) => void) {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
-  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, quant: weightQuant(o.dtype) });
+  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, ...weightOptions(o.dtype) });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

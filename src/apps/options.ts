@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option } from 'commander';
 import { InputError } from '../errors.ts';
 import { checkFrameCount, DEFAULT_FRAME_COUNT } from '../frame_options.ts';
+import { W8A8 } from '../models/layers.ts';
 import type { SpatialMllmOptions } from '../models/spatial_mllm/model.ts';
 
 const rangeText = (min: number, max: number) =>
@@ -93,11 +94,13 @@ export const dtypeOption = () =>
   );
 
 /**
- * The load-time quantization a --dtype asks for: blocks of 32, accuracy level 4 = int8 activations (ONNX Runtime's
- * integer MatMulNBits kernels, the fast CPU path; bench/quant_accuracy.bench.ts measures its accuracy cost).
+ * The load-time quantization a --dtype asks for. The language model and connector: blocks of 32, accuracy level 4 =
+ * int8 activations (ONNX Runtime's integer MatMulNBits kernels, the fast CPU path; bench/quant_accuracy.bench.ts
+ * measures its accuracy cost). The encoders (ViT, VGGT aggregator), whose products have thousands of rows: W8A8
+ * (int8 weights per output channel, int8 activations per token; ~2.5× the float32 GEMM where MatMulNBits reaches
+ * ~1.6×, bench/op_profile.bench.ts; cosine vs float32 in bench:vggt / bench:qwen).
  */
-export function weightQuant(dtype: WeightDType): SpatialMllmOptions['quant'] {
-  return dtype === 'float32'
-    ? undefined
-    : { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 };
+export function weightOptions(dtype: WeightDType): Pick<SpatialMllmOptions, 'quant' | 'encoders'> {
+  if (dtype === 'float32') return {};
+  return { quant: { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 }, encoders: W8A8 };
 }

@@ -5,10 +5,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { cosine } from '../../bench/support/compare.ts';
+import { weightOptions } from '../../src/apps/options.ts';
 import type { RgbImage } from '../../src/media/image.ts';
 import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { type HostTensor, toFloat32 } from '../../src/tensor.ts';
-import { openSafetensors } from '../../src/weights/safetensors.ts';
+import { openSafetensors, type SafetensorsFile } from '../../src/weights/safetensors.ts';
 import { findFixtures, generationStops } from '../support/fixtures.ts';
 
 const ints = (t: HostTensor) => Array.from(t.data as BigInt64Array, Number);
@@ -27,6 +29,13 @@ function frames(t: HostTensor): RgbImage[] {
     data: (t.data as Uint8Array).slice(i * size, (i + 1) * size),
   }));
 }
+
+const fusedKey = (io: SafetensorsFile) =>
+  io.names().includes('connector.fused_video_embeds')
+    ? 'connector.fused_video_embeds'
+    : 'video.fused_video_embeds';
+/** Each fixture's float32 fused-embedding error (the first test), which the W8A8 one must exceed. */
+const fp32Error = new Map<string, number>();
 
 for (const fx of findFixtures('spatial_mllm')) {
   describe(`${fx.name} SpatialMllm`, () => {
@@ -47,10 +56,7 @@ for (const fx of findFixtures('spatial_mllm')) {
         );
         assert.deepEqual(inputs.inputIds, ints(io.read('video.input_ids')));
         const fused = await model.embedVision(inputs);
-        const fusedKey = io.names().includes('connector.fused_video_embeds')
-          ? 'connector.fused_video_embeds'
-          : 'video.fused_video_embeds';
-        const eFused = maxAbs(toFloat32(fused!), toFloat32(io.read(fusedKey)));
+        const eFused = maxAbs(toFloat32(fused!), toFloat32(io.read(fusedKey(io))));
         assert.ok(eFused <= 2e-4, `fused embeddings off by ${eFused}`);
 
         const want = ints(io.read('video.generate.new_tokens'));
@@ -101,6 +107,30 @@ for (const fx of findFixtures('spatial_mllm')) {
           assert.equal(t.index, 0);
           break;
         }
+        fp32Error.set(fx.name, eFused);
+      } finally {
+        await model.release();
+      }
+    });
+
+    test('encoders in W8A8 (what --dtype int4/int8 runs): fused embeddings stay close to upstream float32', async () => {
+      const io = openSafetensors(join(fx.dir, 'io.safetensors'));
+      const model = SpatialMllm.load(fx.dir, { encoders: weightOptions('int4').encoders });
+      try {
+        const clip = frames(io.read('video.frames_uint8'));
+        const inputs = model.processor.process(
+          [{ role: 'user', content: [{ type: 'video' }, { type: 'text', text: 'q' }] }],
+          { videos: [{ frames: clip, fps: toFloat32(io.read('video.fps'))[0] }] },
+          { addGenerationPrompt: true, videoSizing: 'processor' },
+        );
+        const got = toFloat32(await model.encodeVideo(inputs.videos[0], inputs.pixelValuesVideos!));
+        const want = toFloat32(io.read(fusedKey(io)));
+        const cos = cosine(got, want);
+        console.log(`${fx.name}: W8A8 encoders, fused embeddings cosine ${cos.toFixed(6)}`);
+        assert.ok(cos >= 0.995, `cosine ${cos}`);
+        // Quantized for real: further from upstream than the float32 run of the test above.
+        const e = maxAbs(got, want);
+        assert.ok(e > (fp32Error.get(fx.name) ?? 2e-4), `max abs error ${e}`);
       } finally {
         await model.release();
       }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { resolveModelDir } from '../model_name.ts';
-import { type WeightDType, weightQuant } from '../options.ts';
+import { type WeightDType, weightOptions } from '../options.ts';
 import { loadServedModel } from './served_model.ts';
 import { buildServer } from './server.ts';
 
@@ -37,7 +37,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const models = dirs.map((dir) =>
     loadServedModel(dir, {
       device: o.device,
-      quant: weightQuant(o.dtype),
+      ...weightOptions(o.dtype),
       cacheDir: join(dataDir, 'geometry'),
       // ONNX Runtime's runs block their thread: off the main one, the server keeps answering (health, 429,
       // disconnects) while a model computes.

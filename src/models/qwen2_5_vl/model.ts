@@ -20,6 +20,8 @@ export interface LoadOptions {
   device?: Device;
   lowering?: E.Lowering;
   format?: LinearFormat;
+  /** How the vision tower stores its linear weights (default: `format`). */
+  visionFormat?: LinearFormat;
   threads?: number;
   /** Sessions in a worker thread (see GraphSessionOptions.offMainThread). */
   offMainThread?: boolean;
@@ -100,7 +102,9 @@ export class Qwen25VLModel {
   /** Vision tower on processor output `pixel_values(_videos)` [t·h·w, 1176] → merged features [t·h·w/4, hidden]. */
   async encodeVision(pixelValues: HostTensor, grid: GridThw): Promise<HostTensor> {
     const s = await this.session(`vision:${grid}`, () =>
-      buildVisionEncoder(this.config.vision, grid, { format: this.options.format }),
+      buildVisionEncoder(this.config.vision, grid, {
+        format: this.options.visionFormat ?? this.options.format,
+      }),
     );
     return (await s.run({ pixel_values: pixelValues })).visual_embeds;
   }

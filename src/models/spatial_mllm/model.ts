@@ -31,9 +31,16 @@ export interface SpatialMllmOptions {
   /** Sessions in a worker thread (see GraphSessionOptions.offMainThread): keeps the event loop free during long
    * runs (Ctrl-C, progress, a server's other requests). */
   offMainThread?: boolean;
-  /** Block-quantize the linear layers of Qwen and the connector (MatMulNBits); VGGT stays float32. */
+  /** Block-quantize the linear layers of Qwen's language model and the connector (MatMulNBits). */
   quant?: { bits: 4 | 8; blockSize: number; accuracyLevel?: 0 | 1 | 2 | 3 | 4 };
+  /** How the encoders (Qwen's ViT, VGGT's aggregator) store their linear weights (default float32; VGGT's heads
+   * stay float32). Quantized from the checkpoint at load, like `quant`. */
+  encoders?: LinearFormat;
 }
+
+/** The checkpoint's weights as the sessions read them: quantized on the fly where a graph asks for it. */
+const sessionWeights = <W extends E.WeightSource>(w: W, o: SpatialMllmOptions) =>
+  o.quant || o.encoders?.quant || o.encoders?.w8a8 ? quantizedSource(w, o.quant ?? o.encoders?.quant) : w;
 
 /** One generated token and the text it adds (multi-byte characters come whole, once complete). */
 export interface GeneratedToken {
@@ -110,8 +117,7 @@ export class SpatialMllm {
     readonly processor: Qwen25VLProcessor,
     readonly options: SpatialMllmOptions,
   ) {
-    const weights = options.quant ? quantizedSource(checkpoint.weights, options.quant) : checkpoint.weights;
-    this.fusion = new GraphSessions(weights, options);
+    this.fusion = new GraphSessions(sessionWeights(checkpoint.weights, options), options);
     this.maxNewTokens = generationLimit(dir);
   }
 
@@ -123,9 +129,13 @@ export class SpatialMllm {
         `model folder not found: ${dir} (pass --model with a Spatial-MLLM checkpoint folder)`,
       );
     const checkpoint = openSpatialMllm(dir);
-    const weights = options.quant ? quantizedSource(checkpoint.weights, options.quant) : checkpoint.weights;
     const format: LinearFormat = { dtype: 'float32', quant: options.quant };
-    const qwen = Qwen25VLModel.load(dir, { ...options, format, weights });
+    const qwen = Qwen25VLModel.load(dir, {
+      ...options,
+      format,
+      visionFormat: options.encoders,
+      weights: sessionWeights(checkpoint.weights, options),
+    });
     const processor = Qwen25VLProcessor.load(
       dir,
       ropeIndexConfig(checkpoint.config.qwen),
@@ -278,8 +288,14 @@ export class SpatialMllm {
         );
       const config = structuredClone(this.config.vggt);
       config.heads = { camera: w.available.camera, depth: w.available.depth, point: true };
-      const { device, threads, lowering, offMainThread } = this.options;
-      this.vggt = new VggtModel(config, w, { device, threads, lowering, offMainThread });
+      const { device, threads, lowering, offMainThread, encoders: format } = this.options;
+      this.vggt = new VggtModel(config, sessionWeights(w, this.options), {
+        device,
+        threads,
+        lowering,
+        offMainThread,
+        format,
+      });
     }
     return this.vggt;
   }
@@ -287,7 +303,11 @@ export class SpatialMllm {
   private fusionSession(grid: GridThw): Promise<RunnableSession> {
     const format: LinearFormat = { dtype: 'float32', quant: this.options.quant };
     return this.fusion.get(`fusion:${grid}`, () =>
-      buildSpatialFusion(this.config, grid, { spatialInput: 'frames', format }),
+      buildSpatialFusion(this.config, grid, {
+        spatialInput: 'frames',
+        format,
+        spatialFormat: this.options.encoders,
+      }),
     );
   }
 
