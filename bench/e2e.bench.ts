@@ -1,7 +1,7 @@
 // End-to-end Spatial-MLLM benchmark (a script, not a test): the real pipeline (SpatialMllmPipeline.load + ask) on
 // a synthetic 32-frame 644×476 clip, 16 frames given to the model (grid 8×34×46, 3,128 visual tokens), on ONNX
 // Runtime CPU: seconds per stage (sampling, decode, encoders, prefill, generate) and peak memory, for fp32 and int4
-// weights (MatMulNBits, block 32, on Qwen and the connector; VGGT stays fp32), uniform and space-aware sampling.
+// weights (what `ask --dtype int4` loads; see FORMATS), uniform and space-aware sampling.
 //
 // The real model (Qwen2.5-VL-3B + VGGT-1B with heads + connector, ~5B parameters, ~20 GB in fp32) does not fit a
 // small machine together with ONNX Runtime's copies, so the checkpoints are random, at REAL WIDTH (every hidden
@@ -24,7 +24,7 @@
 // real depth it is estimated as measured + the missing weight bytes in the format the sessions hold.
 // Wall times depend on what else runs on the machine: the table gives process CPU seconds beside them and the load.
 // The checkpoints (bf16 safetensors shards) and the clip are written under os.tmpdir() and deleted at the end.
-// Usage: npm run bench:e2e [-- --quick] [-- --no-space-aware]
+// Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-before]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -32,6 +32,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { demoFrames } from '../src/apps/demo/clip.ts';
 import { tinyConfig, writeTinySpatialMllm } from '../src/apps/demo/tiny_model.ts';
+import { weightOptions } from '../src/apps/options.ts';
 import type * as E from '../src/engine/index.ts';
 import { writeVideo } from '../src/media/video.ts';
 import { FP32, type LinearFormat } from '../src/models/layers.ts';
@@ -42,7 +43,7 @@ import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
 import { spatialMllmKey } from '../src/models/spatial_mllm/checkpoint.ts';
 import { parseSpatialMllmConfig, type SpatialMllmConfig } from '../src/models/spatial_mllm/config.ts';
 import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
-import { SpatialMllm } from '../src/models/spatial_mllm/model.ts';
+import { SpatialMllm, type SpatialMllmOptions } from '../src/models/spatial_mllm/model.ts';
 import { buildAggregatorGraph, buildCameraHeadGraph, buildDptGraph } from '../src/models/vggt/model.ts';
 import { ask, type StageEvent } from '../src/pipeline/ask.ts';
 import {
@@ -69,11 +70,16 @@ const fullAttention = (depth: number) =>
 const depthText = (d: Depths) => `text ${d.text}, ViT ${d.vision}, VGGT ${d.vggt}`;
 
 type Width = 'real' | 'tiny';
-type Format = 'fp32' | 'int4';
-const FORMATS: Record<Format, LinearFormat> = {
-  fp32: FP32,
-  int4: { dtype: 'float32', quant: { bits: 4, blockSize: 32 } },
+type Format = 'fp32' | 'int4' | 'int4-before';
+/** The load options of each configuration: int4 = what `ask --dtype int4` runs (apps/options.ts weightOptions);
+ * int4-before = MatMulNBits level 0 on Qwen and the connector with float32 encoders (this benchmark's int4 before
+ * issue 15's encoder work). */
+const FORMATS: Record<Format, Pick<SpatialMllmOptions, 'quant' | 'encoders'>> = {
+  fp32: {},
+  int4: weightOptions('int4'),
+  'int4-before': { quant: { bits: 4, blockSize: 32 } },
 };
+const lmFormat = (f: Format): LinearFormat => ({ dtype: 'float32', quant: FORMATS[f].quant });
 
 /** Token ids of the demo's byte-level tokenizer, whose files the checkpoint folders reuse (tiny_model.ts). */
 function tokenIds(): Record<string, unknown> {
@@ -172,12 +178,12 @@ function randomWeight(key: string, shape: number[]): HostTensor {
 }
 
 /** The VGGT graphs of space-aware sampling: the aggregator and whichever heads the config has. */
-function geometryGraphs(cfg: SpatialMllmConfig): E.Graph[] {
+function geometryGraphs(cfg: SpatialMllmConfig, format: LinearFormat = FP32): E.Graph[] {
   const v = cfg.vggt;
   const dpt = (['depth', 'point'] as const).filter((k) => v.heads[k]);
   const last = v.aggregator.depth - 1;
   return [
-    buildAggregatorGraph(v, [28, 28], dpt.length ? [...v.dpt.layers, last] : [last]),
+    buildAggregatorGraph(v, [28, 28], dpt.length ? [...v.dpt.layers, last] : [last], false, format),
     ...(v.heads.camera ? [buildCameraHeadGraph(v)] : []),
     ...(dpt.length ? [buildDptGraph(v, [28, 28], dpt)] : []),
   ];
@@ -315,7 +321,7 @@ async function runChild(job: Job): Promise<Measured> {
   };
 
   const cacheDir = mkdtempSync(join(tmpdir(), 'e2e-bench-geometry-'));
-  const model = SpatialMllm.load(job.model, { quant: FORMATS[job.format].quant });
+  const model = SpatialMllm.load(job.model, FORMATS[job.format]);
   const stages = Object.fromEntries(STAGES.map((s) => [s, zero()])) as Record<Stage, Time>;
   let started = now();
   let answer: Measured['answer'];
@@ -392,16 +398,19 @@ function graphBytes(graphs: E.Graph[]): number {
 
 type Bytes = Record<'vision' | 'spatial' | 'text' | 'geometry', number>;
 
-/** Weight bytes the sessions of a model hold, per graph kind, in the sessions' format (VGGT is always fp32). */
+/** Weight bytes the sessions of a model hold, per graph kind, in the sessions' formats (VGGT's heads stay fp32). */
 function sessionBytes(width: Width, d: Depths, format: Format, grid: GridThw): Bytes {
   // VGGT heads need 4 distinct aggregator layers; the geometry bytes are only read at R and the real depth.
   const cfg = parseSpatialMllmConfig(checkpointConfig(width, d, d.vggt >= 4));
-  const f = FORMATS[format];
+  const f = lmFormat(format);
+  const encoders = FORMATS[format].encoders ?? FP32;
   return {
-    vision: graphBytes([buildVisionEncoder(cfg.qwen.vision, grid, { format: f })]),
-    spatial: graphBytes([buildSpatialFusion(cfg, grid, { spatialInput: 'frames', format: f })]),
+    vision: graphBytes([buildVisionEncoder(cfg.qwen.vision, grid, { format: encoders })]),
+    spatial: graphBytes([
+      buildSpatialFusion(cfg, grid, { spatialInput: 'frames', format: f, spatialFormat: encoders }),
+    ]),
     text: graphBytes([buildTextDecoder(cfg.qwen.text, { format: f })]),
-    geometry: graphBytes(geometryGraphs(cfg)),
+    geometry: graphBytes(geometryGraphs(cfg, encoders)),
   };
 }
 
@@ -477,7 +486,8 @@ interface SamplingEstimate {
 /** Space-aware sampling at the real depth from the sampling run at R (see the header). */
 function extrapolateSampling(width: Width, R: Depths, g: Measured): SamplingEstimate {
   const grid = [1, 2, 2] as const; // the geometry bytes do not depend on it
-  const [bR, bReal] = [sessionBytes(width, R, 'fp32', grid), sessionBytes(width, REAL, 'fp32', grid)];
+  // The space-aware ask runs int4 (its VGGT in the encoders' format).
+  const [bR, bReal] = [sessionBytes(width, R, 'int4', grid), sessionBytes(width, REAL, 'int4', grid)];
   const time = sum(
     scale(runOf(g, 'sampling', 'aggregator'), REAL.vggt / R.vggt),
     runOf(g, 'sampling', 'heads'),
@@ -551,6 +561,11 @@ function spaceAwareRows(
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const spaceAware = !process.argv.includes('--no-space-aware');
+  const at = process.argv.indexOf('--formats');
+  const formats = (at >= 0 ? process.argv[at + 1] : 'fp32,int4').split(',') as Format[];
+  const unknown = formats.filter((f) => !(f in FORMATS));
+  if (unknown.length)
+    throw new Error(`--formats: unknown ${unknown} (use ${Object.keys(FORMATS).join(', ')})`);
   // --quick: the demo's tiny widths and a small clip — a smoke run of the script, not figures.
   const width: Width = quick ? 'tiny' : 'real';
   const depths: DepthPair = {
@@ -597,7 +612,7 @@ async function main(): Promise<void> {
       return o.ok ? o.result : undefined;
     };
     let int4: [Measured, Extrapolated] | undefined;
-    for (const format of ['fp32', 'int4'] as const) {
+    for (const format of formats) {
       const name = `${format} uniform`;
       const s = await measure(name, 'S', { format, sampling: 'uniform' });
       const r = s && (await measure(name, 'R', { format, sampling: 'uniform' }));
@@ -627,7 +642,9 @@ async function main(): Promise<void> {
     console.log(
       'Cells: wall s (process CPU s, all threads: less sensitive to other load). Measured at R; extrapolated ' +
         `linearly per layer through S to the real ${depthText(REAL)} (method in the header of ` +
-        'bench/e2e.bench.ts). int4 = MatMulNBits block 32 on Qwen and the connector, VGGT fp32. One process per ' +
+        'bench/e2e.bench.ts). int4 = what ask --dtype int4 runs: MatMulNBits block 32 at accuracy level 4 on ' +
+        "Qwen's language model and the connector, W8A8 (per-token int8 activations) on the ViT and VGGT aggregator; " +
+        'int4-before = MatMulNBits level 0 on Qwen (ViT included) and the connector, VGGT fp32. One process per ' +
         'configuration and depth: load + one cold ask, so each stage includes its sessions’ setup. Peak RSS ' +
         'extrapolated = measured + the missing weight bytes.',
     );
