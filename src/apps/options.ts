@@ -88,7 +88,7 @@ export type WeightDType = (typeof WEIGHT_DTYPES)[number];
 export const dtypeOption = () =>
   choice(
     '--dtype <dtype>',
-    'linear-layer weights: float32, or int4/int8 block-quantized (MatMulNBits; VGGT stays float32)',
+    'linear-layer weights: float32, or int4/int8 (language model block-quantized, encoders W8A8)',
     WEIGHT_DTYPES,
     'float32',
   );
