@@ -13,7 +13,7 @@
 import { tensor } from '../tensor.ts';
 import { defineComposite } from './composite.ts';
 import type { Graph, Tensor } from './graph.ts';
-import { add, cast, constant, div, max, maximum, min, mul, neg } from './ops.ts';
+import { cast, constant, div, max, maximum, min, mul, neg, reshape, shape, unsqueeze } from './ops.ts';
 import { fmt, ShapeError } from './shape.ts';
 
 export type ActivationScale = 'token' | 'tensor';
@@ -27,16 +27,27 @@ function integerProduct(q: Tensor, w: Tensor, zero: Tensor): Tensor {
   return q.graph.node('MatMulInteger', [q, w, zero], [{ dtype: 'int32', shape }])[0];
 }
 
-/** Per-token scales [..., 1] = max|x_row| / 127 (floored so that an all-zero row stays 0) and the uint8 codes. */
+/**
+ * Per-token quantization of x [..., K] as rows [R, K]: scales [R] = max|row| / 127 (floored so that an all-zero row
+ * stays 0), uint8 codes with zero point 128 by one QuantizeLinear along axis 0 (round half to even, saturating).
+ */
 function quantizeRows(g: Graph, x: Tensor): { q: Tensor; scale: Tensor } {
+  const rows = x.shape.length === 2 ? x : reshape(x, [-1, x.shape[x.shape.length - 1]]);
   // max|x| as max(max x, −min x): two reductions that write nothing, where Abs would write a copy of x.
-  const peak = maximum(max(x, [-1], true), neg(min(x, [-1], true)));
+  const peak = maximum(max(rows, [1]), neg(min(rows, [1])));
   const scale = maximum(div(peak, 127), 1e-30);
-  const [r] = g.node('Round', [div(x, scale)], [{ dtype: 'float32', shape: x.shape }]);
-  return { q: cast(add(r, 128), 'uint8'), scale };
+  const [zero] = g.node('Expand', [u8(g, [128]), shape(scale)], [{ dtype: 'uint8', shape: scale.shape }]);
+  const [q] = g.node('QuantizeLinear', [rows, scale, zero], [{ dtype: 'uint8', shape: rows.shape }], {
+    axis: 0,
+  });
+  return { q, scale };
 }
 
-const u8 = (g: Graph, v: number) => constant(g, tensor('uint8', [], [v]));
+/** The [R, N] product of quantized rows back in x's leading dims. */
+const unrows = (y: Tensor, x: Tensor) =>
+  x.shape.length === 2 ? y : reshape(y, [...x.shape.slice(0, -1), y.shape[1]]);
+
+const u8 = (g: Graph, v: number[]) => constant(g, tensor('uint8', v.length === 1 ? [] : [v.length], v));
 
 function primitive(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] {
   if (o.activations === 'tensor') {
@@ -52,19 +63,23 @@ function primitive(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[]
     return [mul(mul(cast(integerProduct(q, w!, zero), 'float32'), scale), c!)];
   }
   const { q, scale } = quantizeRows(g, x!);
-  return [mul(mul(cast(integerProduct(q, w!, u8(g, 128)), 'float32'), scale), c!)];
+  const y = mul(mul(cast(integerProduct(q, w!, u8(g, [128])), 'float32'), unsqueeze(scale, [1])), c!);
+  return [unrows(y, x!)];
 }
 
 function fused(g: Graph, [x, w, c]: (Tensor | null)[], o: Options): Tensor[] | undefined {
-  const shape = [...x!.shape.slice(0, -1), w!.shape[1]];
-  const out = { dtype: 'float32' as const, shape };
+  const N = w!.shape[1];
   const ms = { domain: 'com.microsoft' };
-  if (o.activations === 'tensor') return g.node('DynamicQuantizeMatMul', [x, w, c], [out], {}, ms);
+  if (o.activations === 'tensor') {
+    const out = { dtype: 'float32' as const, shape: [...x!.shape.slice(0, -1), N] };
+    return g.node('DynamicQuantizeMatMul', [x, w, c], [out], {}, ms);
+  }
   // The column scales applied inside the integer GEMM's output stage, the row scales after it.
   const { q, scale } = quantizeRows(g, x!);
   const one = constant(g, tensor('float32', [], [1]));
-  const [y] = g.node('MatMulIntegerToFloat', [q, w, one, c, u8(g, 128)], [out], {}, ms);
-  return [mul(y, scale)];
+  const out = { dtype: 'float32' as const, shape: [q.shape[0], N] };
+  const [y] = g.node('MatMulIntegerToFloat', [q, w, one, c, u8(g, [128])], [out], {}, ms);
+  return [unrows(mul(y, unsqueeze(scale, [1])), x!)];
 }
 
 const node = defineComposite<Options>('MatMulInt8', { primitive, fused });
