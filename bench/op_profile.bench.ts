@@ -6,7 +6,7 @@
 // Depths: ViT depth B = B−1 window blocks + 1 full-attention block (0 = patch embedding + merger alone), so with
 // depths 0,1,2: fixed = d0, full block = d1 − d0, window block = d2 − d1, real = fixed + 28 window + 4 full.
 // VGGT depth D = D DINOv2 blocks + D frame/global pairs: unit = (d_max − d_min)/(max − min), real = d_min +
-// (24 − min) · unit. Weights are random, so only the timing means anything (bench:vggt / bench:qwen give cosines).
+// (24 − min) · unit, or with one depth D: d_D · 24/D (the patch projection is the rest). Weights are random, so only the timing means anything (bench:vggt / bench:qwen give cosines).
 // Usage: npm run bench:profile -- --model vit|vggt [--formats fp32,w8a8] [--depths 0,1,2] [--frames 16]
 //        [--lowering fused|primitive]
 // Formats: fp32; int8 / int4 = MatMulNBits block 32 at accuracy level 4; w8a8 = int8 weights per output channel,
@@ -155,7 +155,7 @@ function extrapolate(at: Map<number, number>): number | undefined {
     return d0 + (VIT.depth - full) * (d2 - d1) + full * (d1 - d0);
   }
   const ds = [...at.keys()].sort((x, y) => x - y);
-  if (ds.length < 2) return undefined;
+  if (ds.length === 1) return (at.get(ds[0])! * REAL) / ds[0]; // the per-unit work is all but the whole of it
   const [lo, hi] = [ds[0], ds[ds.length - 1]];
   return at.get(lo)! + ((REAL - lo) * (at.get(hi)! - at.get(lo)!)) / (hi - lo);
 }
