@@ -332,6 +332,7 @@ async function runChild(job: Job): Promise<Measured> {
       sampling: job.sampling,
       maxNewTokens: job.maxNewTokens,
       temperature: 0,
+      releaseEncoders: true, // as `ask` does
       onStage: (e) => {
         if (e.state === 'start') {
           if (job.samplingOnly && e.stage === 'decode') throw new SamplingDone();

@@ -57,6 +57,8 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
       seed: o.seed,
       promptSuffix: suffix,
       signal: abort.signal,
+      // One question per process: the encoders' memory is not needed once the features exist.
+      releaseEncoders: true,
       onStage: stageLogger(err),
       onToken: o.json ? undefined : (t) => err(t),
     });

@@ -45,6 +45,9 @@ export interface AskOptions extends TokenSampling {
   /** Streams the answer's text as it is generated. */
   onToken?: (text: string) => void;
   signal?: AbortSignal;
+  /** Free the encoders' sessions before the prefill (SpatialMllm.releaseEncoders): a one-question run's peak memory
+   * is then the larger of the two stages; a caller that asks again pays their setup again. */
+  releaseEncoders?: boolean;
 }
 
 export interface AskResult {
@@ -159,6 +162,7 @@ async function answer(
     },
     (r) => `grid ${r.inputs.videos[0].grid.join('×')}, ${r.visualEmbeds?.shape[0]} visual tokens`,
   );
+  if (o.releaseEncoders) await model.releaseEncoders();
   clock.start('prefill');
   const gen = await model.generate(inputs, {
     ...o,

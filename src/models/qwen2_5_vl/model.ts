@@ -80,9 +80,12 @@ export class Qwen25VLModel {
     private readonly opened?: TensorSource,
   ) {
     this.sessions = new GraphSessions(weights, options);
+    this.visionSessions = new GraphSessions(weights, options);
   }
 
   private readonly sessions: GraphSessions;
+  /** The vision tower's own sessions, so that they can be freed apart from the language model's. */
+  private readonly visionSessions: GraphSessions;
 
   static load(dir: string, options: LoadOptions = {}): Qwen25VLModel {
     const configPath = join(dir, 'config.json');
@@ -101,7 +104,7 @@ export class Qwen25VLModel {
 
   /** Vision tower on processor output `pixel_values(_videos)` [t·h·w, 1176] → merged features [t·h·w/4, hidden]. */
   async encodeVision(pixelValues: HostTensor, grid: GridThw): Promise<HostTensor> {
-    const s = await this.session(`vision:${grid}`, () =>
+    const s = await this.visionSessions.get(`vision:${grid}`, () =>
       buildVisionEncoder(this.config.vision, grid, {
         format: this.options.visionFormat ?? this.options.format,
       }),
@@ -195,8 +198,14 @@ export class Qwen25VLModel {
     };
   }
 
+  /** Frees the vision tower's sessions (weights and buffers); the next encodeVision builds them again. */
+  async releaseVision(): Promise<void> {
+    await this.visionSessions.release();
+  }
+
   async release(): Promise<void> {
     await this.sessions.release();
+    await this.visionSessions.release();
     this.opened?.close();
   }
 }

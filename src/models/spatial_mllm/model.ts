@@ -311,6 +311,19 @@ export class SpatialMllm {
     );
   }
 
+  /**
+   * Frees the encoders' sessions (Qwen's ViT, the fusion graph with VGGT's aggregator, the geometry VGGT): their
+   * weights and the activation buffers ONNX Runtime keeps at their largest extent. A one-question run calls this
+   * once the visual features exist, so that its peak memory is that of the larger stage, not of both; the next
+   * question builds them again.
+   */
+  async releaseEncoders(): Promise<void> {
+    await this.qwen.releaseVision();
+    await this.fusion.release();
+    await this.vggt?.release();
+    this.vggt = undefined;
+  }
+
   async release(): Promise<void> {
     await this.qwen.release();
     await this.fusion.release();
