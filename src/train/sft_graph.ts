@@ -18,7 +18,7 @@ import { patchMerger } from '../models/qwen2_5_vl/vision_encoder.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import { connector } from '../models/spatial_mllm/connector.ts';
 import { tensor } from '../tensor.ts';
-import { maskedCrossEntropy } from './losses.ts';
+import { IGNORE_INDEX, maskedCrossEntropy } from './losses.ts';
 
 export interface SftGraphOptions {
   /** Format of the LLM's linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
@@ -27,16 +27,17 @@ export interface SftGraphOptions {
 
 /**
  * The trainable model up to the logits: inputs vit_hidden, spatial_merged, input_ids, position_ids, visual_index;
- * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller). The merger and connector
- * always run in float32: they train.
+ * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller), or [1, N, V] at the N
+ * positions `rows` computes from the graph's inputs. The merger and connector always run in float32: they train.
  */
 export function buildTrainableLogits(
   cfg: SpatialMllmConfig,
   name: string,
   o: SftGraphOptions = {},
+  rows?: (g: E.Graph) => E.Tensor,
 ): { graph: E.Graph; logits: E.Tensor } {
   const text = cfg.qwen.text;
-  const decoder = buildTextDecoder(text, { allLogits: true, format: o.format });
+  const decoder = buildTextDecoder(text, { allLogits: true, logitsIndex: !!rows, format: o.format });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
   const C = cfg.qwen.vision.hiddenSize;
@@ -52,14 +53,36 @@ export function buildTrainableLogits(
   const dtype = o.format?.dtype ?? 'float32';
   const empty = E.constant(g, tensor(dtype, [1, text.numKvHeads, 0, text.headDim]));
   for (let i = 0; i < text.numLayers; i++) inputs[`past_key.${i}`] = inputs[`past_value.${i}`] = empty;
+  if (rows) inputs.logits_index = rows(g);
   return { graph: g, logits: inline(decoder, g, inputs).logits };
 }
 
-/** The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. */
+/**
+ * The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. Logits are computed only where a label
+ * counts (the assistant tokens: tens of rows instead of a whole ~3k-token sequence × 151,936): upstream's
+ * cross-entropy ignores the other positions, so the loss and every gradient are the same.
+ */
 export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
-  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
-  const labels = g.input('labels', 'int64', [1, 'seq']);
+  let labels: E.Tensor | undefined;
+  let scored: E.Tensor | undefined;
+  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o, (g) => {
+    labels = E.squeeze(g.input('labels', 'int64', [1, 'seq']), [0]);
+    scored = labelledPositions(labels);
+    return scored;
+  });
   const denominator = g.input('loss_denominator', 'float32', []);
-  g.output('loss', maskedCrossEntropy(logits, labels, denominator));
+  const target = E.unsqueeze(E.gather(labels!, scored!, 0), [0]);
+  g.output('loss', maskedCrossEntropy(logits, target, denominator));
   return g;
+}
+
+/** Positions whose label is not IGNORE_INDEX: labels [S] int64 → int64 [N]. */
+function labelledPositions(labels: E.Tensor): E.Tensor {
+  const g = labels.graph;
+  const [nz] = g.node(
+    'NonZero',
+    [E.not(E.equal(labels, IGNORE_INDEX))],
+    [{ dtype: 'int64', shape: [1, g.freshDim('labelled')] }],
+  );
+  return E.squeeze(nz, [0]);
 }

@@ -14,6 +14,12 @@ import type { TextConfig } from './config.ts';
 export interface DecoderOptions {
   /** Logits for every position (parity tests) instead of the last one only (generation). */
   allLogits?: boolean;
+  /**
+   * Logits only at the positions of the input `logits_index` [N] int64 (training: the labelled positions): the
+   * final hidden states are gathered before the head, so the [S, vocab] logits of a long sequence never exist.
+   * Output logits [1, N, vocab].
+   */
+  logitsIndex?: boolean;
   hiddenStates?: boolean;
   format?: LinearFormat;
   /**
@@ -129,7 +135,11 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
       ),
     );
 
-  const last = opts.allLogits ? x : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
+  const last = opts.logitsIndex
+    ? E.unsqueeze(E.gather(E.squeeze(x, [0]), g.input('logits_index', 'int64', ['rows']), 0), [0])
+    : opts.allLogits
+      ? x
+      : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
   // Tied embeddings reuse the table (lm_head.weight is absent from such checkpoints).
   const logits = c.tieWordEmbeddings
     ? table.head(last)
