@@ -67,6 +67,13 @@ export interface SftOptions {
   lora?: { rank: number; alpha?: number; seed?: number };
   /** Block-quantize the frozen LLM linear weights (LoRA only: trainable tensors must stay float32). */
   frozenQuant?: 'int4' | 'int8';
+  /**
+   * Recompute each decoder layer in the backward pass instead of keeping its activations (HF
+   * `gradient_checkpointing`). Default: on with a quantized frozen base (the configuration whose point is to fit a
+   * real-length sample of the 3B model in memory), off otherwise as upstream's script (`--gradient_checkpointing
+   * False`): it costs one more forward pass of the decoder per step.
+   */
+  gradientCheckpointing?: boolean;
   /** Where frozen-encoder outputs are cached; none = recompute every time. */
   encoderCache?: string;
   device?: Device;
@@ -199,6 +206,7 @@ export class SftModel {
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
       adopt: !options.head,
+      recompute: options.gradientCheckpointing ?? options.frozenQuant !== undefined,
     });
     // The starting values of trainable tensors are only kept for a head that needs the reference model (GRPO);
     // otherwise the trainer updates them in place (adopt).

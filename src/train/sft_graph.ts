@@ -37,7 +37,12 @@ export function buildTrainableLogits(
   rows?: (g: E.Graph) => E.Tensor,
 ): { graph: E.Graph; logits: E.Tensor } {
   const text = cfg.qwen.text;
-  const decoder = buildTextDecoder(text, { allLogits: true, logitsIndex: !!rows, format: o.format });
+  const decoder = buildTextDecoder(text, {
+    allLogits: true,
+    logitsIndex: !!rows,
+    format: o.format,
+    layerBoundaries: true,
+  });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
   const C = cfg.qwen.vision.hiddenSize;

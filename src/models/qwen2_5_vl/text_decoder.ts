@@ -35,6 +35,11 @@ export interface DecoderOptions {
    * Runtime's reach: a decode step moves only the token and its logits.
    */
   cacheBuffer?: boolean;
+  /**
+   * Mark each decoder layer's input (and the last layer's output) as a recomputation boundary: a training graph
+   * can then recompute one layer at a time in its backward pass (HF `gradient_checkpointing`; engine/recompute.ts).
+   */
+  layerBoundaries?: boolean;
 }
 
 /**
@@ -97,7 +102,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
   const cosT = E.cast(cos, f.dtype);
   const sinT = E.cast(sin, f.dtype);
 
+  const boundary = (t: E.Tensor) => (opts.layerBoundaries ? E.recomputeBoundary(t) : t);
   for (let i = 0; i < c.numLayers; i++) {
+    x = boundary(x);
     const p = `model.layers.${i}`;
     const h = E.rmsNorm(x, g.param(`${p}.input_layernorm.weight`, f.dtype, [H]), c.rmsNormEps);
     const q = E.rotary(
@@ -124,7 +131,7 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
     x = E.add(x, dense(g, E.mul(gate, up), `${p}.mlp.down_proj`, c.intermediateSize, H, false, f));
     hidden.push(x);
   }
-  x = E.rmsNorm(x, g.param('model.norm.weight', f.dtype, [H]), c.rmsNormEps);
+  x = E.rmsNorm(boundary(x), g.param('model.norm.weight', f.dtype, [H]), c.rmsNormEps);
   hidden[hidden.length - 1] = x;
   if (opts.hiddenStates)
     g.output(
