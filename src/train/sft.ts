@@ -74,6 +74,8 @@ export interface SftOptions {
    * False`): it costs one more forward pass of the decoder per step.
    */
   gradientCheckpointing?: boolean;
+  /** Logits at every position, not only the labelled ones (benchmark baseline; sft_graph.ts). */
+  allLogits?: boolean;
   /** Where frozen-encoder outputs are cached; none = recompute every time. */
   encoderCache?: string;
   device?: Device;
@@ -163,7 +165,7 @@ export class SftModel {
     const llmWeights: E.WeightSource = quant
       ? quantizedSource(checkpoint.weights, quant)
       : checkpoint.weights;
-    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format });
+    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format, allLogits: options.allLogits });
     let graph = baseGraph;
     let lora: SftModel['lora'];
     const weights = new Map<string, HostTensor>();

@@ -23,6 +23,11 @@ import { IGNORE_INDEX, maskedCrossEntropy } from './losses.ts';
 export interface SftGraphOptions {
   /** Format of the LLM's linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
   format?: LinearFormat;
+  /**
+   * SFT: logits at every position instead of the labelled ones only (same loss and gradients; S × vocab floats per
+   * copy: the benchmark's baseline).
+   */
+  allLogits?: boolean;
 }
 
 /**
@@ -68,6 +73,12 @@ export function buildTrainableLogits(
  * cross-entropy ignores the other positions, so the loss and every gradient are the same.
  */
 export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+  if (o.allLogits) {
+    const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
+    const labels = g.input('labels', 'int64', [1, 'seq']);
+    g.output('loss', maskedCrossEntropy(logits, labels, g.input('loss_denominator', 'float32', [])));
+    return g;
+  }
   let labels: E.Tensor | undefined;
   let scored: E.Tensor | undefined;
   const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o, (g) => {
