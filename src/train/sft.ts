@@ -133,6 +133,12 @@ const QUANT = {
   int8: { bits: 8 as const, blockSize: 32 },
 };
 
+/** The LLM linear layers' format: float32, or block-quantized frozen weights (LoRA). */
+const linearFormat = (o: Pick<SftOptions, 'frozenQuant'>): LinearFormat => ({
+  dtype: 'float32',
+  quant: o.frozenQuant ? QUANT[o.frozenQuant] : undefined,
+});
+
 export class SftModel {
   private constructor(
     readonly checkpoint: SpatialMllmCheckpoint,
@@ -160,8 +166,8 @@ export class SftModel {
       );
     const checkpoint = openSpatialMllm(dir);
     const cfg = checkpoint.config;
-    const quant = options.frozenQuant ? QUANT[options.frozenQuant] : undefined;
-    const format: LinearFormat = { dtype: 'float32', quant };
+    const format = linearFormat(options);
+    const quant = format.quant;
     const llmWeights: E.WeightSource = quant
       ? quantizedSource(checkpoint.weights, quant)
       : checkpoint.weights;
@@ -227,6 +233,15 @@ export class SftModel {
 
   get config() {
     return this.checkpoint.config;
+  }
+
+  /**
+   * Another graph of this model (`build` with the frozen linears' format) carrying the same LoRA adapters: it reads
+   * the trainer's current parameters (`trainer.parameters()`), e.g. the KV-cache decoder GRPO samples with.
+   */
+  policyGraph(build: (cfg: SpatialMllmConfig, o: SftGraphOptions) => E.Graph): E.Graph {
+    const g = build(this.config, { format: linearFormat(this.options) });
+    return this.lora ? applyLora(g, this.lora.config).graph : g;
   }
 
   loadExample(record: SftRecord): Promise<SftExample> {

@@ -41,12 +41,35 @@ export function buildTrainableLogits(
   o: SftGraphOptions = {},
   rows?: (g: E.Graph) => E.Tensor,
 ): { graph: E.Graph; logits: E.Tensor } {
+  const { graph, outputs } = trainableModel(cfg, name, o, { rows });
+  return { graph, logits: outputs.logits };
+}
+
+/**
+ * The same model as an incremental decoder for sampling from the policy (GRPO rollouts): inputs as
+ * buildTrainableLogits plus past_key.i / past_value.i [1, KVH, P, D]; outputs `logits` [1, 1, V] of the last
+ * position and present_key.i / present_value.i. The prompt runs once with an empty cache and its video, each new
+ * token with the cache and no video (0 visual rows).
+ */
+export function buildPolicyDecoder(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+  const { graph, outputs } = trainableModel(cfg, 'policy', o, { cache: true });
+  for (const [k, t] of Object.entries(outputs)) graph.output(k, t);
+  return graph;
+}
+
+/** The decoder inlined after the merger and connector (the video embeddings fill the pad positions). */
+function trainableModel(
+  cfg: SpatialMllmConfig,
+  name: string,
+  o: SftGraphOptions,
+  d: { rows?: (g: E.Graph) => E.Tensor; cache?: boolean },
+): { graph: E.Graph; outputs: Record<string, E.Tensor> } {
   const text = cfg.qwen.text;
   const decoder = buildTextDecoder(text, {
-    allLogits: true,
-    logitsIndex: !!rows,
+    allLogits: !d.cache,
+    logitsIndex: !!d.rows,
     format: o.format,
-    layerBoundaries: true,
+    layerBoundaries: !d.cache,
   });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
@@ -61,10 +84,16 @@ export function buildTrainableLogits(
   const video = patchMerger(g, vit, cfg.qwen.vision);
   inputs.visual_embeds = E.add(video, connector(g, spatial, cfg.connector).projection);
   const dtype = o.format?.dtype ?? 'float32';
+  const cacheShape = [1, text.numKvHeads, 'past', text.headDim];
   const empty = E.constant(g, tensor(dtype, [1, text.numKvHeads, 0, text.headDim]));
-  for (let i = 0; i < text.numLayers; i++) inputs[`past_key.${i}`] = inputs[`past_value.${i}`] = empty;
-  if (rows) inputs.logits_index = rows(g);
-  return { graph: g, logits: inline(decoder, g, inputs).logits };
+  for (let i = 0; i < text.numLayers; i++)
+    for (const kv of ['key', 'value'])
+      inputs[`past_${kv}.${i}`] = d.cache ? g.input(`past_${kv}.${i}`, dtype, cacheShape) : empty;
+  if (d.rows) inputs.logits_index = d.rows(g);
+  const out = inline(decoder, g, inputs);
+  if (!d.cache) return { graph: g, outputs: { logits: out.logits } };
+  const { hidden_states: _, ...kept } = out;
+  return { graph: g, outputs: kept };
 }
 
 /**
