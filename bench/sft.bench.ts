@@ -277,7 +277,7 @@ async function main(): Promise<void> {
       `real width, extrapolated to 36 layers (per layer ${perLayerT.toFixed(3)} s, ${gb(perLayerB)} GB): ` +
         `LoRA r16 on an int4 LLM with the encoder cache: ${time36}, ${gb(bytes36)} GB; ` +
         `+ the real connector and merger trained in fp32 with AdamW (${(PROJECTOR_PARAMS / 1e6).toFixed(0)}M parameters × 16 B) ≈ ${gb(projectorBytes)} GB ` +
-        `→ ≈ ${gb(total)} GB (${total < 16 * 2 ** 30 ? 'within' : 'above'} 16 GB) before the activations of a real 16-frame sample (3,128 visual tokens: ~18× the tokens here). Estimated, not run.`,
+        `→ ≈ ${gb(total)} GB (${total < 16 * 2 ** 30 ? 'within' : 'above'} 16 GB) at this sample length (a real-length sample: --long).`,
     );
   }
 }
