@@ -15,6 +15,11 @@ export interface RgbImage {
 }
 
 /** A black image of the given size. */
+/** Mid-grey (128) image of the same size: the frames of the blind control (eval `--blind`, blind SFT samples). */
+export function greyLike(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: new Uint8Array(img.data.length).fill(128) };
+}
+
 export function createImage(width: number, height: number): RgbImage {
   return { width, height, data: new Uint8Array(width * height * 3) };
 }

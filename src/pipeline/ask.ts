@@ -3,7 +3,7 @@
 // reported through `onStage`; artifacts (frames, point cloud, cameras) are the app's business.
 
 import { InputError } from '../errors.ts';
-import type { RgbImage } from '../media/image.ts';
+import { greyLike, type RgbImage } from '../media/image.ts';
 import { openVideo, readFrames, type VideoFrame } from '../media/video.ts';
 import type { TokenSampling } from '../models/generate.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
@@ -150,9 +150,4 @@ async function answer(
     timings: clock.finish(),
     images: inputs.videos[0].frames,
   };
-}
-
-/** Mid-grey (128) image of the same size: the frames a blind run gives the model. */
-function greyLike(img: RgbImage): RgbImage {
-  return { width: img.width, height: img.height, data: new Uint8Array(img.data.length).fill(128) };
 }

@@ -16,6 +16,9 @@ export interface SftRecord {
   /** Resolved path of the video file or frame folder. */
   videoPath: string;
   turns: Turn[];
+  /** `"blind": true`: every frame is replaced by mid-grey, as the blind control of the eval harness (`--blind`),
+   * so that a model trained with some blind samples answers a grey video from the question alone. */
+  blind: boolean;
   /** `file:line` (JSON Lines) or `file record N` (JSON list), for messages. */
   where: string;
   /** Free fields carried along (question_type, ground truth for GRPO…). */
@@ -66,7 +69,7 @@ function parseTurns(value: unknown, where: string): Turn[] {
 export function parseRecord(value: unknown, where: string, mediaDir: string): SftRecord {
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     throw new InputError(`${where}: expected a JSON object with "video" and "conversations"`);
-  const { id, video, conversations, ...extra } = value as JsonObject;
+  const { id, video, conversations, blind, ...extra } = value as JsonObject;
   if (typeof video !== 'string' || video === '')
     throw new InputError(`${where}: no "video" field; each sample needs the video it asks about`);
   const turns = parseTurns(conversations, where);
@@ -81,7 +84,10 @@ export function parseRecord(value: unknown, where: string, mediaDir: string): Sf
   const videoPath = isAbsolute(video) ? video : join(mediaDir, video);
   if (!existsSync(videoPath))
     throw new InputError(`${where}: video ${videoPath} not found; check --media and the "video" field`);
-  return { id: typeof id === 'string' ? id : String(id ?? where), video, videoPath, turns, where, extra };
+  if (blind !== undefined && typeof blind !== 'boolean')
+    throw new InputError(`${where}: "blind" must be true or false`);
+  const record = { id: typeof id === 'string' ? id : String(id ?? where), video, videoPath, turns, where };
+  return { ...record, blind: blind === true, extra };
 }
 
 /** Reads and checks every record of a .jsonl or .json annotation file; media paths resolve under `mediaDir`. */

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { readJsonObject } from '../json.ts';
-import type { RgbImage } from '../media/image.ts';
+import { greyLike, type RgbImage } from '../media/image.ts';
 import { resize } from '../media/resize.ts';
 import { openVideo } from '../media/video.ts';
 import { type Qwen25VLConfig, ropeIndexConfig } from '../models/qwen2_5_vl/config.ts';
@@ -133,6 +133,7 @@ export async function loadVideoSample(
   processor: ProcessorConfig,
   video: VideoArgs,
   where: string,
+  blind = false,
 ): Promise<VideoSample> {
   const source = await openShared(videoPath);
   const frameIndices = sftFrameIndices(source.frameCount, source.fps, video);
@@ -151,15 +152,17 @@ export async function loadVideoSample(
   const fps = video.frameFps ?? frameIndices.length / (source.frameCount / source.fps);
   const secondPerGridTs = p.temporalPatchSize / fps;
   const st = statSync(videoPath);
-  const mediaKey = JSON.stringify([videoPath, st.size, st.mtimeMs, frameIndices, height, width]);
+  const key = [videoPath, st.size, st.mtimeMs, frameIndices, height, width];
+  const mediaKey = JSON.stringify(blind ? [...key, 'blind'] : key);
   const media = async (): Promise<ExampleMedia> => {
     const decoded: RgbImage[] = [];
     for await (const f of source.readFrames(frameIndices)) decoded.push(f.image);
     if (decoded.length !== frameIndices.length)
       throw new InputError(`${where}: could not decode frames ${frameIndices} of ${videoPath}`);
-    const resized = decoded.map((f) =>
-      f.width === width && f.height === height ? f : resize(f, width, height),
-    );
+    const resized = decoded.map((f) => {
+      const sized = f.width === width && f.height === height ? f : resize(f, width, height);
+      return blind ? greyLike(sized) : sized;
+    });
     const { pixelValues } = patchify(resized, p);
     const frames = Array.from(
       { length: grid[0] * p.temporalPatchSize },
@@ -171,7 +174,7 @@ export async function loadVideoSample(
 }
 
 export async function loadSftExample(record: SftRecord, ctx: ExampleContext): Promise<SftExample> {
-  const v = await loadVideoSample(record.videoPath, ctx.processor, ctx.video, record.where);
+  const v = await loadVideoSample(record.videoPath, ctx.processor, ctx.video, record.where, record.blind);
   const { grid, secondPerGridTs } = v;
   const merged = (grid[0] * grid[1] * grid[2]) / ctx.processor.mergeSize ** 2;
   const { inputIds, labels } = buildSftTokens(record.turns, (t) => ctx.tokenizer.encode(t), [merged]);

@@ -11,10 +11,13 @@ import { NAMED_MODELS, resolveModelDir } from '../../src/apps/model_name.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadVsiBench } from '../../src/eval/datasets.ts';
 import { buildPrompt } from '../../src/eval/questions.ts';
+import { readProcessorConfig } from '../../src/models/qwen2_5_vl/image_processor.ts';
 import { expandVisionPlaceholders, QwenTokenizer } from '../../src/models/qwen2_5_vl/tokenizer.ts';
 import { QWEN_VL_SPECIAL_TOKENS } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
 import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { ask } from '../../src/pipeline/ask.ts';
+import { parseRecord, readSftRecords } from '../../src/train/sft_data.ts';
+import { loadVideoSample } from '../../src/train/sft_example.ts';
 import { buildSftTokens } from '../../src/train/sft_labels.ts';
 import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
 import { paths, runSmallRecipe } from '../../src/train/small/recipe.ts';
@@ -93,6 +96,44 @@ test('a training conversation is the evaluation prompt followed by its answer, t
     assert.equal(tok.decode(training.slice(inference.length)), `${q.answers[0]}<|im_end|>\n`);
   }
   assert.ok(types.size >= 8, [...types].join());
+});
+
+test('blind copies: every N-th conversation again with grey frames, under its own encoder-cache key', async () => {
+  await ready;
+  const every = micro.blindEvery ?? 0;
+  assert.ok(every > 0, 'the micro recipe writes blind copies');
+  const records = readSftRecords(p.sftData, p.train);
+  const seeing = records.filter((r) => !r.blind);
+  const blind = records.filter((r) => r.blind);
+  assert.deepEqual(
+    blind.map((r) => r.id),
+    seeing.filter((_, i) => i % every === 0).map((r) => `${r.id}/blind`),
+  );
+  const processor = readProcessorConfig(p.init);
+  const video = {
+    baseInterval: 2,
+    minFrames: 4,
+    maxFrames: 4,
+    minPixels: 3136,
+    maxPixels: 168 * 112,
+    frameFps: 2,
+  };
+  const r = blind[0];
+  const grey = await loadVideoSample(r.videoPath, processor, video, r.where, true);
+  const seen = await loadVideoSample(r.videoPath, processor, video, r.where);
+  assert.notEqual(grey.mediaKey, seen.mediaKey);
+  const frames = (await grey.media()).frames;
+  assert.ok(frames.every((f) => f.data.every((v) => v === 128)));
+  assert.ok((await seen.media()).frames.some((f) => f.data.some((v) => v !== 128)));
+  assert.throws(
+    () =>
+      parseRecord(
+        { ...JSON.parse(readFileSync(p.sftData, 'utf8').split('\n')[0]), blind: 'yes' },
+        'x:1',
+        p.train,
+      ),
+    /"blind" must be true or false/,
+  );
 });
 
 test('the small checkpoint answers through the ask pipeline; blind answers ignore the video', async () => {

@@ -40,13 +40,23 @@ export function balancedQuestions(questions: readonly VsiQuestion[], perType: nu
  * (`<|vision_end|>What …`): upstream's data puts a newline there, which a 4B model shrugs off but a 2M-parameter
  * one does not — trained on the newline it answered "2.8.8" where it had learned "27.5".
  */
-export function writeConversations(path: string, questions: readonly VsiQuestion[]): Conversation[] {
-  const conversations = questions.map(toConversation).map((c) => ({
+export function writeConversations(
+  path: string,
+  questions: readonly VsiQuestion[],
+  blindEvery = 0,
+): (Conversation & { blind?: true })[] {
+  const conversations: (Conversation & { blind?: true })[] = questions.map(toConversation).map((c) => ({
     ...c,
     conversations: c.conversations.map((t) =>
       t.from === 'human' ? { ...t, value: t.value.replace(/^<video>\n/, '<video>') } : t,
     ),
   }));
+  // Blind copies (grey frames, as `eval --blind`): a model that has seen a grey video answers it from the question
+  // alone (the text priors), which is what the blind control must measure; never trained on one, it answers a
+  // grey video with noise and the control says nothing.
+  if (blindEvery > 0)
+    for (const c of conversations.filter((_, i) => i % blindEvery === 0))
+      conversations.push({ ...c, id: `${c.id}/blind`, blind: true });
   writeRecordsAtomic(path, conversations);
   return conversations;
 }

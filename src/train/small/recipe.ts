@@ -55,6 +55,8 @@ export interface SmallRecipeOptions {
   /** Vision pretraining: optimizer steps (the linear probe takes as many) and rooms per step. */
   visionSteps: number;
   visionBatch: number;
+  /** Every N-th training conversation also goes in blind (grey frames); 0 = none. */
+  blindEvery?: number;
   /** Evaluate only these runs (default all). */
   evalRuns?: readonly string[];
   log?: (line: string) => void;
@@ -74,6 +76,7 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   grpoSteps: 20,
   merges: 400,
   threads: 1,
+  blindEvery: 8,
 };
 
 const done = (out: string, stage: string) => join(out, `${stage}.done.json`);
@@ -138,7 +141,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       seed: SEEDS.train,
     });
     const sft = balancedQuestions(train.questions, o.trainPerType);
-    writeConversations(p.sftData, sft);
+    writeConversations(p.sftData, sft, o.blindEvery ?? 0);
     const ev = await synthesize({ ...synthOptions, scenes: o.evalScenes, out: p.eval, seed: SEEDS.eval });
     const evalQs = balancedQuestions(ev.questions, o.evalPerType);
     writeFileSync(p.evalQuestions, evalQs.map((q) => `${JSON.stringify(q)}\n`).join(''));
