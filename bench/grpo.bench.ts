@@ -3,7 +3,7 @@
 // graph per token (the path before it), on random checkpoints: the demo's tiny Spatial-MLLM and the ~100M LLM of
 // bench:sft, one 16-frame 112×112 video (~170 prompt tokens), LoRA r16. Same seeds for both paths; the table says
 // whether they sampled the same tokens. The first completion of each path compiles its session and is not timed.
-// Usage: npm run bench:grpo [-- --tokens N (default 32)] [-- --only tiny|100m]
+// Usage: npm run bench:grpo [-- --tokens N (default 16)] [-- --only tiny|100m]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,9 +14,9 @@ import { type Size, writeData, writeModel } from './support/spatial_checkpoint.t
 
 const arg = (name: string) =>
   process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
-const tokens = Number(arg('--tokens') ?? 32);
+const tokens = Number(arg('--tokens') ?? 16);
 const only = arg('--only');
-const COMPLETIONS = 3;
+const COMPLETIONS = 2;
 
 async function measure(model: string, data: string, media: string, rollout: 'cache' | 'recompute') {
   const h = { ...PAPER_GRPO, maxCompletionLength: tokens, rollout };

@@ -16,9 +16,9 @@
 // before / after each memory mechanism: logits only at labelled positions (sft_graph.ts) and activation
 // checkpointing (engine/recompute.ts). 2 steps each (step 1 compiles and encodes; step 2 is the figure). A run
 // whose RSS passes 15 GiB is stopped (the machine is shared) and reported as such.
-// Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long]
+// Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long [--results FILE] [--jobs N]]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,27 +141,46 @@ async function long(): Promise<void> {
     { label: '+ logits at labelled positions only', allLogits: false, recompute: false },
     { label: '+ activation checkpointing (per decoder layer)', allLogits: false, recompute: true },
   ];
+  // --results FILE keeps each measured run (JSON by variant and size): a rerun measures only what is missing, so
+  // an interrupted benchmark on a busy machine continues. --jobs N runs N children at once.
+  const file = option('--results');
+  const done: Record<string, Result> = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const jobs = Number(option('--jobs') ?? 1);
   console.log(
     `SFT benchmark, real-length sample: ${cpus().length} cores (${cpus()[0].model}), load ${loadavg()[0].toFixed(1)}; ` +
       '16 frames 640×480 → 476×644 → 3,128 visual tokens; real-width LLM, LoRA r16 on an int4 base; step 2 of 2; ' +
       `runs stopped above ${gb(RSS_LIMIT)} GB`,
   );
-  const rows: string[][] = [];
   try {
     for (const size of ['real1', 'real2'] as const) writeModel(join(root, size), size);
-    for (const v of variants) {
-      const r: Partial<Record<'real1' | 'real2', Result>> = {};
-      for (const size of ['real1', 'real2'] as const) {
-        const job: Job = { size, model: join(root, size), data, media, lora: true, cache: true, long: v };
-        r[size] = await runChild(job);
-        console.error(`${v.label} ${size}: ${JSON.stringify(r[size])} (load ${loadavg()[0].toFixed(1)})`);
-        if (r[size]!.stopped) break;
+    const todo = variants.flatMap((v, i) =>
+      (['real1', 'real2'] as const).map((size) => ({ key: `${i}:${size}`, v, size })),
+    );
+    // The configuration with every mechanism first: on a busy machine it is the figure that matters most.
+    const queue = todo.filter((t) => !done[t.key]).reverse();
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const job: Job = {
+          size: t.size,
+          model: join(root, t.size),
+          data,
+          media,
+          lora: true,
+          cache: true,
+          long: t.v,
+        };
+        done[t.key] = await runChild(job);
+        if (file) writeFileSync(file, JSON.stringify(done, null, 1));
+        console.error(
+          `${t.v.label} ${t.size}: ${JSON.stringify(done[t.key])} (load ${loadavg()[0].toFixed(1)})`,
+        );
       }
-      rows.push([v.label, ...extrapolate(r.real1!, r.real2)]);
-    }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+  const rows = variants.map((v, i) => [v.label, ...extrapolate(done[`${i}:real1`], done[`${i}:real2`])]);
   const head = [
     'variant',
     '1 layer: step s / peak GB',
@@ -179,14 +198,14 @@ async function long(): Promise<void> {
 }
 
 /** Cells of one --long variant: measured 1 and 2 layers, the per-layer increment and the 36-layer estimates. */
-function extrapolate(r1: Result, r2: Result | undefined): string[] {
+function extrapolate(r1: Result | undefined, r2: Result | undefined): string[] {
   const cell = (r: Result | undefined) =>
     !r
       ? '—'
       : r.stopped
         ? `> ${gb(RSS_LIMIT)} GB (stopped)`
         : `${r.steps[1].toFixed(1)} / ${gb(r.peakBytes)}`;
-  if (!r2 || r1.stopped || r2.stopped) return [cell(r1), cell(r2), '—', '—', '—'];
+  if (!r1 || !r2 || r1.stopped || r2.stopped) return [cell(r1), cell(r2), '—', '—', '—'];
   const t = r2.steps[1] - r1.steps[1];
   const b = r2.peakBytes - r1.peakBytes;
   const bytes36 = r1.peakBytes + 35 * b;
@@ -203,12 +222,15 @@ function extrapolate(r1: Result, r2: Result | undefined): string[] {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 
+const option = (name: string) =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
+
 async function main(): Promise<void> {
   if (process.argv.includes('--long')) return long();
   const quick = process.argv.includes('--quick');
   const root = mkdtempSync(join(tmpdir(), 'sft-bench-'));
   const { data, media } = writeData(root);
-  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const only = option('--only');
   const sizes = (['tiny', '100m', 'real1', 'real2'] as Size[]).filter((s) =>
     only ? s.startsWith(only) : !quick || !s.startsWith('real'),
   );
