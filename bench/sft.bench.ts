@@ -16,7 +16,7 @@
 // before / after each memory mechanism: logits only at labelled positions (sft_graph.ts) and activation
 // checkpointing (engine/recompute.ts). 2 steps each (step 1 compiles and encodes; step 2 is the figure). A run
 // whose RSS passes 15 GiB is stopped (the machine is shared) and reported as such.
-// Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long [--results FILE] [--jobs N] [--steps 1|2]]
+// Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long [--results FILE [--print]] [--jobs N] [--steps 1|2]]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -142,7 +142,8 @@ async function long(): Promise<void> {
     { label: '+ activation checkpointing (per decoder layer)', allLogits: false, recompute: true },
   ];
   // --results FILE keeps each measured run (JSON by variant and size): a rerun measures only what is missing, so
-  // an interrupted benchmark on a busy machine continues. --jobs N runs N children at once.
+  // an interrupted benchmark on a busy machine continues; --print only prints its table. --jobs N runs N children
+  // at once.
   const file = option('--results');
   const done: Record<string, Result> = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
   const jobs = Number(option('--jobs') ?? 1);
@@ -154,12 +155,12 @@ async function long(): Promise<void> {
       `runs stopped above ${gb(RSS_LIMIT)} GB`,
   );
   try {
-    for (const size of ['real1', 'real2'] as const) writeModel(join(root, size), size);
     const todo = variants.flatMap((v, i) =>
       (['real1', 'real2'] as const).map((size) => ({ key: `${i}:${size}`, v, size })),
     );
     // The configuration with every mechanism first: on a busy machine it is the figure that matters most.
-    const queue = todo.filter((t) => !done[t.key]).reverse();
+    const queue = process.argv.includes('--print') ? [] : todo.filter((t) => !done[t.key]).reverse();
+    for (const size of new Set(queue.map((t) => t.size))) writeModel(join(root, size), size);
     const worker = async () => {
       for (let t = queue.shift(); t; t = queue.shift()) {
         const job: Job = {
