@@ -58,6 +58,8 @@ export interface SmallCliOptions {
   geometrySteps?: number;
   sftSteps?: number;
   grpoSteps?: number;
+  blindEvery?: number;
+  publish?: string;
   threads?: number;
 }
 
@@ -175,6 +177,8 @@ export async function runSmallCommand(o: SmallCliOptions): Promise<void> {
       geometrySteps: o.geometrySteps ?? d.geometrySteps,
       sftSteps: o.sftSteps ?? d.sftSteps,
       grpoSteps: o.grpoSteps ?? d.grpoSteps,
+      blindEvery: o.blindEvery ?? d.blindEvery,
+      publish: o.publish,
       threads: o.threads ?? d.threads,
     },
     evalDeps,

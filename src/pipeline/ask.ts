@@ -2,12 +2,14 @@
 // Frame sampling → decode → processor → model (both encoders, fusion, generation) → text. Each stage is timed and
 // reported through `onStage`; artifacts (frames, point cloud, cameras) are the app's business.
 
+import { statSync } from 'node:fs';
 import { InputError } from '../errors.ts';
 import { greyLike, type RgbImage } from '../media/image.ts';
 import { openVideo, readFrames, type VideoFrame } from '../media/video.ts';
 import type { TokenSampling } from '../models/generate.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllm } from '../models/spatial_mllm/model.ts';
+import type { HostTensor } from '../tensor.ts';
 import {
   type Coverage,
   defaultGeometryMode,
@@ -84,7 +86,43 @@ export async function ask(
     () => readFrames(video, choice.indices),
     (r) => `${r.length} frames decoded`,
   );
-  return answer(model, frames, question, o, clock, choice);
+  const { size, mtimeMs } = statSync(videoPath);
+  const memoKey = JSON.stringify([videoPath, size, mtimeMs, choice.indices, o.blind === true]);
+  return answer(model, frames, question, o, clock, choice, memoKey);
+}
+
+/**
+ * The visual embeddings of the last videos asked about, per loaded model (its weights never change): an eval, a
+ * web session or a chat asks many questions about one video, and for the small model the encoders are half of
+ * each answer. Keyed by the video file's identity, the chosen frames and blindness; bounded in bytes.
+ */
+const visionMemo = new WeakMap<SpatialMllm, Map<string, HostTensor | undefined>>();
+const VISION_MEMO_BYTES = 256 * 2 ** 20;
+
+async function memoisedVision(
+  model: SpatialMllm,
+  key: string | undefined,
+  compute: () => Promise<HostTensor | undefined>,
+): Promise<HostTensor | undefined> {
+  if (key === undefined) return compute();
+  const memo = visionMemo.get(model) ?? new Map<string, HostTensor | undefined>();
+  visionMemo.set(model, memo);
+  if (memo.has(key)) {
+    const hit = memo.get(key);
+    memo.delete(key); // re-inserted as the newest
+    memo.set(key, hit);
+    return hit;
+  }
+  const value = await compute();
+  memo.set(key, value);
+  let bytes = 0;
+  for (const v of memo.values()) bytes += v?.data.byteLength ?? 0;
+  for (const [k, v] of memo) {
+    if (bytes <= VISION_MEMO_BYTES || k === key) break;
+    memo.delete(k); // oldest first
+    bytes -= v?.data.byteLength ?? 0;
+  }
+  return value;
 }
 
 /** `ask` on frames already decoded (in time order), every one given to the model: the entry point where no video
@@ -106,6 +144,7 @@ async function answer(
   o: AskOptions,
   clock: StageClock,
   choice: { sampling: FrameSampling; coverage?: Coverage },
+  memoKey?: string,
 ): Promise<AskResult> {
   const text = o.promptSuffix ? `${question}\n${o.promptSuffix}` : question;
   const { inputs, visualEmbeds } = await clock.run(
@@ -116,7 +155,7 @@ async function answer(
         { videos: [{ frames: frames.map((f) => (o.blind ? greyLike(f.image) : f.image)) }] },
         { addGenerationPrompt: true },
       );
-      return { inputs, visualEmbeds: await model.embedVision(inputs) };
+      return { inputs, visualEmbeds: await memoisedVision(model, memoKey, () => model.embedVision(inputs)) };
     },
     (r) => `grid ${r.inputs.videos[0].grid.join('×')}, ${r.visualEmbeds?.shape[0]} visual tokens`,
   );

@@ -1,7 +1,15 @@
 // What a training run leaves next to its checkpoints: `train.jsonl` (one JSON object per optimizer step, appended
 // as steps finish and cut back to the checkpoint's step on resume, so the log always matches the weights), an SVG
 // with one small chart per logged series, and a one-line progress display with ETA on stderr.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 
@@ -108,6 +116,36 @@ export class Progress {
   }
 }
 
+/**
+ * Claims a run folder for this process (`run.lock` holds its pid): two processes resuming one folder would both
+ * append to its log and overwrite each other's state. A lock whose process is gone is taken over; the lock goes
+ * with the process.
+ */
+export function lockRun(dir: string): void {
+  const path = join(dir, 'run.lock');
+  const owner = existsSync(path) ? Number(readFileSync(path, 'utf8')) : undefined;
+  if (owner !== undefined && owner !== process.pid && alive(owner))
+    throw new InputError(
+      `${dir} is in use by process ${owner} (${path}); wait for it or stop it before resuming, or use another --out`,
+    );
+  writeFileSync(path, String(process.pid));
+  process.once('exit', () => {
+    try {
+      if (Number(readFileSync(path, 'utf8')) === process.pid) unlinkSync(path);
+    } catch {}
+  });
+}
+
+function alive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** What a resumable run folder needs from the trainer. */
 export interface Resumable {
   stepsDone: number;
@@ -138,6 +176,7 @@ export class RunFolder {
         `${dir} holds a run with other settings (${settingsPath}); rerun with the same options to resume, or use a new --out`,
       );
     mkdirSync(dir, { recursive: true });
+    lockRun(dir);
     writeAtomic(settingsPath, text);
     this.statePath = join(dir, 'state.safetensors');
     this.logPath = join(dir, 'train.jsonl');

@@ -3,7 +3,7 @@
 // and answering through the same pipeline as `ask` (and blind = the same answer whatever the video), the synth
 // folder read by the eval loader as it is, stage skipping on rerun, and the `small` name resolution.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -157,6 +157,39 @@ test('the small checkpoint answers through the ask pipeline; blind answers ignor
       [true, true],
     );
     assert.equal(a.answer, b.answer);
+  } finally {
+    await model.release();
+  }
+});
+
+test('questions about the same video and frames reuse its visual embeddings until the file changes', async () => {
+  await ready;
+  const model = SpatialMllm.load(p.init);
+  try {
+    const video = join(out, 'memo.mp4');
+    copyFileSync(join(p.train, 'synthetic', `synth_${SEEDS.train}_0000.mp4`), video);
+    const embed = model.embedVision.bind(model);
+    let computed = 0;
+    model.embedVision = (inputs) => {
+      computed++;
+      return embed(inputs);
+    };
+    const answer = async (o: { frames?: number; blind?: boolean } = {}) =>
+      (
+        await ask(model, video, 'How many chairs are in this room?', {
+          frames: 4,
+          temperature: 0,
+          maxNewTokens: 4,
+          ...o,
+        })
+      ).tokenIds;
+    const first = await answer();
+    assert.deepEqual([await answer(), computed], [first, 1]);
+    await answer({ blind: true });
+    await answer({ frames: 2 });
+    assert.equal(computed, 3, 'blindness and the frame choice are part of the key');
+    utimesSync(video, new Date(), new Date(Date.now() + 5000));
+    assert.deepEqual([await answer(), computed], [first, 4]);
   } finally {
     await model.release();
   }

@@ -170,6 +170,12 @@ export function register(program: Command): void {
     )
     .option('--sft-steps <n>', 'SFT optimizer steps', int('--sft-steps', 1))
     .option('--grpo-steps <n>', 'GRPO optimizer steps', int('--grpo-steps', 1))
+    .option(
+      '--blind-every <n>',
+      'every n-th training conversation also goes in with grey frames (0 = none)',
+      int('--blind-every', 0),
+    )
+    .option('--publish <dir>', 'copy the final model here at the end (npm run train:small: models/small)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))
     .action(async (o: SmallCliOptions) => {
       const { runSmallCommand } = await import('../train.ts');

@@ -15,7 +15,7 @@
 //            and frequency baselines → eval/table.md
 // The two encoder stages train disjoint tensors (ViT / VGGT) from inputs that do not depend on each other, so their
 // order does not change the result.
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
@@ -57,23 +57,25 @@ export interface SmallRecipeOptions {
   visionBatch: number;
   /** Every N-th training conversation also goes in blind (grey frames); 0 = none. */
   blindEvery?: number;
+  /** Copy the final model (SFT+GRPO) here when the recipe ends, e.g. `models/small` (what `--model small` names). */
+  publish?: string;
   /** Evaluate only these runs (default all). */
   evalRuns?: readonly string[];
   log?: (line: string) => void;
 }
 
 export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
-  trainScenes: 160,
-  evalScenes: 20,
+  trainScenes: 1600,
+  evalScenes: 40,
   frames: 8,
   trainPerType: 4,
-  evalPerType: 2,
+  evalPerType: 1,
   visionSteps: 2000,
   visionBatch: 8,
   geometrySteps: 200,
   geometryFrames: 6,
-  sftSteps: 3000,
-  grpoSteps: 20,
+  sftSteps: 8000,
+  grpoSteps: 50,
   merges: 400,
   threads: 1,
   blindEvery: 8,
@@ -268,8 +270,9 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       cacheEncoders: true,
       video: videoArgs(o),
       hyper: {
-        lr: 2e-5,
-        projectorLr: 2e-5,
+        // 1/20 of the SFT rate: at 2e-5 (the previous recipe) 20 steps left the SFT model unchanged.
+        lr: 5e-5,
+        projectorLr: 5e-5,
         weightDecay: 0,
         betas: [0.9, 0.999],
         eps: 1e-8,
@@ -286,7 +289,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
         scaleRewards: true,
         maxCompletionLength: 8,
         temperature: 1,
-        promptsPerStep: 2,
+        promptsPerStep: 4,
       },
       log,
     });
@@ -319,6 +322,12 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   const table = evalTable(o.out, runs);
   writeFileSync(join(p.evals, 'table.md'), table);
   log(table);
+  if (o.publish) {
+    // The recipe's last model, whatever the table says: picking by the evaluation rooms would tune on them.
+    rmSync(o.publish, { recursive: true, force: true });
+    cpSync(join(p.grpo, 'model'), o.publish, { recursive: true });
+    log(`[publish] ${join(p.grpo, 'model')} → ${o.publish}`);
+  }
 }
 
 interface EvalRun {
