@@ -10,25 +10,23 @@
 // Per configuration: full SFT vs LoRA, with and without the frozen-encoder cache. One record, gradient
 // accumulation 1, 4 steps: step 1 compiles the sessions and runs the encoders; the table gives the median of
 // steps 2-4 (with the cache they read the encoder outputs from disk, without it they rerun the ViT and VGGT).
-// Every run stays under ~6 GB RSS. Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real]
+// Every run stays under ~6 GB RSS.
+// `--long`: a real-length sample instead: 16 frames 640×480 at upstream's pixel bounds (476×644 after resize →
+// 3,128 visual tokens, ~3.2k tokens in all) on the real-width LLM at 1 and 2 layers, LoRA r16 on an int4 base,
+// before / after each memory mechanism: logits only at labelled positions (sft_graph.ts) and activation
+// checkpointing (engine/recompute.ts). 2 steps each (step 1 compiles and encodes; step 2 is the figure). A run
+// whose RSS passes 15 GiB is stopped (the machine is shared) and reported as such.
+// Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long [--results FILE [--print]] [--jobs N] [--steps 1|2]]
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tinyConfig, writeTinySpatialMllm } from '../src/apps/demo/tiny_model.ts';
-import { encodePng } from '../src/media/image.ts';
-import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
-import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
-import { spatialMllmKey } from '../src/models/spatial_mllm/checkpoint.ts';
-import { parseSpatialMllmConfig } from '../src/models/spatial_mllm/config.ts';
-import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
-import { type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { UPSTREAM_SFT } from '../src/train/sft.ts';
+import { UPSTREAM_VIDEO_ARGS } from '../src/train/sft_example.ts';
 import { runSft } from '../src/train/sft_run.ts';
-import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { type Size, writeData, writeModel } from './support/spatial_checkpoint.ts';
 
-type Size = 'tiny' | '100m' | 'real1' | 'real2';
 interface Job {
   size: Size;
   model: string;
@@ -36,109 +34,18 @@ interface Job {
   media: string;
   lora: boolean;
   cache: boolean;
+  /** The real-length sample (--long) with its memory mechanisms on or off. */
+  long?: { allLogits: boolean; recompute: boolean; steps: number };
 }
 interface Result {
   steps: number[];
   peakBytes: number;
+  /** Stopped by the RSS watchdog. */
+  stopped?: boolean;
 }
 
-const TEXT: Record<Exclude<Size, 'tiny'>, Record<string, unknown>> = {
-  '100m': {
-    hidden_size: 768,
-    num_hidden_layers: 12,
-    num_attention_heads: 12,
-    num_key_value_heads: 2,
-    intermediate_size: 2048,
-    vocab_size: 32000,
-    rope_scaling: { type: 'mrope', mrope_section: [8, 12, 12] },
-  },
-  real1: {
-    hidden_size: 2048,
-    num_hidden_layers: 1,
-    num_attention_heads: 16,
-    num_key_value_heads: 2,
-    intermediate_size: 11008,
-    vocab_size: 151936,
-    rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
-  },
-  real2: {
-    hidden_size: 2048,
-    num_hidden_layers: 2,
-    num_attention_heads: 16,
-    num_key_value_heads: 2,
-    intermediate_size: 11008,
-    vocab_size: 151936,
-    rope_scaling: { type: 'mrope', mrope_section: [16, 24, 24] },
-  },
-};
-
-/** A checkpoint folder: the demo model's files, with the LLM of `size` (random fp32 weights). */
-function writeModel(dir: string, size: Size): void {
-  writeTinySpatialMllm(dir);
-  if (size === 'tiny') return;
-  const base = tinyConfig() as Record<string, any>;
-  const text = TEXT[size];
-  const json = {
-    ...base,
-    ...text,
-    vision_config: { ...base.vision_config, out_hidden_size: text.hidden_size },
-  };
-  const cfg = parseSpatialMllmConfig(json);
-  const grid = [1, 2, 2] as const;
-  const weights = new Map<string, HostTensor>();
-  let s = 12345;
-  for (const g of [
-    buildVisionEncoder(cfg.qwen.vision, grid),
-    buildTextDecoder(cfg.qwen.text),
-    buildSpatialFusion(cfg, grid, { spatialInput: 'frames' }),
-  ])
-    for (const [name, t] of g.params) {
-      const key = name.startsWith('aggregator.')
-        ? `spatial_encoder.vggt_model.${name}`
-        : spatialMllmKey(name, 'v1.1', 'flat');
-      const shape = t.shape as number[];
-      const n = numel(shape);
-      const norm = /norm|ln_q/.test(name) && shape.length === 1;
-      const scale = name.endsWith('.bias')
-        ? 0
-        : shape.length < 2
-          ? 0.02
-          : 1 / Math.sqrt(shape[shape.length - 1]);
-      const data = new Float32Array(n);
-      for (let i = 0; i < n; i++) {
-        s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-        data[i] = (norm ? 1 : 0) + scale * ((s / 4294967296) * 2 - 1);
-      }
-      weights.set(key, tensor('float32', shape, data));
-    }
-  writeSafetensors(join(dir, 'model.safetensors'), weights, { format: 'pt' });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(json, null, 2));
-}
-
-/** One 16-frame 112×112 video (grid 8×8×8: 128 visual tokens) and its conversation. */
-function writeData(dir: string): { data: string; media: string } {
-  const media = join(dir, 'media');
-  mkdirSync(join(media, 'v0'), { recursive: true });
-  for (let f = 0; f < 16; f++) {
-    const data = new Uint8Array(112 * 112 * 3).map((_, i) => (i * 7 + f * 13) & 255);
-    writeFileSync(
-      join(media, 'v0', `${String(f).padStart(4, '0')}.png`),
-      encodePng({ width: 112, height: 112, data }),
-    );
-  }
-  writeFileSync(join(media, 'v0', 'video.json'), JSON.stringify({ avg_fps: 2 }));
-  const data = join(dir, 'train.jsonl');
-  const conv = [
-    {
-      from: 'human',
-      value:
-        '<video>\nHow many chairs are in this room?\nPlease answer the question using a single word or phrase.',
-    },
-    { from: 'gpt', value: '3' },
-  ];
-  writeFileSync(data, `${JSON.stringify({ id: 'v0', video: 'v0', conversations: conv })}\n`);
-  return { data, media };
-}
+/** RSS above which a child is stopped (the machine is shared with the lead's training). */
+const RSS_LIMIT = 15 * 2 ** 30;
 
 async function child(job: Job): Promise<void> {
   const out = mkdtempSync(join(tmpdir(), 'sft-bench-run-'));
@@ -148,9 +55,13 @@ async function child(job: Job): Promise<void> {
     media: job.media,
     out,
     hyper: { ...UPSTREAM_SFT, gradAccum: 1 },
-    video: { baseInterval: 2, minFrames: 16, maxFrames: 16, minPixels: 12544, maxPixels: 12544, frameFps: 4 },
+    video: job.long
+      ? UPSTREAM_VIDEO_ARGS
+      : { baseInterval: 2, minFrames: 16, maxFrames: 16, minPixels: 12544, maxPixels: 12544, frameFps: 4 },
     epochs: 1,
-    maxSteps: 4,
+    maxSteps: job.long?.steps ?? 4,
+    allLogits: job.long?.allLogits,
+    gradientCheckpointing: job.long?.recompute ?? false,
     seed: 0,
     saveEvery: 100,
     lora: job.lora ? { rank: 16 } : undefined,
@@ -180,22 +91,151 @@ function runChild(job: Job): Promise<Result> {
     p.stdout.on('data', (d) => {
       out += d;
     });
-    p.on('close', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out.trim().split('\n').pop()!))
-        : reject(new Error(`child ${JSON.stringify(job)} exited ${code}`)),
-    );
+    let stopped = false;
+    const watch = setInterval(() => {
+      if (rssOf(p.pid!) > RSS_LIMIT) {
+        stopped = true;
+        p.kill('SIGKILL');
+      }
+    }, 250);
+    p.on('close', (code) => {
+      clearInterval(watch);
+      if (stopped) resolve({ steps: [], peakBytes: RSS_LIMIT, stopped });
+      else if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop()!));
+      else reject(new Error(`child ${JSON.stringify(job)} exited ${code}`));
+    });
   });
+}
+
+/** Resident set size of a process (Linux /proc), 0 once it is gone. */
+function rssOf(pid: number): number {
+  try {
+    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return kb ? Number(kb[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// Real connector (MLPAddConnector: RMSNorm 16384 → Linear 16384² → GELU → Linear 16384×2048; 16384 = VGGT's
+// 2×1024 channels × 2 frames × 2×2 patches) and merger (ln_q 1280, Linear 5120², Linear 5120×2048): 339M
+// parameters, trained in fp32 with AdamW. Per parameter the trainer holds the value, exp_avg and exp_avg_sq once
+// each (updated in place) and ONNX Runtime the gradient during the step: 16 B (+4 B for the gradient accumulators
+// with --grad-accum > 1).
+const PROJECTOR_PARAMS =
+  16384 + 16384 * 16384 + 16384 + 16384 * 2048 + 2048 + 1280 + 5120 * 5120 + 5120 + 5120 * 2048 + 2048;
+
+/**
+ * Activations of the real connector and merger for V merged visual tokens that the backward pass keeps (fp32):
+ * connector input, norm output, first linear and GELU outputs (16384 wide), merger input (4V × 1280) and its two
+ * 5120-wide intermediates. The bench's tiny encoders do not have them.
+ */
+const projectorActivationBytes = (v: number) => 4 * (4 * v * 16384 + 4 * v * 1280 + 2 * v * 5120);
+
+/** --long: the real-length sample at real width, before / after each memory mechanism. */
+async function long(): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'sft-bench-long-'));
+  const { data, media } = writeData(root, true);
+  const variants = [
+    { label: 'before (logits at all positions, activations kept)', allLogits: true, recompute: false },
+    { label: '+ logits at labelled positions only', allLogits: false, recompute: false },
+    { label: '+ activation checkpointing (per decoder layer)', allLogits: false, recompute: true },
+  ];
+  // --results FILE keeps each measured run (JSON by variant and size): a rerun measures only what is missing, so
+  // an interrupted benchmark on a busy machine continues; --print only prints its table. --jobs N runs N children
+  // at once.
+  const file = option('--results');
+  const done: Record<string, Result> = file && existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+  const jobs = Number(option('--jobs') ?? 1);
+  // --steps 1: peak RSS sooner on a busy machine (the time then includes compiling the sessions and the encoders).
+  const steps = Number(option('--steps') ?? 2);
+  console.log(
+    `SFT benchmark, real-length sample: ${cpus().length} cores (${cpus()[0].model}), load ${loadavg()[0].toFixed(1)}; ` +
+      `16 frames 640×480 → 476×644 → 3,128 visual tokens; real-width LLM, LoRA r16 on an int4 base; time of the last of ${steps} step(s)${steps === 1 ? ' (with session compile and encoders)' : ''}; ` +
+      `runs stopped above ${gb(RSS_LIMIT)} GB`,
+  );
+  try {
+    const todo = variants.flatMap((v, i) =>
+      (['real1', 'real2'] as const).map((size) => ({ key: `${i}:${size}`, v, size })),
+    );
+    // The configuration with every mechanism first: on a busy machine it is the figure that matters most.
+    const queue = process.argv.includes('--print') ? [] : todo.filter((t) => !done[t.key]).reverse();
+    for (const size of new Set(queue.map((t) => t.size))) writeModel(join(root, size), size);
+    const worker = async () => {
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const job: Job = {
+          size: t.size,
+          model: join(root, t.size),
+          data,
+          media,
+          lora: true,
+          cache: true,
+          long: { ...t.v, steps },
+        };
+        done[t.key] = await runChild(job);
+        if (file) writeFileSync(file, JSON.stringify(done, null, 1));
+        console.error(
+          `${t.v.label} ${t.size}: ${JSON.stringify(done[t.key])} (load ${loadavg()[0].toFixed(1)})`,
+        );
+      }
+    };
+    await Promise.all(Array.from({ length: jobs }, worker));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+  const rows = variants.map((v, i) => [v.label, ...extrapolate(done[`${i}:real1`], done[`${i}:real2`])]);
+  const head = [
+    'variant',
+    '1 layer: step s / peak GB',
+    '2 layers: step s / peak GB',
+    'per layer s / GB',
+    '36 layers: step s / peak GB',
+    '+ real connector & merger: GB',
+  ];
+  console.log([head, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n'));
+  console.log(
+    '36 layers = 1 layer + 35 × (2 layers − 1 layer); the last column adds the real connector and merger trained in ' +
+      `fp32 with AdamW (${(PROJECTOR_PARAMS / 1e6).toFixed(0)}M × 16 B = ${gb(PROJECTOR_PARAMS * 16)} GB) and their ` +
+      `activations at 3,128 tokens (${gb(projectorActivationBytes(3128))} GB), from byte counts (not run). Load at the end ${loadavg()[0].toFixed(1)}.`,
+  );
+}
+
+const last = (r: Result) => r.steps[r.steps.length - 1];
+
+/** Cells of one --long variant: measured 1 and 2 layers, the per-layer increment and the 36-layer estimates. */
+function extrapolate(r1: Result | undefined, r2: Result | undefined): string[] {
+  const cell = (r: Result | undefined) =>
+    !r
+      ? '—'
+      : r.stopped
+        ? `> ${gb(RSS_LIMIT)} GB (stopped)`
+        : `${last(r).toFixed(1)} (step ${r.steps.length}) / ${gb(r.peakBytes)}`;
+  if (!r1 || !r2 || r1.stopped || r2.stopped) return [cell(r1), cell(r2), '—', '—', '—'];
+  const t = last(r2) - last(r1);
+  const b = r2.peakBytes - r1.peakBytes;
+  const bytes36 = r1.peakBytes + 35 * b;
+  const total = bytes36 + PROJECTOR_PARAMS * 16 + projectorActivationBytes(3128);
+  return [
+    cell(r1),
+    cell(r2),
+    `${t.toFixed(1)} / ${gb(b)}`,
+    `${(last(r1) + 35 * t).toFixed(0)} / ${gb(bytes36)}`,
+    `${gb(total)} (${total <= 16 * 2 ** 30 ? 'within' : 'above'} 16 GB)`,
+  ];
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const gb = (b: number) => (b / 2 ** 30).toFixed(2);
 
+const option = (name: string) =>
+  process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined;
+
 async function main(): Promise<void> {
+  if (process.argv.includes('--long')) return long();
   const quick = process.argv.includes('--quick');
   const root = mkdtempSync(join(tmpdir(), 'sft-bench-'));
   const { data, media } = writeData(root);
-  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const only = option('--only');
   const sizes = (['tiny', '100m', 'real1', 'real2'] as Size[]).filter((s) =>
     only ? s.startsWith(only) : !quick || !s.startsWith('real'),
   );
@@ -254,14 +294,7 @@ async function main(): Promise<void> {
     const perLayerB = r2.peakBytes - r1.peakBytes;
     const steps36 = t1 + 35 * perLayerT;
     const bytes36 = r1.peakBytes + 35 * perLayerB;
-    // Real connector (MLPAddConnector: RMSNorm 16384 → Linear 16384² → GELU → Linear 16384×2048; 16384 = VGGT's
-    // 2×1024 channels × 2 frames × 2×2 patches) and merger (ln_q 1280, Linear 5120², Linear 5120×2048): 339M
-    // parameters, trained in fp32 with AdamW. Per parameter the trainer holds the value, exp_avg and exp_avg_sq
-    // once each (updated in place) and ONNX Runtime the gradient during the step: 16 B (+4 B for the gradient
-    // accumulators with --grad-accum > 1).
-    const projector =
-      16384 + 16384 * 16384 + 16384 + 16384 * 2048 + 2048 + 1280 + 5120 * 5120 + 5120 + 5120 * 2048 + 2048;
-    const projectorBytes = projector * 16;
+    const projectorBytes = PROJECTOR_PARAMS * 16;
     const time36 =
       perLayerT > 0
         ? `≈ ${steps36.toFixed(2)} s/step at ~170 tokens`
@@ -270,8 +303,8 @@ async function main(): Promise<void> {
     console.log(
       `real width, extrapolated to 36 layers (per layer ${perLayerT.toFixed(3)} s, ${gb(perLayerB)} GB): ` +
         `LoRA r16 on an int4 LLM with the encoder cache: ${time36}, ${gb(bytes36)} GB; ` +
-        `+ the real connector and merger trained in fp32 with AdamW (${(projector / 1e6).toFixed(0)}M parameters × 16 B) ≈ ${gb(projectorBytes)} GB ` +
-        `→ ≈ ${gb(total)} GB (${total < 16 * 2 ** 30 ? 'within' : 'above'} 16 GB) before the activations of a real 16-frame sample (3,128 visual tokens: ~18× the tokens here). Estimated, not run.`,
+        `+ the real connector and merger trained in fp32 with AdamW (${(PROJECTOR_PARAMS / 1e6).toFixed(0)}M parameters × 16 B) ≈ ${gb(projectorBytes)} GB ` +
+        `→ ≈ ${gb(total)} GB (${total < 16 * 2 ** 30 ? 'within' : 'above'} 16 GB) at this sample length (a real-length sample: --long).`,
     );
   }
 }

@@ -25,6 +25,7 @@ export interface TrainCommonOptions {
   merge?: boolean;
   threads?: number;
   encoderCache: boolean;
+  gradientCheckpointing?: boolean;
   frames: number;
   minFrames?: number;
   maxFrames?: number;
@@ -92,6 +93,7 @@ export function commonRunOptions(o: TrainCommonOptions) {
     cacheEncoders: o.encoderCache,
     lora: o.loraRank ? { rank: o.loraRank, alpha: o.loraAlpha, seed: o.seed } : undefined,
     frozenQuant: o.frozenDtype === 'float32' ? undefined : o.frozenDtype,
+    gradientCheckpointing: o.gradientCheckpointing,
     video: {
       baseInterval: o.baseInterval,
       minFrames: o.minFrames ?? o.frames,

@@ -7,8 +7,9 @@
 import { tensor } from '../tensor.ts';
 import { compositeDef, defineComposite } from './composite.ts';
 import type { Graph, Node, Tensor } from './graph.ts';
-import { lower } from './lower.ts';
+import { copyNode, lower } from './lower.ts';
 import * as op from './ops.ts';
+import { orderedAfter, recomputeSegments, type Segment } from './recompute.ts';
 import { type Dim, fmt, isStatic, mulDims } from './shape.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -663,17 +664,51 @@ export const DIFFERENTIABLE_OPS: readonly string[] = Object.keys(RULES);
 // ---------------------------------------------------------------------------------------------------------------
 // the pass
 
+export interface GradientOptions {
+  /**
+   * Activation checkpointing: recompute each segment between recomputeBoundary() marks in the backward pass from
+   * its saved input instead of keeping its activations (recompute.ts). Same gradients, one more forward pass.
+   */
+  recompute?: boolean;
+}
+
 /**
  * Appends to loss's graph the gradient of loss with respect to each of wrt (params, inputs or intermediate
  * tensors); null where wrt does not influence the loss. The graph must hold primitive ops only on the paths from
  * wrt to loss. `seed` is d(something)/d loss (default ones: the gradient of the sum of loss's elements).
  */
-export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): (Tensor | null)[] {
-  const g = loss.graph;
-  const forward = [...g.nodes];
+export function gradients(
+  loss: Tensor,
+  wrt: readonly Tensor[],
+  seed?: Tensor,
+  o: GradientOptions = {},
+): (Tensor | null)[] {
+  const forward = [...loss.graph.nodes];
   // Forward sweep: the float tensors that depend on wrt.
   const active = new Set(wrt.map((t) => t.id));
-  for (const n of forward) {
+  markActive(forward, active);
+  if (!active.has(loss.id)) return wrt.map(() => null);
+
+  const sums = new GradSums();
+  sums.add(loss, seed ?? fillLike(loss, 1));
+  const segmentOf = new Map<Node, Segment>();
+  if (o.recompute) for (const s of recomputeSegments(forward)) for (const n of s.nodes) segmentOf.set(n, s);
+  const recomputed = new Set<Segment>();
+  // Backward sweep in reverse build order; a segment is recomputed and differentiated where its last node is met.
+  for (let k = forward.length - 1; k >= 0; k--) {
+    const segment = segmentOf.get(forward[k]);
+    if (!segment) visit(forward[k], active, sums);
+    else if (!recomputed.has(segment)) {
+      recomputed.add(segment);
+      recomputeBackward(segment, active, sums);
+    }
+  }
+  return wrt.map((t) => sums.total(t));
+}
+
+/** Marks (in `active`) the float outputs of `nodes` that depend on an active tensor. */
+function markActive(nodes: readonly Node[], active: Set<number>): void {
+  for (const n of nodes) {
     if (!n.inputs.some((i) => i && active.has(i.id))) continue;
     if (n.composite && !compositeDef(n.composite.kind).vjp)
       throw new Error(
@@ -682,41 +717,82 @@ export function gradients(loss: Tensor, wrt: readonly Tensor[], seed?: Tensor): 
     if (CONSTANT_OUTPUT.has(n.op) || stopNodes.has(n)) continue;
     for (const o of n.outputs) if (op.isFloat(o.dtype)) active.add(o.id);
   }
-  if (!active.has(loss.id)) return wrt.map(() => null);
+}
 
-  // Backward sweep in reverse build order; each tensor's contributions are summed when first read.
-  const parts = new Map<number, Tensor[]>();
-  const total = new Map<number, Tensor>();
-  const gradOf = (t: Tensor): Tensor | null => {
-    const done = total.get(t.id);
+/** Gradient contributions per tensor, summed (in arrival order) when first read. */
+class GradSums {
+  private readonly parts = new Map<number, Tensor[]>();
+  private readonly sums = new Map<number, Tensor>();
+
+  add(t: Tensor, d: Tensor): void {
+    const list = this.parts.get(t.id);
+    if (list) list.push(d);
+    else this.parts.set(t.id, [d]);
+  }
+
+  total(t: Tensor): Tensor | null {
+    const done = this.sums.get(t.id);
     if (done) return done;
-    const list = parts.get(t.id);
+    const list = this.parts.get(t.id);
     if (!list) return null;
     const sum = list.reduce((a, b) => op.add(a, b));
-    total.set(t.id, sum);
+    this.sums.set(t.id, sum);
     return sum;
-  };
-  parts.set(loss.id, [seed ?? fillLike(loss, 1)]);
-  for (let k = forward.length - 1; k >= 0; k--) {
-    const n = forward[k];
-    if (!n.outputs.some((o) => active.has(o.id))) continue;
-    if (!n.inputs.some((i) => i && active.has(i.id))) continue;
-    const dy = n.outputs.map((o) => (active.has(o.id) ? gradOf(o) : null));
-    if (dy.every((d) => d === null)) continue;
-    const dx = n.composite
-      ? compositeDef(n.composite.kind).vjp!(g, { x: n.inputs, y: n.outputs, dy }, n.composite.options)
-      : ruleOf(n)({ node: n, x: n.inputs, y: n.outputs, dy });
-    n.inputs.forEach((input, i) => {
-      if (input && active.has(input.id) && !dx[i] && n.composite)
-        throw new Error(`autodiff: composite ${n.composite.kind} has no gradient for its input ${i}`);
-      if (!input || !active.has(input.id) || !dx[i]) return;
-      checkGrad(n.op, input, dx[i]!);
-      const list = parts.get(input.id);
-      if (list) list.push(dx[i]!);
-      else parts.set(input.id, [dx[i]!]);
-    });
   }
-  return wrt.map(gradOf);
+}
+
+/** Adds the vector-Jacobian product of one node to its inputs' gradients. */
+function visit(n: Node, active: Set<number>, sums: GradSums): void {
+  if (!n.outputs.some((o) => active.has(o.id))) return;
+  if (!n.inputs.some((i) => i && active.has(i.id))) return;
+  const dy = n.outputs.map((o) => (active.has(o.id) ? sums.total(o) : null));
+  if (dy.every((d) => d === null)) return;
+  const dx = n.composite
+    ? compositeDef(n.composite.kind).vjp!(
+        n.outputs[0].graph,
+        { x: n.inputs, y: n.outputs, dy },
+        n.composite.options,
+      )
+    : ruleOf(n)({ node: n, x: n.inputs, y: n.outputs, dy });
+  n.inputs.forEach((input, i) => {
+    if (input && active.has(input.id) && !dx[i] && n.composite)
+      throw new Error(`autodiff: composite ${n.composite.kind} has no gradient for its input ${i}`);
+    if (!input || !active.has(input.id) || !dx[i]) return;
+    checkGrad(n.op, input, dx[i]!);
+    sums.add(input, dx[i]!);
+  });
+}
+
+/**
+ * The backward pass of one checkpointed segment: its nodes copied to read the saved start (ordered after the end's
+ * gradient), then differentiated in reverse; tensors from outside the segment (parameters, shared tables) receive
+ * their contributions directly, the start through the copy.
+ */
+function recomputeBackward(s: Segment, active: Set<number>, sums: GradSums): void {
+  const dEnd = sums.total(s.end);
+  if (!dEnd) return;
+  const start = orderedAfter(s.start, dEnd);
+  const copyOf = new Map<number, Tensor>([[s.start.id, start]]);
+  const copies: Node[] = [];
+  for (const n of s.nodes) {
+    const outputs = copyNode(
+      n,
+      n.inputs.map((i) => i && (copyOf.get(i.id) ?? i)),
+      start.graph,
+    );
+    const c = producer(outputs[0])!;
+    if (stopNodes.has(n)) stopNodes.add(c);
+    n.outputs.forEach((t, i) => {
+      copyOf.set(t.id, outputs[i]);
+    });
+    copies.push(c);
+  }
+  if (active.has(s.start.id)) active.add(start.id);
+  markActive(copies, active);
+  sums.add(copyOf.get(s.end.id)!, dEnd);
+  for (let k = copies.length - 1; k >= 0; k--) visit(copies[k], active, sums);
+  const dStart = sums.total(start);
+  if (dStart) sums.add(s.start, dStart);
 }
 
 function ruleOf(n: Node): Rule {
@@ -755,7 +831,12 @@ export const hasVjp = (kind: string): boolean => compositeDef(kind).vjp !== unde
  * result before serializing) and differentiates its output `loss` (summed if not scalar) with respect to the named
  * parameters and inputs. Forward outputs stay outputs; gradients are returned, not added as outputs.
  */
-export function backward(graph: Graph, loss: string, wrt: readonly string[]): Backward {
+export function backward(
+  graph: Graph,
+  loss: string,
+  wrt: readonly string[],
+  o: GradientOptions = {},
+): Backward {
   const g = lower(graph, 'primitive', hasVjp);
   const out = g.outputs.find((o) => o.name === loss);
   if (!out) throw new Error(`backward: graph ${graph.name} has no output '${loss}'`);
@@ -769,7 +850,7 @@ export function backward(graph: Graph, loss: string, wrt: readonly string[]): Ba
     values.set(name, t);
   }
   const ts = [...values.values()];
-  const gs = gradients(out.tensor, ts);
+  const gs = gradients(out.tensor, ts, undefined, o);
   const grads = new Map<string, Tensor>();
   [...values.keys()].forEach((name, i) => {
     grads.set(name, gs[i] ?? fillLike(ts[i], 0));

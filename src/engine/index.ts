@@ -16,6 +16,7 @@ export {
   type WeightSource,
 } from './onnx.ts';
 export * from './ops.ts';
+export { recomputeBoundary } from './recompute.ts';
 export { rmsNorm } from './rms_norm.ts';
 export { rotary } from './rotary.ts';
 export { type Dim, type Shape, ShapeError } from './shape.ts';

@@ -11,6 +11,7 @@
 //   dr_grpo   max completion length × completions (Dr. GRPO; rewards are then not divided by their std).
 import * as E from '../engine/index.ts';
 import { sampleToken, seededRandom } from '../models/generate.ts';
+import { decodePositionIds } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import { Session } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
@@ -19,7 +20,7 @@ import { replay } from './replay.ts';
 import { type Reward, reward, type TaskKind, taskKind } from './rewards.ts';
 import type { SftModel, SftOptions } from './sft.ts';
 import type { SftExample } from './sft_example.ts';
-import { buildTrainableLogits, type SftGraphOptions } from './sft_graph.ts';
+import { buildPolicyDecoder, buildTrainableLogits, type SftGraphOptions } from './sft_graph.ts';
 import { buildSftTokens } from './sft_labels.ts';
 import { trainingOnnx } from './trainer.ts';
 
@@ -39,6 +40,11 @@ export interface GrpoHyperparameters {
   temperature: number;
   /** Prompts per optimizer step. */
   promptsPerStep: number;
+  /**
+   * How completions are sampled: 'cache' (default) with the KV-cache decoder at the current policy weights, one
+   * token per run; 'recompute' reruns the training graph over the whole sequence per token (the reference).
+   */
+  rollout?: 'cache' | 'recompute';
 }
 
 /** The open-r1 / VLM-R1 settings the paper reports (G 8, β 0.04, ε 0.2, lr 1e-6, per-sequence normalisation). */
@@ -159,6 +165,7 @@ const meanStd = (xs: readonly number[]) => {
 
 export class GrpoTrainer {
   private ref?: Promise<Session>;
+  private policy?: Promise<Session>;
 
   constructor(
     readonly model: SftModel,
@@ -208,7 +215,10 @@ export class GrpoTrainer {
     return feeds;
   }
 
-  /** Samples one completion from the current policy (full recompute per token: no KV cache in training graphs). */
+  /**
+   * Samples one completion from the current policy, seeded: the next-token logits come from the KV-cache decoder
+   * (policyLogits) or, with rollout 'recompute', from the training graph over the whole sequence.
+   */
   async sample(p: GrpoPrompt, seed: number): Promise<number[]> {
     const random = seededRandom(seed);
     const q = this.model.config.qwen;
@@ -217,15 +227,66 @@ export class GrpoTrainer {
     // differences).
     const banned = [q.imageTokenId, q.videoTokenId, q.visionStartTokenId, q.visionEndTokenId];
     const ids = [...p.promptIds];
+    const next =
+      this.h.rollout === 'recompute' ? () => this.recomputeLogits(p, ids) : await this.policyLogits(p);
     for (let t = 0; t < this.h.maxCompletionLength; t++) {
-      const out = await this.model.trainer.evaluate(await this.feeds(p, ids));
-      const logits = out.last_logits.data as Float32Array;
+      const logits = await next(ids[ids.length - 1]);
       for (const b of banned) logits[b] = -3.4e38;
       const token = sampleToken(logits, { temperature: this.h.temperature }, random);
       ids.push(token);
       if (stop.has(token)) break;
     }
     return ids.slice(p.promptIds.length);
+  }
+
+  /** Next-token logits after `ids` from the training graph over the whole sequence (the rollout reference). */
+  async recomputeLogits(p: GrpoPrompt, ids: readonly number[]): Promise<Float32Array> {
+    return (await this.model.trainer.evaluate(await this.feeds(p, ids))).last_logits.data as Float32Array;
+  }
+
+  /**
+   * A decode loop over the prompt of `p` with the KV-cache decoder at the current weights: the first call runs the
+   * prompt (with its video) and returns the next-token logits; each later call feeds the token just chosen.
+   */
+  async policyLogits(p: GrpoPrompt): Promise<(token: number) => Promise<Float32Array>> {
+    this.policy ??= Session.create(
+      E.toOnnx(this.model.policyGraph(buildPolicyDecoder), { lowering: 'fused', params: 'inputs' }).bytes,
+      { threads: this.model.options.threads },
+    );
+    const session = await this.policy;
+    const params = Object.fromEntries(this.model.trainer.parameters());
+    const text = this.model.config.qwen.text;
+    const prompt = (await this.model.sequenceFeeds(p.example, p.promptIds)).feeds;
+    const S = p.promptIds.length;
+    // Decode positions continue from the prompt's largest M-RoPE position (rope_index.ts ropeDeltas).
+    const delta =
+      Array.from(prompt.position_ids.data as BigInt64Array, Number).reduce((a, b) => Math.max(a, b)) + 1 - S;
+    const noVideo = {
+      vit_hidden: f32([0, prompt.vit_hidden.shape[1]]),
+      spatial_merged: f32([0, prompt.spatial_merged.shape[1]]),
+      visual_index: i64([0, 1]),
+    };
+    let cache: Record<string, HostTensor> = {};
+    for (let i = 0; i < text.numLayers; i++)
+      for (const kv of ['key', 'value'])
+        cache[`past_${kv}.${i}`] = f32([1, text.numKvHeads, 0, text.headDim]);
+    let length = 0;
+    return async (token) => {
+      const feeds =
+        length === 0
+          ? prompt
+          : {
+              ...noVideo,
+              input_ids: i64([1, 1], [token]),
+              position_ids: decodePositionIds(length, 1, [delta]),
+            };
+      const out = await session.run({ ...params, ...feeds, ...cache });
+      length += feeds.input_ids.shape[1] as number;
+      cache = {};
+      for (const [k, t] of Object.entries(out))
+        if (k.startsWith('present_')) cache[k.replace('present_', 'past_')] = t;
+      return out.logits.data as Float32Array;
+    };
   }
 
   /** log π_ref of the completion tokens: the base graph (no adapters) at the starting weights. */
@@ -315,5 +376,6 @@ export class GrpoTrainer {
 
   async release(): Promise<void> {
     if (this.ref) await (await this.ref).release();
+    if (this.policy) await (await this.policy).release();
   }
 }

@@ -67,6 +67,15 @@ export interface SftOptions {
   lora?: { rank: number; alpha?: number; seed?: number };
   /** Block-quantize the frozen LLM linear weights (LoRA only: trainable tensors must stay float32). */
   frozenQuant?: 'int4' | 'int8';
+  /**
+   * Recompute each decoder layer in the backward pass instead of keeping its activations (HF
+   * `gradient_checkpointing`). Default: on with a quantized frozen base (the configuration whose point is to fit a
+   * real-length sample of the 3B model in memory), off otherwise as upstream's script (`--gradient_checkpointing
+   * False`): it costs one more forward pass of the decoder per step.
+   */
+  gradientCheckpointing?: boolean;
+  /** Logits at every position, not only the labelled ones (benchmark baseline; sft_graph.ts). */
+  allLogits?: boolean;
   /** Where frozen-encoder outputs are cached; none = recompute every time. */
   encoderCache?: string;
   device?: Device;
@@ -124,6 +133,12 @@ const QUANT = {
   int8: { bits: 8 as const, blockSize: 32 },
 };
 
+/** The LLM linear layers' format: float32, or block-quantized frozen weights (LoRA). */
+const linearFormat = (o: Pick<SftOptions, 'frozenQuant'>): LinearFormat => ({
+  dtype: 'float32',
+  quant: o.frozenQuant ? QUANT[o.frozenQuant] : undefined,
+});
+
 export class SftModel {
   private constructor(
     readonly checkpoint: SpatialMllmCheckpoint,
@@ -151,12 +166,12 @@ export class SftModel {
       );
     const checkpoint = openSpatialMllm(dir);
     const cfg = checkpoint.config;
-    const quant = options.frozenQuant ? QUANT[options.frozenQuant] : undefined;
-    const format: LinearFormat = { dtype: 'float32', quant };
+    const format = linearFormat(options);
+    const quant = format.quant;
     const llmWeights: E.WeightSource = quant
       ? quantizedSource(checkpoint.weights, quant)
       : checkpoint.weights;
-    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format });
+    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format, allLogits: options.allLogits });
     let graph = baseGraph;
     let lora: SftModel['lora'];
     const weights = new Map<string, HostTensor>();
@@ -199,6 +214,7 @@ export class SftModel {
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
       adopt: !options.head,
+      recompute: options.gradientCheckpointing ?? options.frozenQuant !== undefined,
     });
     // The starting values of trainable tensors are only kept for a head that needs the reference model (GRPO);
     // otherwise the trainer updates them in place (adopt).
@@ -217,6 +233,15 @@ export class SftModel {
 
   get config() {
     return this.checkpoint.config;
+  }
+
+  /**
+   * Another graph of this model (`build` with the frozen linears' format) carrying the same LoRA adapters: it reads
+   * the trainer's current parameters (`trainer.parameters()`), e.g. the KV-cache decoder GRPO samples with.
+   */
+  policyGraph(build: (cfg: SpatialMllmConfig, o: SftGraphOptions) => E.Graph): E.Graph {
+    const g = build(this.config, { format: linearFormat(this.options) });
+    return this.lora ? applyLora(g, this.lora.config).graph : g;
   }
 
   loadExample(record: SftRecord): Promise<SftExample> {

@@ -18,25 +18,59 @@ import { patchMerger } from '../models/qwen2_5_vl/vision_encoder.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import { connector } from '../models/spatial_mllm/connector.ts';
 import { tensor } from '../tensor.ts';
-import { maskedCrossEntropy } from './losses.ts';
+import { IGNORE_INDEX, maskedCrossEntropy } from './losses.ts';
 
 export interface SftGraphOptions {
   /** Format of the LLM's linear layers (frozen LLM weights may be quantized when LoRA trains adapters). */
   format?: LinearFormat;
+  /**
+   * SFT: logits at every position instead of the labelled ones only (same loss and gradients; S × vocab floats per
+   * copy: the benchmark's baseline).
+   */
+  allLogits?: boolean;
 }
 
 /**
  * The trainable model up to the logits: inputs vit_hidden, spatial_merged, input_ids, position_ids, visual_index;
- * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller). The merger and connector
- * always run in float32: they train.
+ * returns the graph and logits [1, S, V] float32 (a loss head is added by the caller), or [1, N, V] at the N
+ * positions `rows` computes from the graph's inputs. The merger and connector always run in float32: they train.
  */
 export function buildTrainableLogits(
   cfg: SpatialMllmConfig,
   name: string,
   o: SftGraphOptions = {},
+  rows?: (g: E.Graph) => E.Tensor,
 ): { graph: E.Graph; logits: E.Tensor } {
+  const { graph, outputs } = trainableModel(cfg, name, o, { rows });
+  return { graph, logits: outputs.logits };
+}
+
+/**
+ * The same model as an incremental decoder for sampling from the policy (GRPO rollouts): inputs as
+ * buildTrainableLogits plus past_key.i / past_value.i [1, KVH, P, D]; outputs `logits` [1, 1, V] of the last
+ * position and present_key.i / present_value.i. The prompt runs once with an empty cache and its video, each new
+ * token with the cache and no video (0 visual rows).
+ */
+export function buildPolicyDecoder(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
+  const { graph, outputs } = trainableModel(cfg, 'policy', o, { cache: true });
+  for (const [k, t] of Object.entries(outputs)) graph.output(k, t);
+  return graph;
+}
+
+/** The decoder inlined after the merger and connector (the video embeddings fill the pad positions). */
+function trainableModel(
+  cfg: SpatialMllmConfig,
+  name: string,
+  o: SftGraphOptions,
+  d: { rows?: (g: E.Graph) => E.Tensor; cache?: boolean },
+): { graph: E.Graph; outputs: Record<string, E.Tensor> } {
   const text = cfg.qwen.text;
-  const decoder = buildTextDecoder(text, { allLogits: true, format: o.format });
+  const decoder = buildTextDecoder(text, {
+    allLogits: !d.cache,
+    logitsIndex: !!d.rows,
+    format: o.format,
+    layerBoundaries: !d.cache,
+  });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);
   const C = cfg.qwen.vision.hiddenSize;
@@ -50,16 +84,50 @@ export function buildTrainableLogits(
   const video = patchMerger(g, vit, cfg.qwen.vision);
   inputs.visual_embeds = E.add(video, connector(g, spatial, cfg.connector).projection);
   const dtype = o.format?.dtype ?? 'float32';
+  const cacheShape = [1, text.numKvHeads, 'past', text.headDim];
   const empty = E.constant(g, tensor(dtype, [1, text.numKvHeads, 0, text.headDim]));
-  for (let i = 0; i < text.numLayers; i++) inputs[`past_key.${i}`] = inputs[`past_value.${i}`] = empty;
-  return { graph: g, logits: inline(decoder, g, inputs).logits };
+  for (let i = 0; i < text.numLayers; i++)
+    for (const kv of ['key', 'value'])
+      inputs[`past_${kv}.${i}`] = d.cache ? g.input(`past_${kv}.${i}`, dtype, cacheShape) : empty;
+  if (d.rows) inputs.logits_index = d.rows(g);
+  const out = inline(decoder, g, inputs);
+  if (!d.cache) return { graph: g, outputs: { logits: out.logits } };
+  const { hidden_states: _, ...kept } = out;
+  return { graph: g, outputs: kept };
 }
 
-/** The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. */
+/**
+ * The SFT graph: buildTrainableLogits + labels, loss_denominator → `loss`. Logits are computed only where a label
+ * counts (the assistant tokens: tens of rows instead of a whole ~3k-token sequence × 151,936): upstream's
+ * cross-entropy ignores the other positions, so the loss and every gradient are the same.
+ */
 export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): E.Graph {
-  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
-  const labels = g.input('labels', 'int64', [1, 'seq']);
+  if (o.allLogits) {
+    const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o);
+    const labels = g.input('labels', 'int64', [1, 'seq']);
+    g.output('loss', maskedCrossEntropy(logits, labels, g.input('loss_denominator', 'float32', [])));
+    return g;
+  }
+  let labels: E.Tensor | undefined;
+  let scored: E.Tensor | undefined;
+  const { graph: g, logits } = buildTrainableLogits(cfg, 'sft', o, (g) => {
+    labels = E.squeeze(g.input('labels', 'int64', [1, 'seq']), [0]);
+    scored = labelledPositions(labels);
+    return scored;
+  });
   const denominator = g.input('loss_denominator', 'float32', []);
-  g.output('loss', maskedCrossEntropy(logits, labels, denominator));
+  const target = E.unsqueeze(E.gather(labels!, scored!, 0), [0]);
+  g.output('loss', maskedCrossEntropy(logits, target, denominator));
   return g;
+}
+
+/** Positions whose label is not IGNORE_INDEX: labels [S] int64 → int64 [N]. */
+function labelledPositions(labels: E.Tensor): E.Tensor {
+  const g = labels.graph;
+  const [nz] = g.node(
+    'NonZero',
+    [E.not(E.equal(labels, IGNORE_INDEX))],
+    [{ dtype: 'int64', shape: [1, g.freshDim('labelled')] }],
+  );
+  return E.squeeze(nz, [0]);
 }

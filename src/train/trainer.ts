@@ -55,6 +55,11 @@ export interface TrainerOptions {
   keepGradients?: boolean;
   /** The trainer may update the given trainable tensors themselves (the caller no longer reads them): no copy. */
   adopt?: boolean;
+  /**
+   * Activation checkpointing: the backward pass recomputes each segment between the graph's recompute boundaries
+   * (decoder layers) from its saved input instead of keeping its activations (engine/recompute.ts).
+   */
+  recompute?: boolean;
 }
 
 export interface StepResult {
@@ -161,7 +166,7 @@ export class Trainer {
   /** The step graph of a kind: forward, gradients, then accumulation or clipping and the optimizer update. */
   buildGraph(kind: Kind): E.Graph {
     if (kind === 'forward') return this.forward;
-    const bw = backward(this.forward, this.lossName, this.trainable);
+    const bw = backward(this.forward, this.lossName, this.trainable, { recompute: this.o.recompute });
     const g = bw.graph;
     let grads = this.trainable.map((n) => bw.grads.get(n)!);
     if (kind !== 'step')

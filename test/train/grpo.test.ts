@@ -6,11 +6,15 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { groupAdvantages, lossDenominators, PAPER_GRPO } from '../../src/train/grpo.ts';
+import { GrpoTrainer, groupAdvantages, lossDenominators, PAPER_GRPO } from '../../src/train/grpo.ts';
 import { runGrpo } from '../../src/train/grpo_run.ts';
 import { accuracyReward, formatReward, levenshteinRatio, reward, taskKind } from '../../src/train/rewards.ts';
-import { UPSTREAM_SFT } from '../../src/train/sft.ts';
-import { tinyModels, writeToyData } from './sft_toy.ts';
+import { Rng } from '../../src/train/rng.ts';
+import { SftModel, UPSTREAM_SFT } from '../../src/train/sft.ts';
+import { readSftRecords } from '../../src/train/sft_data.ts';
+import { runCli, tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
+
+const VIDEO = { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 };
 
 describe('GRPO rewards', () => {
   test('format: <think>…</think><answer>…</answer> and nothing else', () => {
@@ -92,7 +96,7 @@ for (const { dir: model, name } of tinyModels().slice(0, 1))
         schedule: 'constant',
         gradAccum: 1,
       },
-      video: { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 },
+      video: VIDEO,
       grpo: { ...PAPER_GRPO, maxCompletionLength: 1 },
       epochs: 1,
       maxSteps: 16,
@@ -117,3 +121,80 @@ for (const { dir: model, name } of tinyModels().slice(0, 1))
     assert.equal(log[0].kl, 0, 'the first step samples from the reference itself');
     assert.ok(log[15].kl > 0);
   });
+
+for (const { dir: model, name } of tinyModels().slice(0, 1)) {
+  test(`GRPO rollouts: the KV-cache decoder gives the training graph's next-token logits (${name})`, {
+    timeout: 120_000,
+  }, async (t) => {
+    const { data, media } = writeToyData(mkdtempSync(join(tmpdir(), 'grpo-kv-')), 1);
+    const sft = await SftModel.load(model, {
+      hyper: { ...UPSTREAM_SFT, totalSteps: 1 },
+      video: VIDEO,
+      lora: { rank: 4 },
+      frozenQuant: 'int4',
+      head: GrpoTrainer.head(PAPER_GRPO),
+      threads: 1,
+    });
+    const grpo = new GrpoTrainer(sft, PAPER_GRPO);
+    try {
+      // Adapters away from their zero init, so that the comparison covers them.
+      const rng = new Rng(5);
+      for (const [n, w] of sft.trainer.parameters()) {
+        if (!n.includes('lora_B')) continue;
+        const a = w.data as Float32Array;
+        for (let i = 0; i < a.length; i++) a[i] = 0.1 * rng.uniform() - 0.05;
+      }
+      const p = grpo.prompt(await sft.loadExample(readSftRecords(data, media)[0]));
+      const ids = [...p.promptIds];
+      const next = await grpo.policyLogits(p);
+      let cached = await next(-1);
+      let worst = 0;
+      for (const token of [...sft.tokenizer.encode(' on the left'), -1]) {
+        const ref = await grpo.recomputeLogits(p, ids);
+        let diff = 0;
+        let scale = 0;
+        ref.forEach((v, i) => {
+          diff = Math.max(diff, Math.abs(cached[i] - v));
+          scale = Math.max(scale, Math.abs(v));
+        });
+        worst = Math.max(worst, diff / scale);
+        if (token < 0) break;
+        ids.push(token);
+        cached = await next(token);
+      }
+      t.diagnostic(
+        `${ids.length - p.promptIds.length + 1} positions, max |diff|/max|ref| ${worst.toExponential(2)}`,
+      );
+      assert.ok(worst <= 1e-4, `KV-cache logits differ by ${worst} (relative)`);
+    } finally {
+      await grpo.release();
+      await sft.release();
+    }
+  });
+
+  test(`GRPO: SIGKILL then rerun resumes to bit-identical weights, log and completions (${name})`, {
+    timeout: 300_000,
+  }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpo-resume-'));
+    const { data, media } = writeToyData(dir, 2);
+    const args = (out: string) => [
+      ...toyArgs(model, data, media, out, 'grpo'),
+      ...['--max-steps', '4', '--save-every', '1', '--group-size', '2', '--max-completion-length', '3'],
+      ...['--lr', '1e-2', '--seed', '3', '--lora-rank', '4'],
+    ];
+    const whole = join(dir, 'whole');
+    const killed = join(dir, 'killed');
+    assert.equal(await runCli(args(whole), whole), 0);
+    assert.equal(await runCli(args(killed), killed, 2), null, 'the first run is killed');
+    assert.equal(await runCli(args(killed), killed), 0);
+    const bytes = (d: string, f: string) => readFileSync(join(d, f));
+    assert.ok(bytes(whole, 'state.safetensors').equals(bytes(killed, 'state.safetensors')));
+    const log = (d: string) =>
+      readFileSync(join(d, 'train.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => ({ ...JSON.parse(l), seconds: 0 }));
+    assert.deepEqual(log(killed), log(whole));
+    assert.equal(log(whole).length, 4);
+  });
+}

@@ -14,6 +14,7 @@ import { readSftRecords } from '../../src/train/sft_data.ts';
 import type { SftExample } from '../../src/train/sft_example.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
+import { fixtureSftOptions } from './sft_fixture.ts';
 
 const fixtures = findFixtures('spatial_mllm_sft_step');
 
@@ -32,29 +33,9 @@ for (const fx of fixtures) {
   test(`SFT parity with upstream: ${fx.name}`, { timeout: 300_000 }, async (t) => {
     const m = fx.meta as any;
     const ta = m.training_args;
-    const da = m.data_args;
     const ref = openSafetensors(join(fx.dir, 'sft.safetensors'));
     const model = await SftModel.load(fx.dir, {
-      hyper: {
-        lr: ta.learning_rate,
-        projectorLr: ta.mm_projector_lr,
-        weightDecay: ta.weight_decay,
-        betas: [ta.adam_beta1, ta.adam_beta2],
-        eps: ta.adam_epsilon,
-        schedule: ta.lr_scheduler_type,
-        warmupRatio: ta.warmup_ratio,
-        maxGradNorm: ta.max_grad_norm,
-        gradAccum: ta.gradient_accumulation_steps,
-        totalSteps: ta.max_steps,
-      },
-      video: {
-        baseInterval: da.base_interval,
-        minFrames: da.video_min_frames,
-        maxFrames: da.video_max_frames,
-        minPixels: da.video_min_frame_pixels,
-        maxPixels: da.video_max_frame_pixels,
-        frameFps: da.video_frame_fps ?? undefined,
-      },
+      ...fixtureSftOptions(m),
       keepGradients: true,
     });
     const table: string[] = [];

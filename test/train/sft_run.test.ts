@@ -1,7 +1,6 @@
 // `spatial-mllm train sft` end to end on a tiny checkpoint: it learns a toy spatial task, a SIGKILLed run resumes
 // to bit-identical weights, and bad data is refused with the file and line before anything is written.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
 import { loadPeft } from '../../src/train/lora.ts';
 import { UPSTREAM_SFT } from '../../src/train/sft.ts';
 import { runSft, type SftRunOptions } from '../../src/train/sft_run.ts';
-import { tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
+import { runCli, tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
 
 const models = tinyModels();
 const VIDEO = { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 };
@@ -77,23 +76,7 @@ for (const { dir: model, name } of models.slice(0, 1))
         ...toyArgs(model, data, media, out),
         ...['--max-steps', '6', '--save-every', '1', '--grad-accum', '2', '--lr', '1e-3', '--seed', '3'],
       ];
-      const run = (out: string, killAfter?: number) =>
-        new Promise<number | null>((resolve, reject) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...args(out)], {
-            stdio: ['ignore', 'ignore', 'pipe'],
-          });
-          let err = '';
-          child.stderr.on('data', (d) => {
-            err += d;
-            const log = join(out, 'train.jsonl');
-            if (killAfter && existsSync(log) && readFileSync(log, 'utf8').split('\n').length > killAfter)
-              child.kill('SIGKILL');
-          });
-          child.on('error', reject);
-          child.on('close', (code, signal) =>
-            code === 0 || signal ? resolve(code) : reject(new Error(err)),
-          );
-        });
+      const run = (out: string, killAfter?: number) => runCli(args(out), out, killAfter);
       const whole = join(dir, 'whole');
       const killed = join(dir, 'killed');
       assert.equal(await run(whole), 0);

@@ -1,7 +1,8 @@
 // A toy spatial task for the training tests: tiny frame-folder videos of a black room with one red box on the
 // left or on the right half of every frame; the question asks which side, the answer is the side. Only the video
 // tells them apart, so learning it needs the visual path (merger, connector) as well as the LLM.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodePng } from '../../src/media/image.ts';
 import { findFixtures } from '../support/fixtures.ts';
@@ -46,9 +47,15 @@ export function writeToyData(dir: string, n: number, side = 56): { data: string;
 export const tinyModels = () => findFixtures('spatial_mllm_sft_step');
 
 /** CLI arguments of a small fast run on the toy data. */
-export const toyArgs = (model: string, data: string, media: string, out: string): string[] => [
+export const toyArgs = (
+  model: string,
+  data: string,
+  media: string,
+  out: string,
+  command: 'sft' | 'grpo' = 'sft',
+): string[] => [
   'train',
-  'sft',
+  command,
   '--model',
   model,
   '--data',
@@ -66,3 +73,24 @@ export const toyArgs = (model: string, data: string, media: string, out: string)
   '--threads',
   '1',
 ];
+
+/**
+ * Runs the CLI with `args` in a child process; with `killAfter`, SIGKILLs it once <out>/train.jsonl holds more
+ * than that many lines. Resolves to the exit code (null when killed).
+ */
+export function runCli(args: string[], out: string, killAfter?: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/apps/cli.ts', ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+      const log = join(out, 'train.jsonl');
+      if (killAfter && existsSync(log) && readFileSync(log, 'utf8').split('\n').length > killAfter)
+        child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => (code === 0 || signal ? resolve(code) : reject(new Error(err))));
+  });
+}

@@ -60,6 +60,11 @@ function common(cmd: Command): Command {
     )
     .option('--merge', 'LoRA: also write the merged full model to <out>/model')
     .option(
+      '--gradient-checkpointing',
+      'recompute each decoder layer in the backward pass instead of keeping its activations (default with --frozen-dtype int4/int8)',
+    )
+    .option('--no-gradient-checkpointing', 'keep every activation (default without a quantized base)')
+    .option(
       '--no-encoder-cache',
       'recompute the frozen ViT / VGGT outputs every time instead of caching them',
     )

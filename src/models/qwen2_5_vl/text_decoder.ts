@@ -14,6 +14,12 @@ import type { TextConfig } from './config.ts';
 export interface DecoderOptions {
   /** Logits for every position (parity tests) instead of the last one only (generation). */
   allLogits?: boolean;
+  /**
+   * Logits only at the positions of the input `logits_index` [N] int64 (training: the labelled positions): the
+   * final hidden states are gathered before the head, so the [S, vocab] logits of a long sequence never exist.
+   * Output logits [1, N, vocab].
+   */
+  logitsIndex?: boolean;
   hiddenStates?: boolean;
   format?: LinearFormat;
   /**
@@ -29,6 +35,11 @@ export interface DecoderOptions {
    * Runtime's reach: a decode step moves only the token and its logits.
    */
   cacheBuffer?: boolean;
+  /**
+   * Mark each decoder layer's input (and the last layer's output) as a recomputation boundary: a training graph
+   * can then recompute one layer at a time in its backward pass (HF `gradient_checkpointing`; engine/recompute.ts).
+   */
+  layerBoundaries?: boolean;
 }
 
 /**
@@ -91,7 +102,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
   const cosT = E.cast(cos, f.dtype);
   const sinT = E.cast(sin, f.dtype);
 
+  const boundary = (t: E.Tensor) => (opts.layerBoundaries ? E.recomputeBoundary(t) : t);
   for (let i = 0; i < c.numLayers; i++) {
+    x = boundary(x);
     const p = `model.layers.${i}`;
     const h = E.rmsNorm(x, g.param(`${p}.input_layernorm.weight`, f.dtype, [H]), c.rmsNormEps);
     const q = E.rotary(
@@ -118,7 +131,7 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
     x = E.add(x, dense(g, E.mul(gate, up), `${p}.mlp.down_proj`, c.intermediateSize, H, false, f));
     hidden.push(x);
   }
-  x = E.rmsNorm(x, g.param('model.norm.weight', f.dtype, [H]), c.rmsNormEps);
+  x = E.rmsNorm(boundary(x), g.param('model.norm.weight', f.dtype, [H]), c.rmsNormEps);
   hidden[hidden.length - 1] = x;
   if (opts.hiddenStates)
     g.output(
@@ -129,7 +142,11 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
       ),
     );
 
-  const last = opts.allLogits ? x : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
+  const last = opts.logitsIndex
+    ? E.unsqueeze(E.gather(E.squeeze(x, [0]), g.input('logits_index', 'int64', ['rows']), 0), [0])
+    : opts.allLogits
+      ? x
+      : E.slice(x, [1], [-1], [Number.MAX_SAFE_INTEGER]);
   // Tied embeddings reuse the table (lm_head.weight is absent from such checkpoints).
   const logits = c.tieWordEmbeddings
     ? table.head(last)
