@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { writeRecordsAtomic } from '../../data/jsonl.ts';
 import { toConversation } from '../../data/qa/format.ts';
 import type { Conversation, VsiQuestion } from '../../data/qa/types.ts';
+import { Rng } from '../../data/rng.ts';
 
 export const SEEDS = { train: 1000, eval: 900000 } as const;
 
@@ -17,21 +18,21 @@ export function sceneSeed(scene: string): number | undefined {
 }
 
 /**
- * At most `perType` questions of each type per scene, taken in the generator's order:
- * the generator makes hundreds of relative-distance questions per room and a few room-size ones, and an SFT set
- * in those proportions would teach mostly one task.
+ * At most `perType` questions of each type per scene, a seeded choice within each (scene, type), in the generator's
+ * order: the generator makes hundreds of relative-distance questions per room and a few room-size ones, and an SFT
+ * set in those proportions would teach mostly one task. Taking the *first* ones instead (as the runs of session 4
+ * did) picks the door for every room's object-size question, since the generator lists the door first.
  */
 export function balancedQuestions(questions: readonly VsiQuestion[], perType: number): VsiQuestion[] {
-  const taken = new Map<string, number>();
-  const out: VsiQuestion[] = [];
+  const groups = new Map<string, VsiQuestion[]>();
   for (const q of questions) {
     const key = `${q.scene_name}\u0000${q.question_type}`;
-    const n = taken.get(key) ?? 0;
-    if (n >= perType) continue;
-    taken.set(key, n + 1);
-    out.push(q);
+    groups.set(key, [...(groups.get(key) ?? []), q]);
   }
-  return out;
+  const chosen = new Set<VsiQuestion>();
+  for (const [key, group] of groups)
+    for (const q of new Rng('balanced', key).shuffled(group).slice(0, perType)) chosen.add(q);
+  return questions.filter((q) => chosen.has(q));
 }
 
 /**
