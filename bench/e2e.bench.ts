@@ -580,10 +580,15 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0];
   const work = mkdtempSync(join(tmpdir(), 'e2e-bench-'));
   const cleanup = () => rmSync(work, { recursive: true, force: true });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  // Its checkpoints are gigabytes: gone on Ctrl-C and on kill/timeout (SIGTERM) as well.
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const)
+    process.once(signal, () => {
+      cleanup();
+      process.exit(code);
+    });
   try {
     const clip = join(work, 'clip.mp4');
     await writeVideo(clip, demoFrames(clipFrames, clipW, clipH), 6);
