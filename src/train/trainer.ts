@@ -353,10 +353,14 @@ export class Trainer {
   load(path: string): Record<string, unknown> {
     const file = openSafetensors(path);
     const meta = file.metadata;
+    const refuse = (why: string) => {
+      file.close();
+      return new Error(why);
+    };
     if (meta.format !== CHECKPOINT_FORMAT)
-      throw new Error(`${path} is not a training checkpoint (format ${meta.format ?? 'missing'})`);
+      throw refuse(`${path} is not a training checkpoint (format ${meta.format ?? 'missing'})`);
     if (meta.optimizer !== JSON.stringify(this.o.optimizer))
-      throw new Error(
+      throw refuse(
         `${path} was written with optimizer ${meta.optimizer}, this trainer uses ${JSON.stringify(this.o.optimizer)}`,
       );
     const restore = (key: string, pair: Pair) => {

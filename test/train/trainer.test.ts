@@ -3,7 +3,7 @@
 // own buffers when the graph allows (the same values as with two buffers); the byte accounting; checkpoint
 // validation.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -89,5 +89,19 @@ describe('trainer buffers', () => {
     const b = Trainer.create(bigger, initLm(bigger, new Rng(1)), toyOptions(10));
     assert.throws(() => b.load(path), /has no tensor model\.layers\.2/);
     assert.deepEqual(a.load(path), { note: 'x' });
+    // A refused checkpoint leaves no open file behind (a long-lived server or a retry loop would leak them).
+    if (existsSync('/proc/self/fd')) {
+      const open = () =>
+        readdirSync('/proc/self/fd').filter((fd) => {
+          try {
+            return readlinkSync(`/proc/self/fd/${fd}`) === path;
+          } catch {
+            return false;
+          }
+        }).length;
+      assert.throws(() => sgd.load(path));
+      assert.throws(() => b.load(path));
+      assert.equal(open(), 0);
+    }
   });
 });
