@@ -129,11 +129,18 @@ export function lockRun(dir: string): void {
       `${dir} is in use by process ${owner} (${path}); wait for it or stop it before resuming, or use another --out`,
     );
   writeFileSync(path, String(process.pid));
-  process.once('exit', () => {
+  if (heldLocks.size === 0) process.once('exit', releaseLocks);
+  heldLocks.add(path);
+}
+
+/** The locks this process holds, removed by one exit handler (a recipe opens several run folders). */
+const heldLocks = new Set<string>();
+function releaseLocks(): void {
+  for (const path of heldLocks)
     try {
       if (Number(readFileSync(path, 'utf8')) === process.pid) unlinkSync(path);
     } catch {}
-  });
+  heldLocks.clear();
 }
 
 function alive(pid: number): boolean {
