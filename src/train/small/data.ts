@@ -27,7 +27,9 @@ export function balancedQuestions(questions: readonly VsiQuestion[], perType: nu
   const groups = new Map<string, VsiQuestion[]>();
   for (const q of questions) {
     const key = `${q.scene_name}\u0000${q.question_type}`;
-    groups.set(key, [...(groups.get(key) ?? []), q]);
+    const group = groups.get(key) ?? [];
+    groups.set(key, group);
+    group.push(q);
   }
   const chosen = new Set<VsiQuestion>();
   for (const [key, group] of groups)
