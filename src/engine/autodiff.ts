@@ -723,8 +723,11 @@ function markActive(nodes: readonly Node[], active: Set<number>): void {
 class GradSums {
   private readonly parts = new Map<number, Tensor[]>();
   private readonly sums = new Map<number, Tensor>();
+  /** Every contribution in arrival order. */
+  readonly log: { to: Tensor; d: Tensor }[] = [];
 
   add(t: Tensor, d: Tensor): void {
+    this.log.push({ to: t, d });
     const list = this.parts.get(t.id);
     if (list) list.push(d);
     else this.parts.set(t.id, [d]);
@@ -767,6 +770,10 @@ function visit(n: Node, active: Set<number>, sums: GradSums): void {
  * The backward pass of one checkpointed segment: its nodes copied to read the saved start (ordered after the end's
  * gradient), then differentiated in reverse; tensors from outside the segment (parameters, shared tables) receive
  * their contributions directly, the start through the copy.
+ * The start's gradient, which the backward pass of the segments before reads, is ordered after those contributions
+ * (a parameter's gradient is small, but computing it reads the segment's activation-sized gradients and inputs):
+ * ONNX Runtime orders nodes depth-first from the graph outputs, and a parameter gradient reached only through the
+ * optimizer update would otherwise run after the whole backward pass, every layer's activations kept until then.
  */
 function recomputeBackward(s: Segment, active: Set<number>, sums: GradSums): void {
   const dEnd = sums.total(s.end);
@@ -790,9 +797,13 @@ function recomputeBackward(s: Segment, active: Set<number>, sums: GradSums): voi
   if (active.has(s.start.id)) active.add(start.id);
   markActive(copies, active);
   sums.add(copyOf.get(s.end.id)!, dEnd);
+  const from = sums.log.length;
   for (let k = copies.length - 1; k >= 0; k--) visit(copies[k], active, sums);
+  const inside = new Set(copies.flatMap((c) => c.outputs.map((o) => o.id)));
+  const outside = sums.log.slice(from).filter((c) => c.to !== start && !inside.has(c.to.id));
   const dStart = sums.total(start);
-  if (dStart) sums.add(s.start, dStart);
+  if (dStart)
+    sums.add(s.start, outside.length ? orderedAfter(dStart, outside.map((c) => c.d)) : dStart);
 }
 
 function ruleOf(n: Node): Rule {

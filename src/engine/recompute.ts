@@ -80,10 +80,14 @@ export function recomputeSegments(nodes: readonly Node[]): Segment[] {
 }
 
 /**
- * `x` again, as a tensor that ONNX Runtime can compute only once `after` exists: Where(c, x, x) with c read from
- * one element of `after` (the value is x whatever c is; a full copy of x, small next to a segment's activations).
+ * `x` again, as a tensor that ONNX Runtime can compute only once every tensor of `after` exists: Where(c, x, x) with
+ * c read from one element of each (the value is x whatever c is; a full copy of x, small next to a segment's
+ * activations).
  */
-export function orderedAfter(x: Tensor, after: Tensor): Tensor {
-  const first = op.slice(op.reshape(after, [-1]), [0], [0], [1]);
-  return op.where(op.equal(first, first), x, x);
+export function orderedAfter(x: Tensor, after: Tensor | readonly Tensor[]): Tensor {
+  const firsts = (Array.isArray(after) ? after : [after]).map((t) =>
+    op.cast(op.slice(op.reshape(t, [-1]), [0], [0], [1]), 'float32'),
+  );
+  const probe = firsts.reduce((a, b) => op.add(a, b));
+  return op.where(op.equal(probe, probe), x, x);
 }

@@ -1,6 +1,9 @@
 // Activation checkpointing in autodiff (engine/recompute.ts): gradients with each segment between boundaries
 // recomputed in the backward pass equal those that keep every activation; each segment's forward is in the graph
-// twice; a segment tensor read past the next boundary is refused.
+// twice; a segment's weight gradients are computed before the backward pass moves to the segment before it (ONNX
+// Runtime orders nodes depth-first from the outputs: a weight gradient that nothing but the optimizer reads would
+// run last, every layer's activation-sized gradients kept until then); a segment tensor read past the next boundary
+// is refused.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { backward } from '../../src/engine/autodiff.ts';
@@ -27,6 +30,20 @@ function residualStack(leak = false): E.Graph {
   // A leak: layer 0's activation read after the last boundary.
   g.output('loss', E.sum(E.mul(h, leak ? E.add(h, early!) : h), []));
   return g;
+}
+
+/** Ids of the tensors `t` is computed from (itself included). */
+function ancestorIds(t: E.Tensor): Set<number> {
+  const seen = new Set<number>();
+  const stack = [t];
+  while (stack.length) {
+    const x = stack.pop()!;
+    if (seen.has(x.id)) continue;
+    seen.add(x.id);
+    const src = x.graph.sources.get(x.id);
+    if (src?.kind === 'node') for (const i of src.node.inputs) if (i) stack.push(i);
+  }
+  return seen;
 }
 
 const wrt = ['x', ...Array.from({ length: LAYERS }, (_, k) => `w${k}`)];
@@ -61,6 +78,18 @@ describe('activation checkpointing', () => {
       );
     assert.equal(recomputed.matmuls, kept.matmuls + LAYERS, 'one recomputed forward MatMul per layer');
     assert.ok(kept.out.dw0.data.some((v) => v !== 0));
+  });
+
+  test("each segment's weight gradient is an ancestor of the earlier segments' gradients", () => {
+    const bw = backward(residualStack(), 'loss', wrt, { recompute: true });
+    for (let k = 1; k < LAYERS; k++)
+      assert.ok(
+        ancestorIds(bw.grads.get(`w${k - 1}`)!).has(bw.grads.get(`w${k}`)!.id),
+        `dw${k} is computed before the backward pass of layer ${k - 1}`,
+      );
+    // Without recomputation nothing orders them (so the check above sees the added dependency).
+    const plain = backward(residualStack(), 'loss', wrt);
+    assert.ok(!ancestorIds(plain.grads.get('w0')!).has(plain.grads.get('w1')!.id));
   });
 
   test('a segment tensor read past the next boundary is an error', () => {
