@@ -802,8 +802,8 @@ function recomputeBackward(s: Segment, active: Set<number>, sums: GradSums): voi
   const inside = new Set(copies.flatMap((c) => c.outputs.map((o) => o.id)));
   const outside = sums.log.slice(from).filter((c) => c.to !== start && !inside.has(c.to.id));
   const dStart = sums.total(start);
-  if (dStart)
-    sums.add(s.start, outside.length ? orderedAfter(dStart, outside.map((c) => c.d)) : dStart);
+  const params = outside.map((c) => c.d);
+  if (dStart) sums.add(s.start, params.length ? orderedAfter(dStart, params) : dStart);
 }
 
 function ruleOf(n: Node): Rule {
