@@ -64,12 +64,12 @@ interface Options {
 }
 
 /** The most negative float32, as HF uses for masked logits (keeps fully masked rows finite). */
-const MASKED = -3.4028234663852886e38;
+export const MASKED = -3.4028234663852886e38;
 
 const scalarDim = (t: Tensor, axis: number) => squeeze(shape(t, axis, axis + 1), [0]);
 
 /** [B, S, H·D] → [B, H, S, D]. */
-const heads = (x: Tensor, h: number, d: number) =>
+export const heads = (x: Tensor, h: number, d: number) =>
   transpose(reshape(x, [x.shape[0], x.shape[1], h, d]), [0, 2, 1, 3]);
 
 /** The buffer `past` with `update` [B, H, S, D] written at positions [length, length + S) of axis 2. */

@@ -70,6 +70,7 @@ function trainableModel(
     logitsIndex: !!d.rows,
     format: o.format,
     layerBoundaries: !d.cache,
+    blockedAttention: !d.cache,
   });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);

@@ -40,6 +40,11 @@ export interface DecoderOptions {
    * can then recompute one layer at a time in its backward pass (HF `gradient_checkpointing`; engine/recompute.ts).
    */
   layerBoundaries?: boolean;
+  /**
+   * Attention one query head at a time, its backward pass recomputing each head's probabilities (training graphs:
+   * no [heads, S, S] tensor; engine/blocked_attention.ts). Not with a cache buffer.
+   */
+  blockedAttention?: boolean;
 }
 
 /**
@@ -120,7 +125,9 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
       value: g.input(`past_value.${i}`, f.dtype, [1, KV, cacheLength, D]),
       length: pastLength,
     };
-    const att = E.attention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past });
+    const att = opts.blockedAttention
+      ? E.blockedAttention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past })
+      : E.attention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past });
     g.output(`present_key.${i}`, att.present!.key);
     g.output(`present_value.${i}`, att.present!.value);
     x = E.add(x, dense(g, att.out, `${p}.self_attn.o_proj`, c.numHeads * D, H, false, f));
