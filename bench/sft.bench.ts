@@ -13,9 +13,11 @@
 // Every run stays under ~6 GB RSS.
 // `--long`: a real-length sample instead: 16 frames 640×480 at upstream's pixel bounds (476×644 after resize →
 // 3,128 visual tokens, ~3.2k tokens in all) on the real-width LLM at 1 and 2 layers, LoRA r16 on an int4 base,
-// before / after each memory mechanism: logits only at labelled positions (sft_graph.ts) and activation
-// checkpointing (engine/recompute.ts). 2 steps each (step 1 compiles and encodes; step 2 is the figure). A run
-// whose RSS passes 15 GiB is stopped (the machine is shared) and reported as such.
+// before / after each memory mechanism: logits only at labelled positions (sft_graph.ts), activation
+// checkpointing (engine/recompute.ts), blocked attention (engine/blocked_attention.ts) and glibc's mmap threshold
+// (MMAP_TUNABLE below). 2 steps each (step 1 compiles and encodes; step 2 is the figure). A run whose RSS passes
+// 15 GiB is stopped (the machine is shared) and reported as such. Children run with the mmap threshold as the CLI
+// does, except the --long variants before it.
 // Usage: npm run bench:sft [-- --quick (no real)] [-- --only tiny|100m|real] [-- --long [--results FILE [--print]] [--jobs N] [--steps 1|2]]
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,7 +37,14 @@ interface Job {
   lora: boolean;
   cache: boolean;
   /** The real-length sample (--long) with its memory mechanisms on or off. */
-  long?: { allLogits: boolean; recompute: boolean; steps: number };
+  long?: {
+    allLogits: boolean;
+    recompute: boolean;
+    fullAttention: boolean;
+    /** Run with glibc's mmap threshold fixed (MMAP_TUNABLE). */
+    mmapThreshold: boolean;
+    steps: number;
+  };
 }
 interface Result {
   steps: number[];
@@ -43,6 +52,18 @@ interface Result {
   /** Stopped by the RSS watchdog. */
   stopped?: boolean;
 }
+
+/**
+ * glibc's malloc returns freed blocks to the system only above its mmap threshold, which by default rises to the
+ * largest block freed so far (up to 32 MB): a training step's many activation-sized blocks (3.2k × 2048 float32 =
+ * 26 MB) then stay in its heap, fragmented, and the process keeps GBs it no longer uses. A fixed 1 MB threshold
+ * (what bin/spatial-mllm.js sets) maps and unmaps each of them.
+ */
+const MMAP_TUNABLE = 'glibc.malloc.mmap_threshold=1048576';
+const mmapEnv = () => ({
+  ...process.env,
+  GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MMAP_TUNABLE].filter(Boolean).join(':'),
+});
 
 /** RSS above which a child is stopped (the machine is shared with the lead's training). */
 const RSS_LIMIT = 15 * 2 ** 30;
@@ -61,6 +82,7 @@ async function child(job: Job): Promise<void> {
     epochs: 1,
     maxSteps: job.long?.steps ?? 4,
     allLogits: job.long?.allLogits,
+    fullAttention: job.long?.fullAttention,
     gradientCheckpointing: job.long?.recompute ?? false,
     seed: 0,
     saveEvery: 100,
@@ -85,6 +107,7 @@ function runChild(job: Job): Promise<Result> {
       ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', JSON.stringify(job)],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
+        env: job.long && !job.long.mmapThreshold ? { ...process.env, GLIBC_TUNABLES: '' } : mmapEnv(),
       },
     );
     let out = '';
@@ -136,10 +159,30 @@ const projectorActivationBytes = (v: number) => 4 * (4 * v * 16384 + 4 * v * 128
 async function long(): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'sft-bench-long-'));
   const { data, media } = writeData(root, true);
+  const base = { allLogits: true, recompute: false, fullAttention: true, mmapThreshold: false };
   const variants = [
-    { label: 'before (logits at all positions, activations kept)', allLogits: true, recompute: false },
-    { label: '+ logits at labelled positions only', allLogits: false, recompute: false },
-    { label: '+ activation checkpointing (per decoder layer)', allLogits: false, recompute: true },
+    { label: 'before (logits at all positions, activations kept)', ...base },
+    { label: '+ logits at labelled positions only', ...base, allLogits: false },
+    {
+      label: '+ activation checkpointing (per decoder layer, parameter gradients in layer order)',
+      ...base,
+      allLogits: false,
+      recompute: true,
+    },
+    {
+      label: '+ blocked attention (one head at a time, recomputed in the backward pass)',
+      ...base,
+      allLogits: false,
+      recompute: true,
+      fullAttention: false,
+    },
+    {
+      label: `+ glibc mmap threshold 1 MB (GLIBC_TUNABLES=${MMAP_TUNABLE}, as bin/spatial-mllm.js)`,
+      allLogits: false,
+      recompute: true,
+      fullAttention: false,
+      mmapThreshold: true,
+    },
   ];
   // --results FILE keeps each measured run (JSON by variant and size): a rerun measures only what is missing, so
   // an interrupted benchmark on a busy machine continues; --print only prints its table. --jobs N runs N children

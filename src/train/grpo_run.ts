@@ -8,7 +8,13 @@ import { type GrpoHyperparameters, type GrpoPrompt, GrpoTrainer } from './grpo.t
 import { type LogRecord, Progress, RunFolder } from './run_log.ts';
 import { SftModel } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
-import { microBatchRecord, runSettings, type SftRunOptions, totalStepsOf } from './sft_run.ts';
+import {
+  microBatchRecord,
+  runSettings,
+  type SftRunOptions,
+  totalStepsOf,
+  withRecordedCheckpointing,
+} from './sft_run.ts';
 
 export interface GrpoRunOptions
   extends Omit<SftRunOptions, 'evalData' | 'evalEvery' | 'evalMedia' | 'evalLimit'> {
@@ -22,7 +28,8 @@ export interface GrpoRunSummary {
   exported: ExportResult;
 }
 
-export async function runGrpo(o: GrpoRunOptions): Promise<GrpoRunSummary> {
+export async function runGrpo(given: GrpoRunOptions): Promise<GrpoRunSummary> {
+  const o = withRecordedCheckpointing(given);
   const log = o.log ?? ((s: string) => process.stderr.write(s));
   const records = readSftRecords(o.data, o.media);
   const P = o.grpo.promptsPerStep;

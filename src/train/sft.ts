@@ -76,6 +76,8 @@ export interface SftOptions {
   gradientCheckpointing?: boolean;
   /** Logits at every position, not only the labelled ones (benchmark baseline; sft_graph.ts). */
   allLogits?: boolean;
+  /** Attention with all heads at once (benchmark baseline; sft_graph.ts). */
+  fullAttention?: boolean;
   /** Where frozen-encoder outputs are cached; none = recompute every time. */
   encoderCache?: string;
   device?: Device;
@@ -84,6 +86,11 @@ export interface SftOptions {
   /** The training graph (default the SFT loss head) and the extra outputs each step returns (GRPO). */
   head?: { build: (cfg: SpatialMllmConfig, o: SftGraphOptions) => E.Graph; outputs: string[] };
 }
+
+/** Whether a run recomputes each decoder layer: as asked, else on with a quantized frozen base (see SftOptions). */
+export const gradientCheckpointingOf = (
+  o: Pick<SftOptions, 'gradientCheckpointing' | 'frozenQuant'>,
+): boolean => o.gradientCheckpointing ?? o.frozenQuant !== undefined;
 
 /** Upstream `create_optimizer`: projector = the vision merger and the connector (they get mm_projector_lr). */
 export const isProjector = (name: string): boolean =>
@@ -171,7 +178,11 @@ export class SftModel {
     const llmWeights: E.WeightSource = quant
       ? quantizedSource(checkpoint.weights, quant)
       : checkpoint.weights;
-    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, { format, allLogits: options.allLogits });
+    const baseGraph = (options.head?.build ?? buildSftGraph)(cfg, {
+      format,
+      allLogits: options.allLogits,
+      fullAttention: options.fullAttention,
+    });
     let graph = baseGraph;
     let lora: SftModel['lora'];
     const weights = new Map<string, HostTensor>();
@@ -214,7 +225,7 @@ export class SftModel {
       keepGradients: options.keepGradients,
       outputs: options.head?.outputs,
       adopt: !options.head,
-      recompute: options.gradientCheckpointing ?? options.frozenQuant !== undefined,
+      recompute: gradientCheckpointingOf(options),
     });
     // The starting values of trainable tensors are only kept for a head that needs the reference model (GRPO);
     // otherwise the trainer updates them in place (adopt).

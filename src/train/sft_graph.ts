@@ -28,6 +28,11 @@ export interface SftGraphOptions {
    * copy: the benchmark's baseline).
    */
   allLogits?: boolean;
+  /**
+   * The decoder's attention as the primitive one ([heads, S, S] probabilities kept for the backward pass) instead
+   * of one head at a time (engine/blocked_attention.ts): the benchmark's baseline.
+   */
+  fullAttention?: boolean;
 }
 
 /**
@@ -70,7 +75,7 @@ function trainableModel(
     logitsIndex: !!d.rows,
     format: o.format,
     layerBoundaries: !d.cache,
-    blockedAttention: !d.cache,
+    blockedAttention: !d.cache && !o.fullAttention,
   });
   // Continue the decoder's fresh-dim numbering so inlined shapes never collide with ours.
   const g = new E.Graph(`spatial_mllm_${cfg.version}_${name}`, decoder.freshCount);

@@ -9,13 +9,14 @@
 // Data order: micro-batches stream through the records epoch after epoch, each epoch in a seeded permutation
 // (upstream shuffles once with Python's random.seed(42), then the HF sampler reshuffles per epoch with torch's
 // generator; neither stream is reproduced).
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AdapterDeps } from '../eval/adapter.ts';
 import { type ExportResult, exportSft } from './export.ts';
 import { BENCHMARK_CURVES, type BenchmarkScores, benchmarkScores, readHeldOut } from './heldout.ts';
 import { Rng } from './rng.ts';
 import { type LogRecord, Progress, RunFolder } from './run_log.ts';
-import { SftModel, type SftOptions } from './sft.ts';
+import { gradientCheckpointingOf, SftModel, type SftOptions } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
 import type { SftExample } from './sft_example.ts';
 
@@ -82,7 +83,21 @@ export function runSettings(o: SftRunOptions, totalSteps: number): Record<string
     video: o.video ?? null,
     lora: o.lora ?? null,
     frozenQuant: o.frozenQuant ?? null,
+    gradientCheckpointing: gradientCheckpointingOf(o),
   };
+}
+
+/**
+ * `o` with the run folder's own --[no-]gradient-checkpointing when the rerun does not give one (a run started
+ * without the default keeps its setting on resume).
+ */
+export function withRecordedCheckpointing<T extends SftRunOptions>(o: T): T {
+  if (o.gradientCheckpointing !== undefined) return o;
+  const path = join(o.out, 'settings.json');
+  if (!existsSync(path)) return o;
+  const recorded = (JSON.parse(readFileSync(path, 'utf8')) as { gradientCheckpointing?: unknown })
+    .gradientCheckpointing;
+  return typeof recorded === 'boolean' ? { ...o, gradientCheckpointing: recorded } : o;
 }
 
 /** Steps of a run: --max-steps, else enough optimizer steps for the epochs. */
@@ -93,7 +108,8 @@ export const totalStepsOf = (
 ) => o.maxSteps ?? Math.max(1, Math.ceil((o.epochs * records) / perStep));
 
 /** `deps`: the app's model adapter, which a benchmark --eval-data is answered with. */
-export async function runSft(o: SftRunOptions, deps: AdapterDeps = {}): Promise<SftRunSummary> {
+export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Promise<SftRunSummary> {
+  const o = withRecordedCheckpointing(given);
   const log = o.log ?? ((s: string) => process.stderr.write(s));
   // Every record (and the held-out data) is checked before anything is written.
   const records = readSftRecords(o.data, o.media);

@@ -126,6 +126,25 @@ for (const { dir: model, name } of models.slice(0, 1))
       base.checkpoint.close();
     });
 
+    test('--gradient-checkpointing is a setting of the run: recorded, kept by a rerun without it, refused when changed', {
+      timeout: 300_000,
+    }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sft-ckpt-'));
+      const { data, media } = writeToyData(dir, 2);
+      const out = join(dir, 'run');
+      const o = { ...toyRun(model, data, media, out, 1e-3), maxSteps: 1 };
+      await runSft({ ...o, gradientCheckpointing: true });
+      const settings = JSON.parse(readFileSync(join(out, 'settings.json'), 'utf8'));
+      assert.equal(
+        settings.gradientCheckpointing,
+        true,
+        'recorded (the default here would be off: no quantized base)',
+      );
+      const again = await runSft(o);
+      assert.equal(again.resumedFrom, 1, 'a rerun without the option resumes with the recorded setting');
+      await assert.rejects(runSft({ ...o, gradientCheckpointing: false }), /other settings/);
+    });
+
     test('bad data: missing video, malformed line, no answer turn → file:line error, nothing written', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'sft-bad-'));
       const { data, media } = writeToyData(dir, 2);
