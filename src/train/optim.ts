@@ -88,8 +88,12 @@ export function update(
  * is scaled by maxNorm / (norm + 1e-6). Returns the clipped gradients and the norm before clipping.
  */
 export function clipByGlobalNorm(grads: E.Tensor[], maxNorm: number): { grads: E.Tensor[]; norm: E.Tensor } {
-  const squares = grads.map((g) => E.sum(E.mul(g, g), []));
-  const norm = E.sqrt(squares.reduce((a, b) => E.add(a, b)));
+  const norm = globalNorm(grads);
   const coef = E.minimum(E.div(maxNorm, E.add(norm, 1e-6)), 1);
   return { grads: grads.map((g) => E.mul(g, coef)), norm };
+}
+
+/** The L2 norm of all gradients together (NaN or +inf when one element is). */
+export function globalNorm(grads: E.Tensor[]): E.Tensor {
+  return E.sqrt(grads.map((g) => E.sum(E.mul(g, g), [])).reduce((a, b) => E.add(a, b)));
 }

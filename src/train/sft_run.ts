@@ -166,6 +166,12 @@ export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Prom
         seconds: (Date.now() - started) / 1000,
         samples: batch.map((b) => b.record.id),
       };
+      if (r.skipped) {
+        entry.skipped = true;
+        log(
+          `step ${r.step}: a gradient is NaN or infinite; the update was skipped (${model.trainer.skippedSteps} so far)\n`,
+        );
+      }
       if (heldOut && (r.step === totalSteps || (o.evalEvery && r.step % o.evalEvery === 0))) {
         entry.eval_loss = evalLoss = await model.evalLoss(evalExamples);
         if (heldOut.kind === 'benchmark') {

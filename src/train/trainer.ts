@@ -18,6 +18,7 @@ import type { HostTensor } from '../tensor.ts';
 import { openSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 import {
   clipByGlobalNorm,
+  globalNorm,
   groupScalars,
   type OptimizerConfig,
   scalarNames,
@@ -69,6 +70,8 @@ export interface StepResult {
   losses: number[];
   /** Global gradient norm before clipping (when maxGradNorm is set). */
   gradNorm?: number;
+  /** A gradient was NaN or infinite: parameters and optimizer state were left unchanged. */
+  skipped?: boolean;
   /** Accumulated gradients before clipping, by parameter (with keepGradients). */
   gradients?: Map<string, HostTensor>;
   /** Rate used per group. */
@@ -97,8 +100,10 @@ const zerosLike = (t: HostTensor): HostTensor => ({
 });
 
 export class Trainer {
-  /** Optimizer steps taken. */
+  /** Optimizer steps taken (skipped ones included: the schedule and the data order move on). */
   stepsDone = 0;
+  /** Steps whose update was skipped for non-finite gradients (AdamW's bias correction counts the others). */
+  skippedSteps = 0;
   private parity: 0 | 1 = 0;
   private readonly sessions = new Map<Kind, Promise<Session>>();
   private readonly groupOf = new Map<string, ParamGroup>();
@@ -181,11 +186,18 @@ export class Trainer {
       grads.forEach((d, i) => {
         g.output(`grad:${this.trainable[i]}`, d);
       });
+    let norm: E.Tensor;
     if (this.o.maxGradNorm !== undefined) {
       const clipped = clipByGlobalNorm(grads, this.o.maxGradNorm);
       grads = clipped.grads;
-      g.output('grad_norm', clipped.norm);
-    }
+      norm = clipped.norm;
+      g.output('grad_norm', norm);
+    } else norm = globalNorm(grads);
+    // Non-finite guard: with a NaN or infinite gradient anywhere the update keeps every tensor as it was
+    // (norm − norm is 0 only for a finite norm).
+    const finite = E.equal(E.sub(norm, norm), 0);
+    g.output('grads_finite', finite);
+    const guarded = (updated: E.Tensor, old: E.Tensor) => E.where(finite, updated, old);
     const scalars = new Map(
       this.groups.map((grp) => [
         grp.name,
@@ -198,9 +210,9 @@ export class Trainer {
       const p = bw.values.get(name)!;
       const state = this.slots.map((s) => g.input(`${s}:${name}`, 'float32', p.shape));
       const u = update(this.o.optimizer, p, grads[i], state, scalars.get(this.groupOf.get(name)!.name)!);
-      g.output(`new:${name}`, u.param);
+      g.output(`new:${name}`, guarded(u.param, p));
       u.state.forEach((s, k) => {
-        g.output(`new:${this.slots[k]}:${name}`, s);
+        g.output(`new:${this.slots[k]}:${name}`, guarded(s, state[k]));
       });
     });
     return g;
@@ -288,7 +300,12 @@ export class Trainer {
           fetches[`new:${key}`] = pair[next];
         }
         for (const grp of this.groups) {
-          const values = groupScalars(this.o.optimizer, lr[grp.name], grp.weightDecay ?? 0, this.stepsDone);
+          const values = groupScalars(
+            this.o.optimizer,
+            lr[grp.name],
+            grp.weightDecay ?? 0,
+            this.stepsDone - this.skippedSteps,
+          );
           for (const [s, v] of Object.entries(values))
             feeds[`${s}:${grp.name}`] = { dtype: 'float32', shape: [], data: Float32Array.of(v) };
         }
@@ -298,7 +315,8 @@ export class Trainer {
       result.bytes.fetched += sumBytes(Object.values(fetches)) + sumBytes(Object.values(out));
       result.losses.push(Number(out[this.lossName].data[0]));
       if (out.grad_norm) result.gradNorm = Number(out.grad_norm.data[0]);
-      const { [this.lossName]: _, grad_norm: __, ...rest } = out;
+      if (out.grads_finite && !out.grads_finite.data[0]) result.skipped = true;
+      const { [this.lossName]: _, grad_norm: __, grads_finite: ___, ...rest } = out;
       for (const key of Object.keys(rest))
         if (key.startsWith('grad:')) {
           result.gradients ??= new Map();
@@ -309,6 +327,7 @@ export class Trainer {
     }
     this.parity = next;
     this.stepsDone++;
+    if (result.skipped) this.skippedSteps++;
     return result;
   }
 
@@ -344,6 +363,7 @@ export class Trainer {
     writeSafetensors(path, tensors, {
       format: CHECKPOINT_FORMAT,
       step: String(this.stepsDone),
+      skipped: String(this.skippedSteps),
       optimizer: JSON.stringify(this.o.optimizer),
       extra: JSON.stringify(extra),
     });
@@ -381,6 +401,7 @@ export class Trainer {
       file.close();
     }
     this.stepsDone = Number(meta.step);
+    this.skippedSteps = Number(meta.skipped ?? 0);
     return JSON.parse(meta.extra ?? '{}');
   }
 

@@ -223,6 +223,49 @@ describe('optimizers against a float64 torch-rule reference', () => {
     }
   });
 
+  test('a NaN loss skips the update: parameters and state unchanged, counted; later steps as if it never came', async () => {
+    const rng = new Rng(7);
+    const init = new Map([
+      ['w', random(rng, [OUT, IN])],
+      ['b', random(rng, [OUT])],
+    ]);
+    const o: TrainerOptions = {
+      trainable: () => true,
+      optimizer: { kind: 'adamw' },
+      lr: 0.05,
+      weightDecay: 0.1,
+    };
+    const guarded = Trainer.create(leastSquares(), init, o);
+    const clean = Trainer.create(leastSquares(), init, o);
+    const snapshot = (t: Trainer) =>
+      new Map(
+        [...t.parameters(), ...t.optimizerState()].map(([k, v]) => [k, Array.from(v.data as Float32Array)]),
+      );
+    try {
+      const [first, last] = [batch(rng, 3), batch(rng, 3)];
+      await guarded.step([first]);
+      await clean.step([first]);
+      const before = snapshot(guarded);
+      const bad = await guarded.step([{ ...batch(rng, 3), denominator: f32([], [Number.NaN]) }]);
+      assert.ok(Number.isNaN(bad.losses[0]), 'the loss is NaN');
+      assert.equal(bad.skipped, true);
+      assert.deepEqual(snapshot(guarded), before, 'parameters and optimizer state unchanged');
+      assert.equal(guarded.skippedSteps, 1);
+      assert.equal(guarded.stepsDone, 2, 'the step is still counted (schedule and data move on)');
+      const next = await guarded.step([last]);
+      await clean.step([last]);
+      assert.equal(next.skipped, undefined);
+      assert.deepEqual(
+        snapshot(guarded),
+        snapshot(clean),
+        'AdamW bias correction counts applied updates only',
+      );
+    } finally {
+      await guarded.release();
+      await clean.release();
+    }
+  });
+
   test('frozen parameters get no update and no gradient graph', async () => {
     const rng = new Rng(6);
     const init = new Map([
@@ -237,6 +280,7 @@ describe('optimizers against a float64 torch-rule reference', () => {
     try {
       const g = trainer.buildGraph('step');
       assert.deepEqual(g.outputs.map((o) => o.name).sort(), [
+        'grads_finite',
         'loss',
         'new:b',
         'new:exp_avg:b',

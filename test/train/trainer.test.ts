@@ -45,7 +45,7 @@ describe('trainer buffers', () => {
       const batchBytes = 2 * 4 * TOY.seq * 8 + 4;
       const scalarBytes = 3 * 4; // AdamW: decay, step_size, bias_correction2_sqrt of one group
       assert.equal(r1.bytes.fed, 3 * paramBytes + batchBytes + scalarBytes); // params + exp_avg + exp_avg_sq
-      assert.equal(r1.bytes.fetched, 3 * paramBytes + 4 + 4); // updated params and state, loss, grad_norm
+      assert.equal(r1.bytes.fetched, 3 * paramBytes + 4 + 4 + 1); // updated params and state, loss, grad_norm, finite flag
     } finally {
       await trainer.release();
     }
