@@ -6,8 +6,8 @@
 // so that a sequence spans several chunks.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import type { Lowering } from '../../src/engine/index.ts';
 import { cosine } from '../../bench/support/compare.ts';
+import type { Lowering } from '../../src/engine/index.ts';
 import { InputError } from '../../src/errors.ts';
 import { W8A8 } from '../../src/models/layers.ts';
 import { patchStartIdx } from '../../src/models/vggt/aggregator.ts';
@@ -154,7 +154,10 @@ for (const fixture of findFixtures('vggt')) {
           report.push(`${`${fixture.name} ${name} W8A8 ${key}`.padEnd(52)} cosine ${cos.toFixed(6)}`);
           assert.ok(cos >= 0.995, `${key}: cosine ${cos}`);
           const fp32 = fp32Error.get(`${fixture.name} ${name} fused ${key}`);
-          assert.ok(fp32 !== undefined && abs > fp32, `${key}: max abs ${abs} not above the float32 run's ${fp32}`);
+          assert.ok(
+            fp32 !== undefined && abs > fp32,
+            `${key}: max abs ${abs} not above the float32 run's ${fp32}`,
+          );
         }
       });
   });

@@ -7,13 +7,13 @@ import * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import type { Device } from '../../runtime/session.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';
+import { quantizedSource } from '../../weights/quantized_source.ts';
 import type { LinearFormat } from '../layers.ts';
 import { GraphSessions } from '../sessions.ts';
 import { aggregator, BATCH, FRAMES } from './aggregator.ts';
 import { cameraHead } from './camera_head.ts';
 import type { VggtConfig } from './config.ts';
 import { type DptKind, dptHead } from './dpt_head.ts';
-import { quantizedSource } from '../../weights/quantized_source.ts';
 import { openVggt } from './load.ts';
 
 export type ImageSize = [height: number, width: number];
