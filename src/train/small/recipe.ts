@@ -60,7 +60,7 @@ export interface SmallRecipeOptions {
   visionSteps: number;
   visionBatch: number;
   /** Every N-th training conversation also goes in blind (grey frames); 0 = none. */
-  blindEvery?: number;
+  blindEvery: number;
   /** Copy the final model (SFT+GRPO) here when the recipe ends, e.g. `models/small` (what `--model small` names). */
   publish?: string;
   /** Evaluate only these runs (default all). */
@@ -152,7 +152,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       seed: SEEDS.train,
     });
     const sft = balancedQuestions(train.questions, o.trainPerType);
-    writeConversations(p.sftData, sft, o.blindEvery ?? 0);
+    writeConversations(p.sftData, sft, o.blindEvery);
     const ev = await synthesize({ ...synthOptions, scenes: o.evalScenes, out: p.eval, seed: SEEDS.eval });
     const evalQs = balancedQuestions(ev.questions, o.evalPerType);
     writeFileSync(p.evalQuestions, evalQs.map((q) => `${JSON.stringify(q)}\n`).join(''));
