@@ -15,12 +15,17 @@ import { decodePositionIds } from '../models/qwen2_5_vl/rope_index.ts';
 import type { SpatialMllmConfig } from '../models/spatial_mllm/config.ts';
 import { Session } from '../runtime/session.ts';
 import { f32, type HostTensor, i64 } from '../tensor.ts';
-import { grpoTokenTerms, IGNORE_INDEX, labelMask, tokenLogProbs } from './losses.ts';
+import { grpoTokenTerms, IGNORE_INDEX, tokenLogProbs } from './losses.ts';
 import { replay } from './replay.ts';
 import { type Reward, reward, type TaskKind, taskKind } from './rewards.ts';
 import type { SftModel, SftOptions } from './sft.ts';
 import type { SftExample } from './sft_example.ts';
-import { buildPolicyDecoder, buildTrainableLogits, type SftGraphOptions } from './sft_graph.ts';
+import {
+  buildPolicyDecoder,
+  buildTrainableLogits,
+  labelledPositions,
+  type SftGraphOptions,
+} from './sft_graph.ts';
 import { buildSftTokens } from './sft_labels.ts';
 import { trainingOnnx } from './trainer.ts';
 
@@ -64,33 +69,54 @@ export const GRPO_OUTPUTS = ['token_logprobs', 'kl_sum', 'clipped_sum', 'last_lo
 /**
  * The trainable model with the GRPO objective. Inputs (besides the model's): labels [1, S] (completion tokens
  * aligned with the logits, IGNORE_INDEX elsewhere), old_logprobs / ref_logprobs [1, S], advantage [],
- * loss_denominator []. Outputs: loss, token_logprobs (masked), kl_sum, clipped_sum, last_logits [V].
+ * loss_denominator []. Outputs: loss, token_logprobs [1, S] (0 off the completion), kl_sum, clipped_sum,
+ * last_logits [V]. Logits are computed only at the completion's positions and the last one (the rollout reference
+ * reads it), not over the whole ~3k-token prompt × vocabulary; `o.allLogits` computes them everywhere (the
+ * reference a test compares with).
  */
 export function buildGrpoGraph(
   cfg: SpatialMllmConfig,
   o: SftGraphOptions,
   h: Pick<GrpoHyperparameters, 'beta' | 'epsilon'>,
 ): E.Graph {
-  const { graph: g, logits } = buildTrainableLogits(cfg, 'grpo', o);
-  const labels = g.input('labels', 'int64', [1, 'seq']);
+  let labels: E.Tensor | undefined;
+  let scored: E.Tensor | undefined;
+  const { graph: g, logits } = buildTrainableLogits(
+    cfg,
+    'grpo',
+    o,
+    o.allLogits
+      ? undefined
+      : (g) => {
+          labels = g.input('labels', 'int64', [1, 'seq']);
+          scored = labelledPositions(E.squeeze(labels, [0]));
+          return E.concat([scored, E.sub(E.shape(labels, 1, 2), 1)], 0);
+        },
+  );
+  if (o.allLogits) {
+    labels = g.input('labels', 'int64', [1, 'seq']);
+    scored = labelledPositions(E.squeeze(labels, [0]));
+  }
+  const at = (x: E.Tensor) => E.gather(x, scored!, 1); // [1, S] → [1, N]
+  // All positions: the labelled rows of the full logits (the last row is not labelled).
+  const rows = o.allLogits ? E.gather(logits, scored!, 1) : E.slice(logits, [1], [0], [-1]);
   const old = g.input('old_logprobs', 'float32', [1, 'seq']);
   const ref = g.input('ref_logprobs', 'float32', [1, 'seq']);
   const advantage = g.input('advantage', 'float32', []);
   const denominator = g.input('loss_denominator', 'float32', []);
-  const mask = labelMask(labels);
-  const logprobs = tokenLogProbs(logits, labels);
+  const logprobs = tokenLogProbs(rows, at(labels!));
   const t = grpoTokenTerms({
     logprobs,
-    oldLogprobs: old,
-    refLogprobs: h.beta > 0 ? ref : undefined,
+    oldLogprobs: at(old),
+    refLogprobs: h.beta > 0 ? at(ref) : undefined,
     advantages: advantage,
-    mask,
     clip: h.epsilon,
     beta: h.beta,
   });
-  const total = (x: E.Tensor) => E.sum(E.mul(x, mask), []);
+  const total = (x: E.Tensor) => E.sum(x, []);
   g.output('loss', E.div(total(t.perToken), denominator));
-  g.output('token_logprobs', E.mul(logprobs, mask));
+  const zeros = E.full(g, labels!.shape, 0);
+  g.output('token_logprobs', E.scatterElements(zeros, E.unsqueeze(scored!, [0]), logprobs, 1));
   g.output('kl_sum', total(t.kl));
   g.output('clipped_sum', total(t.clipped));
   const vocab = logits.shape[2] as number;

@@ -62,7 +62,7 @@ export interface GrpoTokenTerms {
  * r = exp(logπ − logπ_old), the clipped surrogate, plus β·KL with the k3 estimator against the reference policy.
  * `advantages` broadcasts against the log-probs ([B, 1], or a scalar for one sequence).
  */
-export function grpoTokenTerms(o: PolicyLossInputs): GrpoTokenTerms {
+export function grpoTokenTerms(o: Omit<PolicyLossInputs, 'mask'>): GrpoTokenTerms {
   const eps = o.clip ?? 0.2;
   const ratio = E.exp(E.sub(o.logprobs, o.oldLogprobs));
   const adv = o.advantages;

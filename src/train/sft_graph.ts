@@ -128,7 +128,7 @@ export function buildSftGraph(cfg: SpatialMllmConfig, o: SftGraphOptions = {}): 
 }
 
 /** Positions whose label is not IGNORE_INDEX: labels [S] int64 → int64 [N]. */
-function labelledPositions(labels: E.Tensor): E.Tensor {
+export function labelledPositions(labels: E.Tensor): E.Tensor {
   const g = labels.graph;
   const [nz] = g.node(
     'NonZero',

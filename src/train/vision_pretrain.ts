@@ -537,14 +537,22 @@ export const visionPaths = (out: string) => ({
   model: join(out, 'model'),
 });
 
+const DECODES_IN_FLIGHT = 3;
+
 async function loadRooms(
   videos: readonly string[],
   o: VisionStageOptions,
   classes: string[],
 ): Promise<VisionRoom[]> {
   const processor = readProcessorConfig(o.model);
-  const rooms: VisionRoom[] = [];
-  for (const v of videos) rooms.push(await loadVisionRoom(v, processor, o.video, classes));
+  // A few rooms in flight: each decode is mostly an ffmpeg child process, so one at a time left a core idle.
+  const rooms: VisionRoom[] = new Array(videos.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < videos.length; i = next++)
+      rooms[i] = await loadVisionRoom(videos[i], processor, o.video, classes);
+  };
+  await Promise.all(Array.from({ length: DECODES_IN_FLIGHT }, worker));
   return rooms;
 }
 

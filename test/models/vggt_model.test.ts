@@ -6,8 +6,10 @@
 // so that a sequence spans several chunks.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { cosine } from '../../bench/support/compare.ts';
 import type { Lowering } from '../../src/engine/index.ts';
 import { InputError } from '../../src/errors.ts';
+import { W8A8 } from '../../src/models/layers.ts';
 import { patchStartIdx } from '../../src/models/vggt/aggregator.ts';
 import { poseEncodingToCameras } from '../../src/models/vggt/geometry.ts';
 import { VggtModel } from '../../src/models/vggt/model.ts';
@@ -16,6 +18,8 @@ import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
 
 const TOL = 1e-4;
+/** Max |err| of the float32 run per fixture case and output, which the W8A8 run must exceed (quantized for real). */
+const fp32Error = new Map<string, number>();
 const report: string[] = [];
 after(() => {
   if (report.length) console.log(`vggt max abs / relative errors:\n  ${report.join('\n  ')}`);
@@ -40,6 +44,7 @@ function check(
     ref = Math.max(ref, Math.abs(b[i]));
   }
   const rel = abs / ref;
+  fp32Error.set(label, abs);
   report.push(`${label.padEnd(52)} ${abs.toExponential(2)}  ${rel.toExponential(2)}`);
   if (tol.abs !== undefined)
     assert.ok(abs <= tol.abs, `${label}: max abs ${abs.toExponential(2)} > ${tol.abs}`);
@@ -116,5 +121,44 @@ for (const fixture of findFixtures('vggt')) {
         });
       }
     }
+  });
+}
+
+// What `ask --dtype int4|int8 --sampling space-aware` runs (SpatialMllm.geometry passes the encoders' format): the
+// aggregator in W8A8, the heads in float32. The point map and depth that space-aware sampling reads stay close to
+// upstream's float32 ones.
+for (const fixture of findFixtures('vggt')) {
+  describe(`${fixture.name} in W8A8`, () => {
+    const io = openSafetensors(`${fixture.dir}/io.safetensors`);
+    const model = VggtModel.load(fixture.dir, { format: W8A8 });
+    after(async () => {
+      io.close();
+      await model.release();
+    });
+    const cases = io
+      .names()
+      .filter((n) => n.endsWith('.images'))
+      .map((n) => n.slice(0, -'.images'.length));
+    for (const name of cases)
+      test(`${name}: world points and depth close to upstream float32`, async () => {
+        const p = await model.predict(io.read(`${name}.images`));
+        for (const [key, got] of [
+          ['world_points', p.worldPoints],
+          ['depth', p.depth],
+        ] as const) {
+          const a = toFloat32(got!);
+          const b = toFloat32(io.read(`${name}.${key}`));
+          const cos = cosine(a, b);
+          let abs = 0;
+          for (let i = 0; i < b.length; i++) abs = Math.max(abs, Math.abs(a[i] - b[i]));
+          report.push(`${`${fixture.name} ${name} W8A8 ${key}`.padEnd(52)} cosine ${cos.toFixed(6)}`);
+          assert.ok(cos >= 0.995, `${key}: cosine ${cos}`);
+          const fp32 = fp32Error.get(`${fixture.name} ${name} fused ${key}`);
+          assert.ok(
+            fp32 !== undefined && abs > fp32,
+            `${key}: max abs ${abs} not above the float32 run's ${fp32}`,
+          );
+        }
+      });
   });
 }

@@ -6,13 +6,27 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { f32, i64 } from '../../src/tensor.ts';
 import { GrpoTrainer, groupAdvantages, lossDenominators, PAPER_GRPO } from '../../src/train/grpo.ts';
 import { runGrpo } from '../../src/train/grpo_run.ts';
+import { IGNORE_INDEX } from '../../src/train/losses.ts';
 import { accuracyReward, formatReward, levenshteinRatio, reward, taskKind } from '../../src/train/rewards.ts';
 import { Rng } from '../../src/train/rng.ts';
 import { SftModel, UPSTREAM_SFT } from '../../src/train/sft.ts';
 import { readSftRecords } from '../../src/train/sft_data.ts';
 import { runCli, tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
+
+/** max |a − b| / max |b| */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    d = Math.max(d, Math.abs(a[i] - b[i]));
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return m === 0 ? d : d / m;
+}
 
 const VIDEO = { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 };
 
@@ -169,6 +183,62 @@ for (const { dir: model, name } of tinyModels().slice(0, 1)) {
     } finally {
       await grpo.release();
       await sft.release();
+    }
+  });
+
+  test(`GRPO graph: logits at the completion only = logits everywhere (loss, outputs, gradients) (${name})`, {
+    timeout: 120_000,
+  }, async (t) => {
+    const { data, media } = writeToyData(mkdtempSync(join(tmpdir(), 'grpo-rows-')), 1);
+    const load = (allLogits: boolean) =>
+      SftModel.load(model, {
+        hyper: { ...UPSTREAM_SFT, totalSteps: 1 },
+        video: VIDEO,
+        head: GrpoTrainer.head(PAPER_GRPO),
+        keepGradients: true,
+        allLogits,
+        threads: 1,
+      });
+    const [rows, all] = [await load(false), await load(true)];
+    try {
+      const ex = await rows.loadExample(readSftRecords(data, media)[0]);
+      const p = new GrpoTrainer(rows, PAPER_GRPO).prompt(ex);
+      const ids = [...p.promptIds, ...rows.tokenizer.encode(' on the left')];
+      const S = ids.length;
+      const start = p.promptIds.length - 1;
+      const rng = new Rng(9);
+      const { feeds } = await rows.sequenceFeeds(ex, ids);
+      feeds.labels = i64(
+        [1, S],
+        ids.map((_, i) => (i >= start && i < S - 1 ? ids[i + 1] : IGNORE_INDEX)),
+      );
+      // Old and reference log-probs away from the policy's, so that ratio, clip and KL all take part.
+      const near = () =>
+        f32(
+          [1, S],
+          Array.from({ length: S }, () => -2 - 2 * rng.uniform()),
+        );
+      feeds.old_logprobs = near();
+      feeds.ref_logprobs = near();
+      feeds.advantage = f32([], [0.7]);
+      feeds.loss_denominator = f32([], [3]);
+      const [a, b] = [await rows.trainer.step([feeds]), await all.trainer.step([feeds])];
+      let worst = relErr(a.losses, b.losses);
+      for (const k of ['token_logprobs', 'kl_sum', 'clipped_sum', 'last_logits'])
+        worst = Math.max(
+          worst,
+          relErr(a.outputs[0][k].data as Float32Array, b.outputs[0][k].data as Float32Array),
+        );
+      assert.ok(a.gradients && b.gradients && a.gradients.size === b.gradients.size);
+      for (const [n, g] of a.gradients)
+        worst = Math.max(worst, relErr(g.data as Float32Array, b.gradients.get(n)!.data as Float32Array));
+      t.diagnostic(
+        `${S - 1 - start} completion tokens of ${S}: max relative difference ${worst.toExponential(2)}`,
+      );
+      assert.ok(worst <= 1e-5, `differs by ${worst}`);
+    } finally {
+      await rows.release();
+      await all.release();
     }
   });
 

@@ -100,7 +100,7 @@ test('a training conversation is the evaluation prompt followed by its answer, t
 
 test('blind copies: every N-th conversation again with grey frames, under its own encoder-cache key', async () => {
   await ready;
-  const every = micro.blindEvery ?? 0;
+  const every = micro.blindEvery;
   assert.ok(every > 0, 'the micro recipe writes blind copies');
   const records = readSftRecords(p.sftData, p.train);
   const seeing = records.filter((r) => !r.blind);

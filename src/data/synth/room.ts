@@ -59,8 +59,10 @@ const uniform = (rng: Rng, lo: number, hi: number) => lo + rng.next() * (hi - lo
 export function generateRoom(rng: Rng): { room: Room; narrowest: number } {
   const types = Object.keys(ROOM_TYPES) as RoomType[];
   const type = rng.pick(types);
-  const W = uniform(rng, 4, 7.5);
-  const D = uniform(rng, 3.6, 6.5);
+  // Floors from ~8 to ~80 m² (VSI-Bench's rooms span a similar range): a narrow range lets the room-size answer be
+  // guessed without looking.
+  const W = uniform(rng, 3, 10);
+  const D = uniform(rng, 2.8, 8);
   const height = uniform(rng, 2.5, 3);
   const x0 = -W / 2;
   const y0 = -D / 2;

@@ -7,6 +7,7 @@ import * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import type { Device } from '../../runtime/session.ts';
 import { type HostTensor, numel, tensor } from '../../tensor.ts';
+import { quantizedSource } from '../../weights/quantized_source.ts';
 import type { LinearFormat } from '../layers.ts';
 import { GraphSessions } from '../sessions.ts';
 import { aggregator, BATCH, FRAMES } from './aggregator.ts';
@@ -154,10 +155,13 @@ export class VggtModel {
     this.sessions = new GraphSessions(weights, options);
   }
 
-  /** From a checkpoint (VGGT-1B or a Spatial-MLLM checkpoint); see load.ts. */
+  /** From a checkpoint (VGGT-1B or a Spatial-MLLM checkpoint); see load.ts. A quantized `format` is derived from
+   * the checkpoint's float weights at load. */
   static load(pathOrDir: string, options: VggtOptions & { config?: VggtConfig } = {}): VggtModel {
     const { config, weights, checkpoint } = openVggt(pathOrDir, options.config);
-    return new VggtModel(config, weights, options, () => checkpoint.close());
+    const f = options.format;
+    const source = f?.quant || f?.w8a8 ? quantizedSource(weights, f.quant) : weights;
+    return new VggtModel(config, source, options, () => checkpoint.close());
   }
 
   private async run(key: string, build: () => E.Graph, feeds: Record<string, HostTensor>) {
