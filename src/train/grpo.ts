@@ -181,6 +181,8 @@ export interface GrpoStep {
   formatMean: number;
   accuracyMean: number;
   gradNorm?: number;
+  /** Non-finite gradients: the update was skipped (Trainer). */
+  skipped?: boolean;
   lr: Record<string, number>;
 }
 
@@ -396,6 +398,7 @@ export class GrpoTrainer {
       formatMean: meanStd(rollouts.map((r) => r.reward.format)).mean,
       accuracyMean: meanStd(rollouts.map((r) => r.reward.accuracy)).mean,
       gradNorm: res.gradNorm,
+      skipped: res.skipped,
       lr: res.lr,
     };
   }

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { type ExportResult, exportSft } from './export.ts';
 import { type GrpoHyperparameters, type GrpoPrompt, GrpoTrainer } from './grpo.ts';
-import { type LogRecord, Progress, RunFolder } from './run_log.ts';
+import { type LogRecord, noteSkipped, Progress, RunFolder } from './run_log.ts';
 import { SftModel } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
 import {
@@ -78,6 +78,7 @@ export async function runGrpo(given: GrpoRunOptions): Promise<GrpoRunSummary> {
         samples: batch.map((b) => b.example.record.id),
         example_completion: r.rollouts[0]?.text,
       };
+      noteSkipped(entry, r.skipped, model.trainer.skippedSteps, log);
       run.record(entry, o.saveEvery, totalSteps);
       progress.update(r.step, {
         reward: r.rewardMean.toFixed(3),

@@ -206,3 +206,15 @@ export class RunFolder {
     writeAtomic(join(this.dir, 'train.svg'), curvesSvg(this.history, this.curves));
   }
 }
+
+/** Marks a log entry whose update the trainer skipped for non-finite gradients, and says so. */
+export function noteSkipped(
+  entry: LogRecord,
+  skipped: boolean | undefined,
+  skippedSoFar: number,
+  log: (s: string) => void,
+): void {
+  if (!skipped) return;
+  entry.skipped = true;
+  log(`step ${entry.step}: a gradient is NaN or infinite; the update was skipped (${skippedSoFar} so far)\n`);
+}

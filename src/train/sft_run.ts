@@ -15,7 +15,7 @@ import type { AdapterDeps } from '../eval/adapter.ts';
 import { type ExportResult, exportSft } from './export.ts';
 import { BENCHMARK_CURVES, type BenchmarkScores, benchmarkScores, readHeldOut } from './heldout.ts';
 import { Rng } from './rng.ts';
-import { type LogRecord, Progress, RunFolder } from './run_log.ts';
+import { type LogRecord, noteSkipped, Progress, RunFolder } from './run_log.ts';
 import { gradientCheckpointingOf, SftModel, type SftOptions } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
 import type { SftExample } from './sft_example.ts';
@@ -166,12 +166,7 @@ export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Prom
         seconds: (Date.now() - started) / 1000,
         samples: batch.map((b) => b.record.id),
       };
-      if (r.skipped) {
-        entry.skipped = true;
-        log(
-          `step ${r.step}: a gradient is NaN or infinite; the update was skipped (${model.trainer.skippedSteps} so far)\n`,
-        );
-      }
+      noteSkipped(entry, r.skipped, model.trainer.skippedSteps, log);
       if (heldOut && (r.step === totalSteps || (o.evalEvery && r.step % o.evalEvery === 0))) {
         entry.eval_loss = evalLoss = await model.evalLoss(evalExamples);
         if (heldOut.kind === 'benchmark') {
