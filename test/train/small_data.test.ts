@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { VsiQuestion } from '../../src/data/qa/types.ts';
-import { balancedQuestions } from '../../src/train/small/data.ts';
+import { balancedQuestions, SFT_MIX, weightedMix } from '../../src/train/small/data.ts';
+import { QUESTION_TYPES } from '../../src/vsibench.ts';
 
 const question = (scene: string, type: string, id: number): VsiQuestion => ({
   id,
@@ -44,4 +45,24 @@ test('balancedQuestions: perType per (room, type), reproducible, in input order,
     sizes.filter(firstOfRoom).length < sizes.length / 2,
     'the first question of a room is not favoured',
   );
+});
+
+test('weighted SFT mix: repeats the up-weighted types, thins the down-weighted ones in file order, keeps the rest', () => {
+  const types = ['room_size_estimation', 'object_rel_direction_easy', 'route_planning'];
+  const records = Array.from({ length: 30 }, (_, i) => ({ i, question_type: types[i % 3] }));
+  const mix = weightedMix(records, { room_size_estimation: 3, object_rel_direction_easy: 0.25 });
+  const of = (t: string) => mix.filter((r) => r.question_type === t).map((r) => r.i);
+  assert.deepEqual(
+    of('room_size_estimation'),
+    records.filter((r) => r.i % 3 === 0).flatMap((r) => [r.i, r.i, r.i]),
+  );
+  // every 4th record of its own type: the 1st, 5th and 9th of the ten
+  assert.deepEqual(of('object_rel_direction_easy'), [1, 13, 25]);
+  assert.deepEqual(
+    of('route_planning'),
+    records.filter((r) => r.i % 3 === 2).map((r) => r.i),
+  );
+  // The recipe's default weights name only task types the generator writes.
+  const known = new Set<string>(QUESTION_TYPES);
+  for (const t of Object.keys(SFT_MIX)) assert.ok(known.has(t), t);
 });

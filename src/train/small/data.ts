@@ -8,6 +8,7 @@ import { writeRecordsAtomic } from '../../data/jsonl.ts';
 import { toConversation } from '../../data/qa/format.ts';
 import type { Conversation, VsiQuestion } from '../../data/qa/types.ts';
 import { Rng } from '../../data/rng.ts';
+import type { QuestionType } from '../../vsibench.ts';
 
 export const SEEDS = { train: 1000, eval: 900000 } as const;
 
@@ -62,6 +63,41 @@ export function writeConversations(
       conversations.push({ ...c, id: `${c.id}/blind`, blind: true });
   writeRecordsAtomic(path, conversations);
   return conversations;
+}
+
+/**
+ * Task weights of the SFT mix. Room size has one question per room and counting a few, so in the plain mix (2.7 % room
+ * size) the model answered every room with one constant; on the same frozen features a ridge probe reads room size
+ * (held-out R² 0.73), and an SFT run where room size and counting dominate started to read it. The three
+ * relative-direction subtypes (28 % of the plain mix) give up half of theirs.
+ */
+export const SFT_MIX: Readonly<Partial<Record<QuestionType, number>>> = {
+  room_size_estimation: 6,
+  object_counting: 2,
+  object_rel_direction_easy: 0.5,
+  object_rel_direction_medium: 0.5,
+  object_rel_direction_hard: 0.5,
+};
+
+/**
+ * A weighted mix of SFT records: weight w ≥ 1 repeats each record of its type round(w) times, w < 1 keeps every
+ * round(1/w)-th record of its type in file order; types not named keep weight 1.
+ */
+export function weightedMix<T extends { question_type?: string }>(
+  records: readonly T[],
+  weights: Readonly<Partial<Record<string, number>>>,
+): T[] {
+  const seen = new Map<string, number>();
+  const out: T[] = [];
+  for (const r of records) {
+    const type = r.question_type ?? '';
+    const w = weights[type] ?? 1;
+    const i = seen.get(type) ?? 0;
+    seen.set(type, i + 1);
+    if (w >= 1) for (let k = 0; k < Math.round(w); k++) out.push(r);
+    else if (i % Math.round(1 / w) === 0) out.push(r);
+  }
+  return out;
 }
 
 /** The scene names a conversation or question file mentions (`scene_name`, or the video path's file name). */

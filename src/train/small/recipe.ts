@@ -17,6 +17,7 @@
 // order does not change the result.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Conversation } from '../../data/qa/types.ts';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
 import { evalBenchmark } from '../../eval/commands.ts';
@@ -29,7 +30,7 @@ import { runGrpo } from '../grpo_run.ts';
 import { runSft } from '../sft_run.ts';
 import { runVisionStage, visionPaths } from '../vision_pretrain.ts';
 import { learnMerges } from './bpe.ts';
-import { balancedQuestions, SEEDS, sceneSeed, writeConversations } from './data.ts';
+import { balancedQuestions, SEEDS, SFT_MIX, sceneSeed, weightedMix, writeConversations } from './data.ts';
 import { SMALL_FRAME, SMALL_PIXELS, smallConfig } from './model_config.ts';
 
 export interface SmallRecipeOptions {
@@ -45,6 +46,8 @@ export interface SmallRecipeOptions {
   geometrySteps: number;
   geometryFrames: number;
   sftSteps: number;
+  /** Task weights of the SFT mix (default SFT_MIX); GRPO samples the plain mix. */
+  sftMix?: Readonly<Partial<Record<string, number>>>;
   /** SFT learning rate (LLM and connector). */
   sftLr: number;
   /** Score the SFT model on every 3rd evaluation question every N steps (its curve in train.jsonl / train.svg). */
@@ -116,6 +119,7 @@ export const paths = (out: string) => ({
   train: join(out, 'data', 'train'),
   eval: join(out, 'data', 'eval'),
   sftData: join(out, 'data', 'train', 'sft.jsonl'),
+  sftMix: join(out, 'data', 'train', 'sft_mix.jsonl'),
   evalQuestions: join(out, 'data', 'eval', 'test.jsonl'),
   curveQuestions: join(out, 'data', 'eval', 'curve.jsonl'),
   init: join(out, 'init'),
@@ -244,10 +248,17 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
         .map((l) => `${l}\n`)
         .join(''),
     );
+    const lines = readFileSync(p.sftData, 'utf8').trim().split('\n');
+    const typed = lines.map((line) => ({
+      line,
+      question_type: (JSON.parse(line) as Conversation).question_type,
+    }));
+    const mix = weightedMix(typed, o.sftMix ?? SFT_MIX);
+    writeFileSync(p.sftMix, mix.map((m) => `${m.line}\n`).join(''));
     const s = await runSft(
       {
         model: join(p.geometry, 'model'),
-        data: p.sftData,
+        data: p.sftMix,
         media: p.train,
         out: p.sft,
         epochs: 1,
