@@ -83,9 +83,21 @@ export function runSettings(o: SftRunOptions, totalSteps: number): Record<string
     video: o.video ?? null,
     lora: o.lora ?? null,
     frozenQuant: o.frozenQuant ?? null,
-    gradientCheckpointing: gradientCheckpointingOf(o),
+    // A run started before this setting was recorded resumes without it (it changes no result).
+    ...(legacyRun(o.out) ? {} : { gradientCheckpointing: gradientCheckpointingOf(o) }),
   };
 }
+
+const settingsPath = (out: string) => join(out, 'settings.json');
+
+const legacyRun = (out: string) => {
+  const recorded = recordedSettings(out);
+  return recorded !== undefined && !('gradientCheckpointing' in recorded);
+};
+
+/** The settings of the run already in `out`, if any. */
+const recordedSettings = (out: string): Record<string, unknown> | undefined =>
+  existsSync(settingsPath(out)) ? JSON.parse(readFileSync(settingsPath(out), 'utf8')) : undefined;
 
 /**
  * `o` with the run folder's own --[no-]gradient-checkpointing when the rerun does not give one (a run started
@@ -93,10 +105,7 @@ export function runSettings(o: SftRunOptions, totalSteps: number): Record<string
  */
 export function withRecordedCheckpointing<T extends SftRunOptions>(o: T): T {
   if (o.gradientCheckpointing !== undefined) return o;
-  const path = join(o.out, 'settings.json');
-  if (!existsSync(path)) return o;
-  const recorded = (JSON.parse(readFileSync(path, 'utf8')) as { gradientCheckpointing?: unknown })
-    .gradientCheckpointing;
+  const recorded = recordedSettings(o.out)?.gradientCheckpointing;
   return typeof recorded === 'boolean' ? { ...o, gradientCheckpointing: recorded } : o;
 }
 

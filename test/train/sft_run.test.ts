@@ -143,6 +143,10 @@ for (const { dir: model, name } of models.slice(0, 1))
       const again = await runSft(o);
       assert.equal(again.resumedFrom, 1, 'a rerun without the option resumes with the recorded setting');
       await assert.rejects(runSft({ ...o, gradientCheckpointing: false }), /other settings/);
+      // A run started before the setting was recorded still resumes.
+      const { gradientCheckpointing: _, ...legacy } = settings;
+      writeFileSync(join(out, 'settings.json'), `${JSON.stringify(legacy, null, 2)}\n`);
+      assert.equal((await runSft({ ...o, gradientCheckpointing: true })).resumedFrom, 1);
     });
 
     test('bad data: missing video, malformed line, no answer turn → file:line error, nothing written', async () => {
