@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { maxRelError } from '../../bench/support/compare.ts';
 import { f32, i64 } from '../../src/tensor.ts';
 import { GrpoTrainer, groupAdvantages, lossDenominators, PAPER_GRPO } from '../../src/train/grpo.ts';
 import { runGrpo } from '../../src/train/grpo_run.ts';
@@ -15,18 +16,6 @@ import { Rng } from '../../src/train/rng.ts';
 import { SftModel, UPSTREAM_SFT } from '../../src/train/sft.ts';
 import { readSftRecords } from '../../src/train/sft_data.ts';
 import { runCli, tinyModels, toyArgs, writeToyData } from './sft_toy.ts';
-
-/** max |a − b| / max |b| */
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    d = Math.max(d, Math.abs(a[i] - b[i]));
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return m === 0 ? d : d / m;
-}
 
 const VIDEO = { baseInterval: 2, minFrames: 4, maxFrames: 4, minPixels: 3136, maxPixels: 3136, frameFps: 4 };
 
@@ -223,15 +212,18 @@ for (const { dir: model, name } of tinyModels().slice(0, 1)) {
       feeds.advantage = f32([], [0.7]);
       feeds.loss_denominator = f32([], [3]);
       const [a, b] = [await rows.trainer.step([feeds]), await all.trainer.step([feeds])];
-      let worst = relErr(a.losses, b.losses);
+      let worst = maxRelError(a.losses, b.losses);
       for (const k of ['token_logprobs', 'kl_sum', 'clipped_sum', 'last_logits'])
         worst = Math.max(
           worst,
-          relErr(a.outputs[0][k].data as Float32Array, b.outputs[0][k].data as Float32Array),
+          maxRelError(a.outputs[0][k].data as Float32Array, b.outputs[0][k].data as Float32Array),
         );
       assert.ok(a.gradients && b.gradients && a.gradients.size === b.gradients.size);
       for (const [n, g] of a.gradients)
-        worst = Math.max(worst, relErr(g.data as Float32Array, b.gradients.get(n)!.data as Float32Array));
+        worst = Math.max(
+          worst,
+          maxRelError(g.data as Float32Array, b.gradients.get(n)!.data as Float32Array),
+        );
       t.diagnostic(
         `${S - 1 - start} completion tokens of ${S}: max relative difference ${worst.toExponential(2)}`,
       );

@@ -3,6 +3,7 @@
 // AdamW / SGD and clip_grad_norm_ written from the torch docs. Schedules against hand-derived values.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { maxRelError } from '../../bench/support/compare.ts';
 import * as E from '../../src/engine/index.ts';
 import { f32, type HostTensor } from '../../src/tensor.ts';
 import type { OptimizerConfig } from '../../src/train/optim.ts';
@@ -106,16 +107,6 @@ class Reference {
     }
     return norm;
   }
-}
-
-function maxRelError(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    err = Math.max(err, Math.abs(got[i] - want[i]));
-    scale = Math.max(scale, Math.abs(want[i]));
-  }
-  return err / scale;
 }
 
 const GROUPS: ParamGroup[] = [{ name: 'matrix', match: /^w$/, lr: 0.1, weightDecay: 0.1 }];
