@@ -201,19 +201,22 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
   const outs = node(
     q.graph,
     [q, k, v, opts.bias ?? null, past?.key ?? null, past?.value ?? null, past?.length ?? null],
-    [
-      { dtype: q.dtype, shape: q.shape },
-      ...(past
-        ? [
-            { dtype: q.dtype, shape: presentShape },
-            { dtype: q.dtype, shape: presentShape },
-          ]
-        : []),
-    ],
+    attentionOutputs(q, past && presentShape),
     o,
   );
-  return { out: outs[0], present: past ? { key: outs[1], value: outs[2] } : undefined };
+  return attentionResult(outs, !!past);
 }
+
+/** An attention op's outputs: out shaped like q, then present key / value [B, KVH, total, D] when there is a past. */
+export const attentionOutputs = (q: Tensor, presentShape: Dim[] | undefined) => [
+  { dtype: q.dtype, shape: q.shape },
+  ...(presentShape ? [0, 1].map(() => ({ dtype: q.dtype, shape: presentShape })) : []),
+];
+
+export const attentionResult = (outs: Tensor[], hasPast: boolean): AttentionResult => ({
+  out: outs[0],
+  present: hasPast ? { key: outs[1], value: outs[2] } : undefined,
+});
 
 /** Additive mask [1, 1, S, S] that lets tokens attend only within their own segment (cu_seqlens boundaries). */
 export function segmentBias(g: Graph, segmentIds: Tensor): Tensor {

@@ -7,7 +7,7 @@
 // Heads are a static count, so the loop unrolls at build time whatever the sequence length (a loop over query rows
 // would need the run-time length). Same inputs and outputs as attention(): q [B, S, Hq·D], k/v [B, S, Hkv·D], an
 // optional past (concatenated; present = the concatenation), causal or not; no bias and no fixed-size cache buffer.
-import { type AttentionResult, heads, MASKED } from './attention.ts';
+import { type AttentionResult, attentionOutputs, attentionResult, heads, MASKED } from './attention.ts';
 import { defineComposite } from './composite.ts';
 import type { Graph, Tensor } from './graph.ts';
 import {
@@ -220,16 +220,8 @@ export function blockedAttention(
   const outs = node(
     q.graph,
     [q, k, v, past?.key ?? null, past?.value ?? null],
-    [
-      { dtype: q.dtype, shape: q.shape },
-      ...(presentShape
-        ? [
-            { dtype: q.dtype, shape: presentShape },
-            { dtype: q.dtype, shape: presentShape },
-          ]
-        : []),
-    ],
+    attentionOutputs(q, presentShape),
     o,
   );
-  return { out: outs[0], present: past ? { key: outs[1], value: outs[2] } : undefined };
+  return attentionResult(outs, !!past);
 }
