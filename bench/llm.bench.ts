@@ -370,7 +370,9 @@ function main(): void {
           ? `${((tokens * 1e3) / c.ms).toFixed(1)} tok/s`
           : 'no estimate: the deeper run was not slower (noise), rerun';
   const ratio = (ours: Cell | string | undefined, llama: Cell | string | undefined) =>
-    typeof ours === 'object' && typeof llama === 'object' ? `${(llama.ms / ours.ms).toFixed(2)}×` : '';
+    typeof ours === 'object' && typeof llama === 'object' && ours.ms > 0 && llama.ms > 0
+      ? `${(llama.ms / ours.ms).toFixed(2)}×`
+      : '';
   const raw = (c: Cell | string | undefined): Cell | undefined =>
     typeof c === 'object' && c.atDepth !== undefined ? { ...c, ms: c.atDepth } : undefined;
   const peak = (c: Cell | string | undefined) =>
