@@ -17,6 +17,7 @@
 // order does not change the result.
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readRecords, writeRecordsAtomic } from '../../data/jsonl.ts';
 import type { Conversation } from '../../data/qa/types.ts';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
@@ -240,21 +241,13 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   if (o.until === 'geometry') return;
 
   await stage(o, 'sft', async () => {
-    const questions = readFileSync(p.evalQuestions, 'utf8').trim().split('\n');
-    writeFileSync(
+    const evalQs = await readRecords(p.evalQuestions);
+    writeRecordsAtomic(
       p.curveQuestions,
-      questions
-        .filter((_, i) => i % 3 === 0)
-        .map((l) => `${l}\n`)
-        .join(''),
+      evalQs.filter((_, i) => i % 3 === 0),
     );
-    const lines = readFileSync(p.sftData, 'utf8').trim().split('\n');
-    const typed = lines.map((line) => ({
-      line,
-      question_type: (JSON.parse(line) as Conversation).question_type,
-    }));
-    const mix = weightedMix(typed, o.sftMix ?? SFT_MIX);
-    writeFileSync(p.sftMix, mix.map((m) => `${m.line}\n`).join(''));
+    const conversations = (await readRecords(p.sftData)) as Partial<Conversation>[];
+    writeRecordsAtomic(p.sftMix, weightedMix(conversations, o.sftMix ?? SFT_MIX));
     const s = await runSft(
       {
         model: join(p.geometry, 'model'),
