@@ -81,22 +81,15 @@ export function buildGrpoGraph(
 ): E.Graph {
   let labels: E.Tensor | undefined;
   let scored: E.Tensor | undefined;
-  const { graph: g, logits } = buildTrainableLogits(
-    cfg,
-    'grpo',
-    o,
-    o.allLogits
-      ? undefined
-      : (g) => {
-          labels = g.input('labels', 'int64', [1, 'seq']);
-          scored = labelledPositions(E.squeeze(labels, [0]));
-          return E.concat([scored, E.sub(E.shape(labels, 1, 2), 1)], 0);
-        },
-  );
-  if (o.allLogits) {
+  const labelInputs = (g: E.Graph) => {
     labels = g.input('labels', 'int64', [1, 'seq']);
     scored = labelledPositions(E.squeeze(labels, [0]));
-  }
+    return scored;
+  };
+  // The completion's positions, then the last one.
+  const rowsOf = (g: E.Graph) => E.concat([labelInputs(g), E.sub(E.shape(labels!, 1, 2), 1)], 0);
+  const { graph: g, logits } = buildTrainableLogits(cfg, 'grpo', o, o.allLogits ? undefined : rowsOf);
+  if (o.allLogits) labelInputs(g);
   const at = (x: E.Tensor) => E.gather(x, scored!, 1); // [1, S] → [1, N]
   // All positions: the labelled rows of the full logits (the last row is not labelled).
   const rows = o.allLogits ? E.gather(logits, scored!, 1) : E.slice(logits, [1], [0], [-1]);
