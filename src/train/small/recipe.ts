@@ -32,7 +32,7 @@ import { runSft } from '../sft_run.ts';
 import { runVisionStage, visionPaths } from '../vision_pretrain.ts';
 import { learnMerges } from './bpe.ts';
 import { balancedQuestions, SEEDS, SFT_MIX, sceneSeed, weightedMix, writeConversations } from './data.ts';
-import { SMALL_FRAME, SMALL_PIXELS, smallConfig } from './model_config.ts';
+import { SMALL_FRAME, SMALL_PIXELS, type SmallDims, smallConfig } from './model_config.ts';
 
 export interface SmallRecipeOptions {
   out: string;
@@ -47,10 +47,14 @@ export interface SmallRecipeOptions {
   geometrySteps: number;
   geometryFrames: number;
   sftSteps: number;
+  /** Model size (default SMALL_DIMS). */
+  dims?: SmallDims;
   /** Task weights of the SFT mix (default SFT_MIX); GRPO samples the plain mix. */
   sftMix?: Readonly<Partial<Record<string, number>>>;
-  /** SFT learning rate (LLM and connector). */
+  /** SFT learning rate of the LLM (and of the connector unless sftProjectorLr). */
   sftLr: number;
+  /** SFT rate of the connector and the vision merger (default sftLr; upstream `mm_projector_lr`). */
+  sftProjectorLr?: number;
   /** Score the SFT model on every 3rd evaluation question every N steps (its curve in train.jsonl / train.svg). */
   sftEvalEvery: number;
   grpoSteps: number;
@@ -183,7 +187,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
     ];
     const vocab = { merges: learnMerges(texts, o.merges) };
     writeInitCheckpoint(p.init, {
-      config: smallConfig(vocab),
+      config: smallConfig(vocab, o.dims),
       vocab,
       seed: 14,
       gain: 0.5,
@@ -266,7 +270,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
         video: videoArgs(o),
         hyper: {
           lr: o.sftLr,
-          projectorLr: o.sftLr,
+          projectorLr: o.sftProjectorLr ?? o.sftLr,
           weightDecay: 0.01,
           betas: [0.9, 0.98],
           eps: 1e-8,
