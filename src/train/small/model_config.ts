@@ -36,8 +36,8 @@ export const SMALL_DIMS: SmallDims = {
   intermediate: 384,
   heads: 4,
   kvHeads: 2,
-  visionHidden: 64,
-  visionDepth: 2,
+  visionHidden: 128,
+  visionDepth: 4,
   vggtDim: 32,
   vggtDepth: 4,
 };

@@ -82,16 +82,19 @@ export const SMALL_RECIPE_DEFAULTS: Omit<SmallRecipeOptions, 'out'> = {
   frames: 8,
   trainPerType: 4,
   evalPerType: 1,
-  visionSteps: 2000,
+  visionSteps: 4000,
   visionBatch: 8,
-  geometrySteps: 200,
+  geometrySteps: 400,
   geometryFrames: 6,
-  sftSteps: 8000,
+  sftSteps: 10000,
   // At 1e-3 the 1,600-room run forgot which object an object-size question names (the first answer digit had the
   // same distribution for a door and a bed); 3e-4 kept it.
   sftLr: 3e-4,
+  // The merger and connector train at their own rate, as upstream's `mm_projector_lr`: they start from random
+  // weights and must map the frozen encoders' features into the LLM's space.
+  sftProjectorLr: 1e-3,
   sftEvalEvery: 2000,
-  grpoSteps: 50,
+  grpoSteps: 150,
   merges: 400,
   threads: 1,
   blindEvery: 8,
