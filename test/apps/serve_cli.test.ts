@@ -1,16 +1,20 @@
-// `spatial-mllm serve` as a command: starts on a free port with the demo's tiny model when no --model is given,
+// `spatial-mllm serve` as a command: starts on a free port with the small model (or, in a checkout without it, the
+// demo's tiny model) when no --model is given,
 // answers /health, stops on SIGINT with exit 0; bad options are one-line errors with exit 2.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { NAMED_MODELS } from '../../src/apps/model_name.ts';
 import { json } from './serve_support.ts';
 
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/apps/cli.ts', 'serve', ...args];
 
-test('serve starts with the tiny model, answers /health and stops on SIGINT', async () => {
+const small = existsSync(join(NAMED_MODELS.small, 'config.json'));
+
+test('serve starts with the default model, answers /health and stops on SIGINT', async () => {
   const data = mkdtempSync(join(tmpdir(), 'serve-cli-'));
   const child = spawn(process.execPath, cliArgs(['--port', '0', '--data', data]), {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -24,9 +28,12 @@ test('serve starts with the tiny model, answers /health and stops on SIGINT', as
     });
     child.on('exit', (code) => reject(new Error(`exited ${code}: ${err}`)));
   });
-  assert.match(err, /no --model given: serving a tiny Spatial-MLLM/);
+  assert.match(
+    err,
+    small ? /no --model given: serving the small Spatial-MLLM/ : /serving a tiny Spatial-MLLM/,
+  );
   const h = await json(await fetch(`${base}/health`));
-  assert.deepEqual(h.models, [{ id: 'tiny-random', running: 0, waiting: 0 }]);
+  assert.deepEqual(h.models, [{ id: small ? 'small' : 'tiny-random', running: 0, waiting: 0 }]);
   const page = await fetch(`${base}/`);
   assert.match(await page.text(), /<canvas id="view"/);
   const code = await new Promise<number | null>((resolve) => {

@@ -9,9 +9,10 @@ export function register(program: Command): void {
     .command('ask')
     .description('answer a spatial question about a video with a Spatial-MLLM checkpoint')
     .argument('<question>', 'the question (add the options of a multiple-choice question to it)')
-    .requiredOption(
+    .option(
       '--model <dir>',
       'Spatial-MLLM checkpoint folder (safetensors, config.json, tokenizer), or `small`: the small model trained on synthetic rooms',
+      'small',
     )
     .requiredOption('--video <path>', 'video file (mp4, webm, mov) or folder of frames')
     .addOption(framesOption('frames given to the model'))

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .description('an OpenAI-compatible HTTP API and a web app showing the space behind each answer')
     .option(
       '--model <dir>',
-      "Spatial-MLLM checkpoint folder; repeat to serve several (default: the demo's tiny random model)",
+      "Spatial-MLLM checkpoint folder; repeat to serve several (default: the small model when this checkout has it, else the demo's tiny random model)",
       (v: string, all: string[] | undefined) => [...(all ?? []), v],
     )
     .option('--port <n>', 'TCP port (0 = any free one)', int('--port', 0), 8080)

@@ -26,9 +26,10 @@ export interface SmallDims {
 }
 
 /**
- * 1.8M parameters (LLM 0.87M with a 670-token vocabulary, ViT 0.26M, VGGT 0.34M, connector 0.33M; 7.2 MB in
- * float32): below the issue's 10–30M because the recipe must train and evaluate within an hour on 2 cores shared
- * with other jobs — at this size an SFT step of 4 samples takes ~1.7 s with the encoder cache.
+ * 2.7M parameters (LLM 0.87M with a 670-token vocabulary, ViT 0.81M + merger 0.33M, VGGT 0.34M, connector 0.33M;
+ * 10.8 MB in float32): below the issue's 10–30M because the whole recipe must train and evaluate within about two
+ * hours on 2 cores — at this size an SFT step of 4 samples takes ~0.25 s with the encoder cache. The ViT is the
+ * widest part: counting and positions need per-patch object evidence (README "The small model").
  */
 export const SMALL_DIMS: SmallDims = {
   hidden: 128,
