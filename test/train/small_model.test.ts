@@ -19,6 +19,13 @@ test('models/small: a v1.1 Spatial-MLLM checkpoint with a Qwen-VL tokenizer, ≤
     added_tokens: { content: string }[];
   };
   const special = new Set(tokenizer.added_tokens.map((t) => t.content));
-  for (const t of ['<|im_start|>', '<|im_end|>', '<|vision_start|>', '<|vision_end|>', '<|video_pad|>', '<|image_pad|>'])
+  for (const t of [
+    '<|im_start|>',
+    '<|im_end|>',
+    '<|vision_start|>',
+    '<|vision_end|>',
+    '<|video_pad|>',
+    '<|image_pad|>',
+  ])
     assert.ok(special.has(t), t);
 });
