@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { main } from '../../src/apps/cli.ts';
 import { writeTinySpatialMllm } from '../../src/apps/demo/tiny_model.ts';
-import { NAMED_MODELS } from '../../src/apps/model_name.ts';
+import { shippedModel } from '../../src/apps/model_name.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'bad-input-'));
 const model = join(dir, 'model');
@@ -150,10 +150,7 @@ describe('bad input: exit 2, one line, no stack', () => {
     [ask(model, '--device', 'tpu'), /--device/],
     [ask(model, '--bogus'), /unknown option '--bogus'/],
     // Without --model, ask uses the small model: the next problem is the video, or the missing small model.
-    [
-      ['ask', 'q', '--video', 'v.mp4'],
-      existsSync(join(NAMED_MODELS.small, 'config.json')) ? /v\.mp4/ : /--model small.*train:small/,
-    ],
+    [['ask', 'q', '--video', 'v.mp4'], shippedModel('small') ? /v\.mp4/ : /--model small.*train:small/],
     [
       ['eval', 'scanqa', '--model', 'baseline:chance', '--data', dir, '--subset', 'debiased'],
       /--subset.*ScanQA/,

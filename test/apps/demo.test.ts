@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NAMED_MODELS } from '../../src/apps/model_name.ts';
+import { shippedModel } from '../../src/apps/model_name.ts';
 
 test('demo: answers about a synthetic room with the ground truth beside each answer, and saves the outputs', () => {
   const out = mkdtempSync(join(tmpdir(), 'demo-test-'));
@@ -15,7 +15,7 @@ test('demo: answers about a synthetic room with the ground truth beside each ans
     encoding: 'utf8',
   });
   assert.equal(r.status, 0, r.stderr);
-  const small = existsSync(join(NAMED_MODELS.small, 'config.json'));
+  const small = shippedModel('small') !== undefined;
   assert.match(r.stdout, small ? /the small Spatial-MLLM trained here/ : /tiny Spatial-MLLM/);
   // Every question asked is one of the room's own (qa.json), and its answer line names that question's truth.
   const qa = JSON.parse(readFileSync(join(out, 'room', 'qa.json'), 'utf8')) as {

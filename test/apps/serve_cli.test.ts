@@ -3,16 +3,16 @@
 // answers /health, stops on SIGINT with exit 0; bad options are one-line errors with exit 2.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { NAMED_MODELS } from '../../src/apps/model_name.ts';
+import { shippedModel } from '../../src/apps/model_name.ts';
 import { json } from './serve_support.ts';
 
 const cliArgs = (args: string[]) => ['--import', 'tsx', 'src/apps/cli.ts', 'serve', ...args];
 
-const small = existsSync(join(NAMED_MODELS.small, 'config.json'));
+const small = shippedModel('small') !== undefined;
 
 test('serve starts with the default model, answers /health and stops on SIGINT', async () => {
   const data = mkdtempSync(join(tmpdir(), 'serve-cli-'));

@@ -2,7 +2,7 @@
 // tiny random checkpoint where the checkout lacks it) the room's VSI-Bench-style questions through the same
 // pipeline as `ask`, printing each stage and the ground truth beside each answer.
 // Nothing is downloaded.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promptText } from '../../data/qa/format.ts';
@@ -13,7 +13,7 @@ import { ask } from '../../pipeline/ask.ts';
 import type { FrameSampling } from '../../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from '../artifacts.ts';
 import { stageLogger } from '../ask.ts';
-import { NAMED_MODELS } from '../model_name.ts';
+import { shippedModel } from '../model_name.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from './tiny_model.ts';
 
 /** The demo's room for the small model: a seed used neither for its training (1000) nor for its table (900000). */
@@ -25,7 +25,7 @@ const SMALL_DESCRIPTION =
 export async function runDemo(o: { out?: string; sampling: FrameSampling }): Promise<void> {
   const out = o.out ?? mkdtempSync(join(tmpdir(), 'spatial-mllm-demo-'));
   const say = (s: string) => process.stdout.write(`${s}\n`);
-  const small = existsSync(join(NAMED_MODELS.small, 'config.json')) ? NAMED_MODELS.small : undefined;
+  const small = shippedModel('small');
   say(`Spatial-MLLM demo — the model is ${small ? SMALL_DESCRIPTION : TINY_DESCRIPTION}.`);
   const t0 = performance.now();
   const { questions } = await synthesize({

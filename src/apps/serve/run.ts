@@ -1,11 +1,10 @@
 // `spatial-mllm serve`: loads the models once, starts the HTTP server, stops cleanly on Ctrl-C.
 
-import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
-import { NAMED_MODELS, resolveModelDir } from '../model_name.ts';
+import { resolveModelDir, shippedModel } from '../model_name.ts';
 import { type WeightDType, weightOptions } from '../options.ts';
 import { loadServedModel } from './served_model.ts';
 import { buildServer } from './server.ts';
@@ -29,11 +28,10 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const dataDir =
     o.data ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'serve');
   let dirs = (o.model ?? []).map(resolveModelDir);
-  if (dirs.length === 0 && existsSync(join(NAMED_MODELS.small, 'config.json'))) {
-    err(
-      `no --model given: serving the small Spatial-MLLM trained on synthetic rooms (${NAMED_MODELS.small})`,
-    );
-    dirs = [NAMED_MODELS.small];
+  const small = shippedModel('small');
+  if (dirs.length === 0 && small) {
+    err(`no --model given: serving the small Spatial-MLLM trained on synthetic rooms (${small})`);
+    dirs = [small];
   } else if (dirs.length === 0) {
     const tiny = join(dataDir, 'models', 'tiny-random');
     writeTinySpatialMllm(tiny);
