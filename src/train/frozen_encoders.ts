@@ -1,11 +1,13 @@
 // The frozen encoders of Spatial-MLLM SFT, run in inference sessions: the Qwen ViT blocks up to the PatchMerger
 // (which trains) and the VGGT aggregator with the 3D token merge (the connector trains). Their outputs depend only
-// on the frames, so they are cached on disk per (video file, frame indices, frame size, checkpoint folder and its
-// weight files' sizes and modification times): every epoch after the first runs only the trainable graph, and a
-// checkpoint whose encoder weights changed (e.g. rewritten by the geometry stage) never reads stale outputs.
+// on the frames and on the encoders' own weights, so they are cached on disk per (video file, frame indices, frame
+// size, digest of exactly the tensors the two frozen graphs read): every epoch after the first runs only the
+// trainable graph; a checkpoint whose encoder weights changed (e.g. rewritten by the geometry stage) never reads
+// stale outputs; and checkpoints that share the encoders (SFT's output and GRPO's start, a wider LLM on the same
+// encoders) share one cache.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import * as E from '../engine/index.ts';
 import type { LinearFormat } from '../models/layers.ts';
 import type { GridThw } from '../models/qwen2_5_vl/rope_index.ts';
@@ -58,20 +60,31 @@ function buildSpatialTokens(ckpt: SpatialMllmCheckpoint, grid: GridThw): E.Graph
   return g;
 }
 
-/** The weight files of a checkpoint folder (name, size, mtime): changes whenever a weight file is rewritten. */
-export function weightsIdentity(dir: string): [string, number, number][] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.safetensors') || f.endsWith('.safetensors.index.json'))
-    .sort()
-    .map((f) => {
-      const st = statSync(join(dir, f));
-      return [f, st.size, st.mtimeMs];
-    });
+/**
+ * SHA-256 over name, dtype, shape and bytes of every parameter the frozen graphs read (the ViT before its merger,
+ * the VGGT aggregator): equal exactly when the cached outputs are valid. The graphs are built at the smallest grid
+ * only to list their parameters, which do not depend on the grid.
+ */
+export function encoderWeightsDigest(ckpt: SpatialMllmCheckpoint): string {
+  const m = ckpt.config.qwen.vision.spatialMergeSize;
+  const grid: GridThw = [1, m, m];
+  const graphs = [
+    buildVisionEncoder(ckpt.config.qwen.vision, grid, { beforeMerger: true }),
+    buildSpatialTokens(ckpt, grid),
+  ];
+  const names = [...new Set(graphs.flatMap((g) => [...g.params.keys()]))].sort();
+  const hash = createHash('sha256');
+  for (const name of names) {
+    const t = ckpt.weights.read(name);
+    hash.update(JSON.stringify([name, t.dtype, t.shape]));
+    hash.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return hash.digest('hex');
 }
 
 export class FrozenEncoders {
   private readonly vit: GraphSessions;
-  private readonly weightsKey: [string, number, number][];
+  private weightsKey?: string;
   private readonly vggt: GraphSessions;
   /** Runs and cache hits so far. */
   readonly stats = { computed: 0, cached: 0 };
@@ -83,20 +96,18 @@ export class FrozenEncoders {
     const s = { device: options.device, threads: options.threads };
     this.vit = new GraphSessions(options.weights ?? checkpoint.weights, s);
     this.vggt = new GraphSessions(checkpoint.weights, s);
-    this.weightsKey = weightsIdentity(checkpoint.dir);
+  }
+
+  /** Computed on first use: only a run with a cache reads every encoder weight for it. */
+  private encoderDigest(): string {
+    this.weightsKey ??= encoderWeightsDigest(this.checkpoint);
+    return this.weightsKey;
   }
 
   private cachePath(ex: SftExample): string | undefined {
     if (!this.options.cacheDir) return undefined;
     const key = createHash('sha256')
-      .update(
-        JSON.stringify([
-          ex.mediaKey,
-          resolve(this.checkpoint.dir),
-          this.weightsKey,
-          this.options.format ?? null,
-        ]),
-      )
+      .update(JSON.stringify([ex.mediaKey, this.encoderDigest(), this.options.format ?? null]))
       .digest('hex')
       .slice(0, 32);
     return join(this.options.cacheDir, `${key}.safetensors`);

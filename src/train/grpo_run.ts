@@ -2,13 +2,13 @@
 // state.safetensors, train.jsonl with per-step reward mean/std per task type, KL, clip fraction and completion
 // length, train.svg, the trained model at the end). Prompts stream through the records in seeded per-epoch
 // permutations; sampling seeds derive from the step, so a resumed run draws the same completions.
-import { join } from 'node:path';
 import { type ExportResult, exportSft } from './export.ts';
 import { type GrpoHyperparameters, type GrpoPrompt, GrpoTrainer } from './grpo.ts';
 import { type LogRecord, noteSkipped, Progress, RunFolder } from './run_log.ts';
 import { SftModel } from './sft.ts';
 import { readSftRecords } from './sft_data.ts';
 import {
+  encoderCacheDir,
   microBatchRecord,
   runSettings,
   type SftRunOptions,
@@ -37,7 +37,7 @@ export async function runGrpo(given: GrpoRunOptions): Promise<GrpoRunSummary> {
   const model = await SftModel.load(o.model, {
     ...o,
     hyper: { ...o.hyper, gradAccum: 1, totalSteps },
-    encoderCache: o.cacheEncoders === false ? undefined : join(o.out, 'encoder_cache'),
+    encoderCache: encoderCacheDir(o),
     head: GrpoTrainer.head(o.grpo),
   });
   const grpo = new GrpoTrainer(model, o.grpo);

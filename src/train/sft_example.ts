@@ -3,7 +3,7 @@
 // frames picked by clip length, resized and patchified by the Qwen2-VL image processor at the video pixel bounds,
 // the rescaled frames (odd counts padded by repeating the last) for the spatial encoder, token ids and labels,
 // and the M-RoPE positions.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import { readJsonObject } from '../json.ts';
@@ -152,7 +152,8 @@ export async function loadVideoSample(
   const fps = video.frameFps ?? frameIndices.length / (source.frameCount / source.fps);
   const secondPerGridTs = p.temporalPatchSize / fps;
   const st = statSync(videoPath);
-  const key = [videoPath, st.size, st.mtimeMs, frameIndices, height, width];
+  // The real path: the same file reached through a symlink or a relative path shares its cached encoder outputs.
+  const key = [realpathSync(videoPath), st.size, st.mtimeMs, frameIndices, height, width];
   const mediaKey = JSON.stringify(blind ? [...key, 'blind'] : key);
   const media = async (): Promise<ExampleMedia> => {
     const decoded: RgbImage[] = [];

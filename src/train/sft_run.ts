@@ -43,9 +43,18 @@ export interface SftRunOptions extends Omit<SftOptions, 'hyper' | 'keepGradients
   evalLimit?: number;
   /** LoRA: also write the merged full model. */
   merge?: boolean;
-  /** Cache frozen-encoder outputs under <out>/encoder_cache (default true). */
-  cacheEncoders?: boolean;
+  /**
+   * Cache frozen-encoder outputs under <out>/encoder_cache (default true), or in the folder given: runs whose
+   * encoders are equal share one (the key is the encoder weights' digest, src/train/frozen_encoders.ts).
+   */
+  cacheEncoders?: boolean | string;
   log?: (s: string) => void;
+}
+
+/** Where a run caches its frozen-encoder outputs (none when caching is off). */
+export function encoderCacheDir(o: { out: string; cacheEncoders?: boolean | string }): string | undefined {
+  if (o.cacheEncoders === false) return undefined;
+  return typeof o.cacheEncoders === 'string' ? o.cacheEncoders : join(o.out, 'encoder_cache');
 }
 
 export interface SftRunSummary {
@@ -130,7 +139,7 @@ export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Prom
   const model = await SftModel.load(o.model, {
     ...o,
     hyper: { ...o.hyper, totalSteps },
-    encoderCache: o.cacheEncoders === false ? undefined : join(o.out, 'encoder_cache'),
+    encoderCache: encoderCacheDir(o),
   });
   try {
     // Examples (token ids, positions) are built once per record; frames decode only when the cache misses.

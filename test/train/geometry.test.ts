@@ -3,7 +3,7 @@
 // a micro run (2 rooms) lowering the loss, resuming bit-identically after an interruption and writing a
 // checkpoint that the loaders of `ask`, `train sft` (encoder cache included) and space-aware sampling read.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -14,10 +14,11 @@ import { openVggt } from '../../src/models/vggt/load.ts';
 import { VggtModel } from '../../src/models/vggt/model.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor } from '../../src/tensor.ts';
-import { weightsIdentity } from '../../src/train/frozen_encoders.ts';
+import { encoderWeightsDigest } from '../../src/train/frozen_encoders.ts';
 import { geometrySample, listRenderedScenes, normaliseGroundTruth } from '../../src/train/geometry_data.ts';
 import { buildGeometryGraph, geometryFeeds, runGeometry } from '../../src/train/geometry_run.ts';
 import { cameraLoss, regressionLoss } from '../../src/train/vggt_losses.ts';
+import { readSafetensors, writeSafetensors } from '../../src/weights/safetensors.ts';
 import { writeMicro } from './geometry_micro.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'geometry-'));
@@ -291,12 +292,33 @@ test('micro run: the loss falls, an interrupted run resumes bit-identically, the
   assert.ok(p0.some((v, i) => v !== p1[i]));
 });
 
-test('the SFT encoder cache is keyed by the weight files: a rewritten checkpoint never reads stale VGGT outputs', async () => {
+test('the SFT encoder cache is keyed by the encoder weights: shared across folders and LLM changes, never stale after a VGGT or ViT change', async () => {
   const { model } = await micro;
-  const file = join(model, 'model.safetensors');
-  const id = JSON.stringify(weightsIdentity(model));
-  assert.equal(JSON.stringify(weightsIdentity(model)), id, 'stable while the files are unchanged');
-  const st = statSync(file);
-  utimesSync(file, st.atime, new Date(st.mtimeMs + 5000));
-  assert.notEqual(JSON.stringify(weightsIdentity(model)), id);
+  const digest = (dir: string) => {
+    const ckpt = openSpatialMllm(dir);
+    try {
+      return encoderWeightsDigest(ckpt);
+    } finally {
+      ckpt.checkpoint.close();
+    }
+  };
+  const base = digest(model);
+  const copy = join(dir, 'digest_copy');
+  cpSync(model, copy, { recursive: true });
+  assert.equal(digest(copy), base, 'same encoders in another folder: same key');
+  const tensors = readSafetensors(join(model, 'model.safetensors'));
+  const nudged = (prefix: string) => {
+    const out = new Map(tensors);
+    const name = [...tensors.keys()].find((k) => k.startsWith(prefix))!;
+    const t = tensors.get(name)!;
+    const data = Float32Array.from(t.data as Float32Array);
+    data[0] += 1;
+    out.set(name, { ...t, data });
+    writeSafetensors(join(copy, 'model.safetensors'), out);
+    return digest(copy);
+  };
+  assert.equal(nudged('model.layers.'), base, 'an LLM weight is not an encoder input');
+  assert.equal(nudged('visual.merger.'), base, 'the merger trains: not part of the key');
+  assert.notEqual(nudged('spatial_encoder.vggt_model.aggregator.'), base, 'a VGGT aggregator weight');
+  assert.notEqual(nudged('visual.blocks.'), base, 'a ViT block weight');
 });

@@ -301,7 +301,8 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
       seed: 43,
       saveEvery: 2,
       threads: o.threads,
-      cacheEncoders: true,
+      // The SFT stage's cache: GRPO starts from the SFT model, whose encoders are the geometry stage's.
+      cacheEncoders: join(p.sft, 'encoder_cache'),
       video: videoArgs(o),
       hyper: {
         // 1/20 of the SFT rate: at 2e-5 (the previous recipe) 20 steps left the SFT model unchanged.
