@@ -1,6 +1,6 @@
 // The engine API that model code uses: build a Graph with ops and composites, then lower it with toOnnx.
 
-export { type AttentionOptions, type AttentionResult, attention, segmentBias } from './attention.ts';
+export { type AttentionOptions, type AttentionResult, attention, heads, segmentBias } from './attention.ts';
 export { type BlockedAttentionOptions, blockedAttention } from './blocked_attention.ts';
 export type { Lowering } from './composite.ts';
 export { Graph, type Node, type Tensor } from './graph.ts';

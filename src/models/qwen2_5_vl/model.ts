@@ -28,9 +28,9 @@ export interface LoadOptions {
   /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
   weights?: E.WeightSource;
   /**
-   * Keep the KV cache in fixed-size buffers that ONNX Runtime updates in place (default true): a decode step then
-   * moves only the token and its logits instead of copying the whole cache out and back. false = one fresh cache
-   * tensor per step (the plain graph).
+   * Keep the KV cache in fixed-size host buffers that ONNX Runtime reads in place and the new positions are written
+   * into (default true): a decode step then moves only the token, its key/value rows and its logits instead of
+   * copying the whole cache out and back. false = one fresh cache tensor per step (the plain graph).
    */
   cacheBuffers?: boolean;
   /** With a quantized format: quantize the tied embedding table too (lookup and head share it; default true). */
@@ -46,6 +46,15 @@ export interface KvCache {
   keys: HostTensor[];
   values: HostTensor[];
   length: number;
+}
+
+/** Writes rows [1, H, S, D] into the cache buffer [1, H, M, D] at positions [at, at + S). */
+export function writeRows(buffer: HostTensor, rows: HostTensor, at: number): void {
+  const [, h, m, d] = buffer.shape;
+  const s = rows.shape[2];
+  // Both float arrays of one dtype (float32 or float16 bits); typed as float32 for TypedArray.set.
+  const [dst, src] = [buffer.data as Float32Array, rows.data as Float32Array];
+  for (let k = 0; k < h; k++) dst.set(src.subarray(k * s * d, (k + 1) * s * d), (k * m + at) * d);
 }
 
 /** Cache buffers grow in steps of this many positions. */
@@ -177,23 +186,27 @@ export class Qwen25VLModel {
       visual_embeds: visual,
       visual_index: tensor('int64', [positions.length, 1], positions),
     };
-    const bound: Record<string, HostTensor> = {};
     for (let i = 0; i < t.numLayers; i++) {
       feeds[`past_key.${i}`] = cache.keys[i];
       feeds[`past_value.${i}`] = cache.values[i];
-      bound[`present_key.${i}`] = cache.keys[i];
-      bound[`present_value.${i}`] = cache.values[i];
     }
     if (buffers) feeds.past_length = tensor('int64', [1], [cache.length]);
-    // Session (main thread) always has runInto.
-    const out = buffers ? { ...(await s.runInto!(feeds, bound)), ...bound } : await s.run(feeds);
+    const out = await s.run(feeds);
+    const length = cache.length + ids.length;
+    if (buffers) {
+      for (let i = 0; i < t.numLayers; i++) {
+        writeRows(cache.keys[i], out[`new_key.${i}`], cache.length);
+        writeRows(cache.values[i], out[`new_value.${i}`], cache.length);
+      }
+      return { logits: out.logits, hiddenStates: out.hidden_states, cache: { ...cache, length } };
+    }
     return {
       logits: out.logits,
       hiddenStates: out.hidden_states,
       cache: {
         keys: Array.from({ length: t.numLayers }, (_, i) => out[`present_key.${i}`]),
         values: Array.from({ length: t.numLayers }, (_, i) => out[`present_value.${i}`]),
-        length: cache.length + ids.length,
+        length,
       },
     };
   }

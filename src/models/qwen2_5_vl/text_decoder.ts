@@ -5,7 +5,8 @@
 // Inputs:  input_ids [1, S] int64; position_ids [3, 1, S] int64 (rope_index.ts); visual_embeds [V, H] and
 //          visual_index [V, 1] int64 (positions of the pad tokens; V = 0 when decoding);
 //          past_key.i / past_value.i [1, KVH, P, D] (P = 0 on the first call).
-// Outputs: logits [1, S, vocab] (or [1, 1, vocab] for the last position), present_key.i / present_value.i,
+// Outputs: logits [1, S, vocab] (or [1, 1, vocab] for the last position), present_key.i / present_value.i
+//          (with a cache buffer: new_key.i / new_value.i, the S new positions only),
 //          optionally hidden_states [L+1, 1, S, H] as HF's output_hidden_states (last entry after the final norm).
 import * as E from '../../engine/index.ts';
 import { dense, FP32, type LinearFormat, quantizedWeight } from '../layers.ts';
@@ -30,9 +31,12 @@ export interface DecoderOptions {
   quantizedTable?: boolean;
   /**
    * The KV cache as fixed-size buffers: past_key.i / past_value.i [1, KVH, M, D] of which the first `past_length`
-   * (int64 [1]) positions are valid; present_key.i / present_value.i have the same shape, the new positions
-   * written after the valid ones. Binding the same memory as past and present keeps the cache inside ONNX
-   * Runtime's reach: a decode step moves only the token and its logits.
+   * (int64 [1]) positions are valid, read where they lie (onnxruntime-node wraps input arrays without copying).
+   * The outputs are the new positions only, new_key.i / new_value.i [1, KVH, S, D] (rotary applied), which the
+   * caller writes into its buffers at past_length: a decode step moves the token, 2·layers rows and the logits.
+   * (Binding the buffers as outputs instead would let GroupQueryAttention write the row in place, but
+   * onnxruntime-node copies every fetched output, bound or not, into a fresh array after the run: the whole
+   * cache, every step — js/node/src/inference_session_wrap.cc, Run.)
    */
   cacheBuffer?: boolean;
   /**
@@ -128,8 +132,13 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
     const att = opts.blockedAttention
       ? E.blockedAttention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past })
       : E.attention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past });
-    g.output(`present_key.${i}`, att.present!.key);
-    g.output(`present_value.${i}`, att.present!.value);
+    if (opts.cacheBuffer) {
+      g.output(`new_key.${i}`, E.heads(k, KV, D));
+      g.output(`new_value.${i}`, E.heads(v, KV, D));
+    } else {
+      g.output(`present_key.${i}`, att.present!.key);
+      g.output(`present_value.${i}`, att.present!.value);
+    }
     x = E.add(x, dense(g, att.out, `${p}.self_attn.o_proj`, c.numHeads * D, H, false, f));
 
     const h2 = E.rmsNorm(x, g.param(`${p}.post_attention_layernorm.weight`, f.dtype, [H]), c.rmsNormEps);
