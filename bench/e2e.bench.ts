@@ -24,7 +24,9 @@
 // real depth it is estimated as measured + the missing weight bytes in the format the sessions hold.
 // Wall times depend on what else runs on the machine: the table gives process CPU seconds beside them and the load.
 // The checkpoints (bf16 safetensors shards) and the clip are written under os.tmpdir() and deleted at the end.
-// Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-before]
+// --full also writes the real-depth checkpoint (no VGGT heads: uniform sampling does not run them; ~9 GB bf16) and
+// measures the int4 uniform ask on it, no extrapolation; it needs ~20 GB of free disk and ~25 min here.
+// Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-before] [--full]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -562,6 +564,7 @@ function spaceAwareRows(
 async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const spaceAware = !process.argv.includes('--no-space-aware');
+  const full = process.argv.includes('--full') && !quick;
   const at = process.argv.indexOf('--formats');
   const formats = (at >= 0 ? process.argv[at + 1] : 'fp32,int4').split(',') as Format[];
   const unknown = formats.filter((f) => !(f in FORMATS));
@@ -609,11 +612,13 @@ async function main(): Promise<void> {
     const table: string[][] = [];
     const measure = async (
       name: string,
-      k: 'S' | 'R',
+      k: 'S' | 'R' | 'F',
       job: Omit<Job, 'model' | 'clip' | 'frames' | 'maxNewTokens'>,
     ) => {
-      process.stderr.write(`${name} at ${k} (${depthText(depths[k])})\n`);
-      const o = await child({ model: models[k], clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
+      const d = k === 'F' ? REAL : depths[k];
+      process.stderr.write(`${name} at ${k} (${depthText(d)})\n`);
+      const model = k === 'F' ? join(work, 'F') : models[k];
+      const o = await child({ model, clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
       if (!o.ok) table.push([name, `failed at ${k}`, o.error, '']);
       return o.ok ? o.result : undefined;
     };
@@ -637,6 +642,27 @@ async function main(): Promise<void> {
       }
     }
 
+    if (full) {
+      // The real depth, measured: the S and R checkpoints are not needed any more.
+      for (const k of ['S', 'R'] as const) rmSync(models[k], { recursive: true, force: true });
+      const t0 = performance.now();
+      process.stderr.write(`writing checkpoint F (${depthText(REAL)}, real width)\n`);
+      mkdirSync(join(work, 'F'));
+      const bytes = writeCheckpoint(join(work, 'F'), checkpointConfig(width, REAL, false));
+      const s = ((performance.now() - t0) / 1e3).toFixed(0);
+      written.push(`F: ${depthText(REAL)}, ${mem(bytes)} bf16, written in ${s} s`);
+      const m = await measure('int4 uniform, real depth', 'F', { format: 'int4', sampling: 'uniform' });
+      if (m) {
+        const measured = { stages: m.stages, encoders: encoderParts(m), peakBytes: m.peakBytes };
+        const rows = askRows('int4 uniform, MEASURED at the real depth (both columns)', m, measured);
+        table.push(...rows.filter((r) => r[1] !== 'peak RSS'), [
+          '',
+          'peak RSS',
+          mem(m.peakBytes),
+          'measured',
+        ]);
+      }
+    }
     console.log(
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
         `width; ${clipFrames}-frame ${clipW}×${clipH} clip, ${DEFAULT_FRAME_COUNT} frames to the model, ${maxNewTokens} new tokens ` +
