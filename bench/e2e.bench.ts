@@ -595,30 +595,31 @@ async function main(): Promise<void> {
   try {
     const clip = join(work, 'clip.mp4');
     await writeVideo(clip, demoFrames(clipFrames, clipW, clipH), 6);
-    const models = { S: join(work, 'S'), R: join(work, 'R') };
+    // S and R as above; F = the real depth (--full), without heads (uniform sampling does not run them).
+    const depthOf = { ...depths, F: REAL };
+    const model = (k: keyof typeof depthOf) => join(work, k);
     const written: string[] = [];
-    for (const k of ['S', 'R'] as const) {
+    const writeModel = (k: keyof typeof depthOf, heads: boolean) => {
       const t0 = performance.now();
-      const heads = k === 'R';
-      process.stderr.write(`writing checkpoint ${k} (${depthText(depths[k])}, ${width} width)\n`);
-      mkdirSync(models[k]);
-      const bytes = writeCheckpoint(models[k], checkpointConfig(width, depths[k], heads));
+      process.stderr.write(`writing checkpoint ${k} (${depthText(depthOf[k])}, ${width} width)\n`);
+      mkdirSync(model(k));
+      const bytes = writeCheckpoint(model(k), checkpointConfig(width, depthOf[k], heads));
       const s = ((performance.now() - t0) / 1e3).toFixed(0);
       written.push(
-        `${k}: ${depthText(depths[k])}${heads ? ' + heads' : ''}, ${mem(bytes)} bf16, written in ${s} s`,
+        `${k}: ${depthText(depthOf[k])}${heads ? ' + heads' : ''}, ${mem(bytes)} bf16, written in ${s} s`,
       );
-    }
+    };
+    writeModel('S', false);
+    writeModel('R', true);
 
     const table: string[][] = [];
     const measure = async (
       name: string,
-      k: 'S' | 'R' | 'F',
+      k: keyof typeof depthOf,
       job: Omit<Job, 'model' | 'clip' | 'frames' | 'maxNewTokens'>,
     ) => {
-      const d = k === 'F' ? REAL : depths[k];
-      process.stderr.write(`${name} at ${k} (${depthText(d)})\n`);
-      const model = k === 'F' ? join(work, 'F') : models[k];
-      const o = await child({ model, clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
+      process.stderr.write(`${name} at ${k} (${depthText(depthOf[k])})\n`);
+      const o = await child({ model: model(k), clip, frames: DEFAULT_FRAME_COUNT, maxNewTokens, ...job });
       if (!o.ok) table.push([name, `failed at ${k}`, o.error, '']);
       return o.ok ? o.result : undefined;
     };
@@ -644,24 +645,12 @@ async function main(): Promise<void> {
 
     if (full) {
       // The real depth, measured: the S and R checkpoints are not needed any more.
-      for (const k of ['S', 'R'] as const) rmSync(models[k], { recursive: true, force: true });
-      const t0 = performance.now();
-      process.stderr.write(`writing checkpoint F (${depthText(REAL)}, real width)\n`);
-      mkdirSync(join(work, 'F'));
-      const bytes = writeCheckpoint(join(work, 'F'), checkpointConfig(width, REAL, false));
-      const s = ((performance.now() - t0) / 1e3).toFixed(0);
-      written.push(`F: ${depthText(REAL)}, ${mem(bytes)} bf16, written in ${s} s`);
+      for (const k of ['S', 'R'] as const) rmSync(model(k), { recursive: true, force: true });
+      writeModel('F', false);
       const m = await measure('int4 uniform, real depth', 'F', { format: 'int4', sampling: 'uniform' });
-      if (m) {
-        const measured = { stages: m.stages, encoders: encoderParts(m), peakBytes: m.peakBytes };
-        const rows = askRows('int4 uniform, MEASURED at the real depth (both columns)', m, measured);
-        table.push(...rows.filter((r) => r[1] !== 'peak RSS'), [
-          '',
-          'peak RSS',
-          mem(m.peakBytes),
-          'measured',
-        ]);
-      }
+      const measured = m && { stages: m.stages, encoders: encoderParts(m), peakBytes: m.peakBytes };
+      if (m && measured)
+        table.push(...askRows('int4 uniform, MEASURED at the real depth (both columns)', m, measured));
     }
     console.log(
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
