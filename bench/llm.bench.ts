@@ -211,6 +211,7 @@ async function runOurs(job: Job, dir: string): Promise<Timings> {
       feeds.position_ids = tensor('int64', [3, 1, 1], [p, p, p]);
       if (buffers) feeds.past_length = tensor('int64', [1], [p]);
     }
+    log(job, `decode steps (ms): ${times.map((t) => t.toFixed(0)).join(', ')}`);
     return { prefill, decode: Math.min(...times.slice(1)), loadS };
   } finally {
     await session.release();

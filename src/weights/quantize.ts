@@ -8,7 +8,6 @@
 //   W[n, k] ≈ (code − zero_point) · scale.
 // Codes are round-to-nearest-even of w/scale + zero_point, so every weight is off by at most scale/2.
 import { InputError } from '../errors.ts';
-import { roundHalfEven } from '../python_compat.ts';
 import { f32ToBf16, f32ToF16, type HostTensor, toFloat32 } from '../tensor.ts';
 
 export type ScaleDType = 'float32' | 'float16' | 'bfloat16';
@@ -60,31 +59,43 @@ export function quantizeMatMulNBits(weight: HostTensor, o: QuantizeOptions): Mat
   const zpRow = Math.ceil((kBlocks * bits) / 8);
   const maxCode = (1 << bits) - 1;
   const mid = 1 << (bits - 1);
-  const B = new Uint8Array(N * kBlocks * blob);
-  const scales = new Float64Array(N * kBlocks);
-  const zeros = new Uint8Array(N * zpRow);
 
-  for (let n = 0; n < N; n++) {
+  // Pass 1: each block's range (padded positions hold 0, which both variants represent exactly) and ideal scale;
+  // the scales are then rounded up to the stored dtype all at once.
+  const lows = new Float64Array(N * kBlocks);
+  const ideals = new Float64Array(N * kBlocks);
+  for (let n = 0; n < N; n++)
     for (let b = 0; b < kBlocks; b++) {
       const start = n * K + b * blockSize;
-      const len = Math.min(blockSize, K - b * blockSize);
-      // Padded positions hold 0, which both variants represent exactly.
+      const end = start + Math.min(blockSize, K - b * blockSize);
       let lo = 0;
       let hi = 0;
-      for (let j = 0; j < len; j++) {
-        lo = Math.min(lo, w[start + j]);
-        hi = Math.max(hi, w[start + j]);
+      for (let i = start; i < end; i++) {
+        const v = w[i];
+        if (v < lo) lo = v;
+        else if (v > hi) hi = v;
       }
-      const ideal = symmetric ? Math.max(-lo, hi) / (mid - 1) : (hi - lo) / maxCode;
-      const scale = storedScale(ideal, scaleDType);
-      const zp = symmetric ? mid : scale === 0 ? 0 : clamp(roundHalfEven(-lo / scale), 0, maxCode);
-      scales[n * kBlocks + b] = scale;
+      lows[n * kBlocks + b] = lo;
+      ideals[n * kBlocks + b] = symmetric ? Math.max(-lo, hi) / (mid - 1) : (hi - lo) / maxCode;
+    }
+  const { values: scales, stored } = storedScales(ideals, scaleDType);
+
+  // Pass 2: codes, two per byte at 4 bits.
+  const B = new Uint8Array(N * kBlocks * blob);
+  const zeros = new Uint8Array(N * zpRow);
+  for (let n = 0; n < N; n++) {
+    for (let b = 0; b < kBlocks; b++) {
+      const scale = scales[n * kBlocks + b];
+      const zp = symmetric ? mid : scale === 0 ? 0 : codeOf(-lows[n * kBlocks + b], scale, 0, maxCode);
       setCode(zeros, n * zpRow, b, bits, zp);
+      const start = n * K + b * blockSize;
+      const len = Math.min(blockSize, K - b * blockSize);
       const base = (n * kBlocks + b) * blob;
+      // Positions past K (padding) and all-zero blocks take the zero point.
       for (let j = 0; j < blockSize; j++) {
-        const v = j < len ? w[start + j] : 0;
-        const code = scale === 0 ? zp : clamp(roundHalfEven(v / scale) + zp, 0, maxCode);
-        setCode(B, base, j, bits, code);
+        const c = j >= len || scale === 0 ? zp : codeOf(w[start + j], scale, zp, maxCode);
+        if (bits === 8) B[base + j] = c;
+        else B[base + (j >> 1)] |= c << ((j & 1) * 4);
       }
     }
   }
@@ -95,7 +106,7 @@ export function quantizeMatMulNBits(weight: HostTensor, o: QuantizeOptions): Mat
     blockSize,
     symmetric,
     B: { dtype: 'uint8', shape: [N, kBlocks, blob], data: B },
-    scales: { dtype: scaleDType, shape: [N * kBlocks], data: encode(scales, scaleDType) },
+    scales: { dtype: scaleDType, shape: [N * kBlocks], data: stored },
     zeroPoints: { dtype: 'uint8', shape: [N * zpRow], data: zeros },
   };
 }
@@ -141,23 +152,39 @@ function getCode(bytes: Uint8Array, base: number, i: number, bits: number): numb
   return bits === 8 ? bytes[base + i] : (bytes[base + (i >> 1)] >> ((i & 1) * 4)) & 0x0f;
 }
 
-const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
-
 /**
- * The smallest value of `dtype` ≥ `ideal` (≥ 0). Rounding the scale up, never down, keeps the block's range within
- * the codes, so the scale/2 bound holds for the scale actually stored.
+ * The smallest value of `dtype` ≥ each `ideal` (≥ 0), as numbers and as the dtype's storage. Rounding a scale up,
+ * never down, keeps the block's range within the codes, so the scale/2 bound holds for the scale actually stored.
  */
-function storedScale(ideal: number, dtype: ScaleDType): number {
-  const stored = encode(new Float64Array([ideal]), dtype);
+function storedScales(
+  ideals: Float64Array,
+  dtype: ScaleDType,
+): { values: Float32Array; stored: Float32Array | Uint16Array } {
+  const stored = encode(ideals, dtype);
   // For non-negative floats the next bit pattern is the next value up.
   const bits = dtype === 'float32' ? new Uint32Array(stored.buffer) : (stored as Uint16Array);
-  if (toFloat32({ dtype, shape: [1], data: stored } as HostTensor)[0] < ideal) bits[0]++;
-  const value = toFloat32({ dtype, shape: [1], data: stored } as HostTensor)[0];
-  if (!Number.isFinite(value))
-    throw new InputError(
-      `a weight block needs a scale of ${ideal}, beyond ${dtype}: quantize with float32 scales`,
-    );
-  return value;
+  const decode = () => toFloat32({ dtype, shape: [ideals.length], data: stored } as HostTensor);
+  const first = decode();
+  for (let i = 0; i < ideals.length; i++) if (first[i] < ideals[i]) bits[i]++;
+  const values = decode();
+  for (let i = 0; i < ideals.length; i++)
+    if (!Number.isFinite(values[i]))
+      throw new InputError(
+        `a weight block needs a scale of ${ideals[i]}, beyond ${dtype}: quantize with float32 scales`,
+      );
+  return { values, stored };
+}
+
+/** Round half to even for |x| < 2^51: adding 1.5·2^52 leaves no fraction bits, and IEEE addition rounds ties to
+ * even (the same result as python_compat's roundHalfEven, without its branches). */
+function roundEven(x: number): number {
+  return x + 6755399441055744 - 6755399441055744;
+}
+
+/** round-half-even(v / scale) + zp, clamped to [0, maxCode]. */
+function codeOf(v: number, scale: number, zp: number, maxCode: number): number {
+  const c = roundEven(v / scale) + zp;
+  return Math.min(Math.max(c, 0), maxCode);
 }
 
 /** float64 values → the dtype's storage (rounded to float32 first, then to 16 bits). */
@@ -181,16 +208,23 @@ export function quantizeInt8Columns(weight: HostTensor): Int8ColumnWeight {
     throw new InputError(`only 2-D [out, in] weights are quantized, got [${weight.shape}]`);
   const [N, K] = weight.shape;
   const w = toFloat32(weight);
-  const B = new Int8Array(K * N);
   const scales = new Float32Array(N);
   for (let n = 0; n < N; n++) {
     let m = 0;
-    for (let k = 0; k < K; k++) m = Math.max(m, Math.abs(w[n * K + k]));
-    const scale = Math.fround(m / 127);
-    scales[n] = scale;
-    if (scale > 0)
-      for (let k = 0; k < K; k++) B[k * N + n] = clamp(roundHalfEven(w[n * K + k] / scale), -127, 127);
+    for (let i = n * K; i < (n + 1) * K; i++) m = Math.max(m, Math.abs(w[i]));
+    scales[n] = m / 127;
   }
+  // Transposed in bands of rows: each k writes a run of consecutive bytes while the band's rows are read in order.
+  const B = new Int8Array(K * N);
+  const BAND = 16;
+  for (let n0 = 0; n0 < N; n0 += BAND)
+    for (let k = 0; k < K; k++)
+      for (let n = n0; n < Math.min(n0 + BAND, N); n++) {
+        const scale = scales[n];
+        if (scale === 0) continue;
+        const c = roundEven(w[n * K + k] / scale);
+        B[k * N + n] = Math.min(Math.max(c, -127), 127);
+      }
   return {
     B: { dtype: 'int8', shape: [K, N], data: B },
     scales: { dtype: 'float32', shape: [N], data: scales },
