@@ -56,6 +56,7 @@ import {
 import { ortVersion, Session } from '../src/runtime/session.ts';
 import { BYTES, f32ToBf16, type HostTensor, numel, tensor } from '../src/tensor.ts';
 import { writeSafetensors } from '../src/weights/safetensors.ts';
+import { BIN_TUNABLES, binEnv } from './support/bin_env.ts';
 
 /** Depths that vary: text layers, ViT blocks, VGGT units (1 DINOv2 block + 1 aggregator frame/global pair). */
 interface Depths {
@@ -374,6 +375,7 @@ function child(job: Job): Promise<Outcome> {
     const self = fileURLToPath(import.meta.url);
     const p = spawn(process.execPath, [...process.execArgv, self, '--child', JSON.stringify(job)], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: binEnv(), // as `spatial-mllm ask` runs
     });
     let out = '';
     p.stdout.on('data', (chunk) => {
@@ -656,6 +658,7 @@ async function main(): Promise<void> {
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
         `width; ${clipFrames}-frame ${clipW}×${clipH} clip, ${DEFAULT_FRAME_COUNT} frames to the model, ${maxNewTokens} new tokens ` +
         `(greedy); onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores (${cpus()[0]?.model}), ` +
+        `children under GLIBC_TUNABLES=${BIN_TUNABLES} (the launcher's), ` +
         `${mem(totalmem())} RAM (${mem(freemem())} free at the end); load average ${load0.toFixed(1)} at the ` +
         `start, ${loadavg()[0].toFixed(1)} at the end; ${((performance.now() - start) / 60e3).toFixed(1)} min in all.`,
     );

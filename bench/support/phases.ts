@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { binEnv } from './bin_env.ts';
 
 export type Phase = 'build' | 'run';
 export type PhaseOutcome<T> = { ok: true; result: T } | { ok: false; error: string };
@@ -22,6 +23,7 @@ function spawnPhase<T>(
     [...process.execArgv, script, '--child', phase, JSON.stringify(job), dir],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: binEnv(), // as the spatial-mllm launcher runs
       encoding: 'utf8',
       timeout: timeoutMin * 60e3,
     },
