@@ -48,6 +48,11 @@ export interface SftRunOptions extends Omit<SftOptions, 'hyper' | 'keepGradients
    * encoders are equal share one (the key is the encoder weights' digest, src/train/frozen_encoders.ts).
    */
   cacheEncoders?: boolean | string;
+  /**
+   * Fill the encoder cache before the first step, this many videos at a time (FrozenEncoders.fill); 1 (default) =
+   * inline, as the steps need them. Each lane holds its own copy of the encoders: for the tiny models only.
+   */
+  encoderLanes?: number;
   log?: (s: string) => void;
 }
 
@@ -147,6 +152,13 @@ export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Prom
     for (const r of records) examples.push(await model.loadExample(r));
     const evalExamples: SftExample[] = [];
     for (const r of heldOut?.records ?? []) evalExamples.push(await model.loadExample(r));
+    if ((o.encoderLanes ?? 1) > 1) {
+      const filling = new Progress(0, 0, log, o.log ? false : undefined);
+      await model.frozen.fill(examples, o.encoderLanes!, (done, of) => {
+        if (done % 50 === 0 || done === of) filling.update(done, { 'encoder cache': `${of} videos` }, of);
+      });
+      filling.end();
+    }
 
     const run = new RunFolder(o.out, runSettings(o, totalSteps), model.trainer, [
       'loss',

@@ -1,7 +1,7 @@
 // `spatial-mllm train sft` end to end on a tiny checkpoint: it learns a toy spatial task, a SIGKILLed run resumes
 // to bit-identical weights, and bad data is refused with the file and line before anything is written.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -67,6 +67,39 @@ for (const { dir: model, name } of models.slice(0, 1))
       assert.ok(log.every((r) => r.step >= 1 && Number.isFinite(r.grad_norm)));
       // Epoch 2 of the same records reads the frozen encoders from the cache.
       assert.ok(log.slice(3).every((r) => r.encoder_cache_hits === 2));
+    });
+
+    test('encoderLanes 2 fills the encoder cache before step 1 with the outputs inline encoding writes', {
+      timeout: 300_000,
+    }, async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'sft-lanes-'));
+      const { data, media } = writeToyData(dir, 4);
+      const run = (out: string, encoderLanes?: number) =>
+        runSft({
+          ...toyRun(model, data, media, join(dir, out), 1e-3),
+          maxSteps: 3,
+          saveEvery: 3,
+          encoderLanes,
+        });
+      await run('lanes', 2);
+      await run('inline');
+      const [lanes, inline] = [readLog(join(dir, 'lanes')), readLog(join(dir, 'inline'))];
+      assert.ok(lanes.every((r) => r.encoder_cache_hits === 2));
+      assert.equal(inline[0].encoder_cache_hits, 0);
+      assert.deepEqual(
+        lanes.map((r) => r.loss),
+        inline.map((r) => r.loss),
+      );
+      const files = (out: string) => readdirSync(join(dir, out, 'encoder_cache')).sort();
+      assert.deepEqual(files('lanes'), files('inline'));
+      assert.equal(files('lanes').length, 4);
+      for (const f of files('lanes'))
+        assert.ok(
+          readFileSync(join(dir, 'lanes', 'encoder_cache', f)).equals(
+            readFileSync(join(dir, 'inline', 'encoder_cache', f)),
+          ),
+          f,
+        );
     });
 
     test('SIGKILL then rerun resumes to bit-identical weights and log', { timeout: 300_000 }, async () => {
