@@ -15,6 +15,7 @@ export interface AskCliOptions {
   geometry?: GeometryMode;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: WeightDType;
+  sessionStore: string;
   /** Absent: the model's own default (SpatialMllm.maxNewTokens). */
   maxNewTokens?: number;
   temperature: number;
@@ -35,7 +36,10 @@ export function stageLogger(write: (s: string) => void) {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
-  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, ...weightOptions(o.dtype) });
+  const model = SpatialMllm.load(resolveModelDir(o.model), {
+    device: o.device,
+    ...weightOptions(o.dtype, o.sessionStore),
+  });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

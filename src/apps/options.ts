@@ -7,6 +7,7 @@ import { InputError } from '../errors.ts';
 import { checkFrameCount, DEFAULT_FRAME_COUNT } from '../frame_options.ts';
 import { W8A8 } from '../models/layers.ts';
 import type { SpatialMllmOptions } from '../models/spatial_mllm/model.ts';
+import { userCacheDir } from '../user_cache.ts';
 
 const rangeText = (min: number, max: number) =>
   min === -Infinity
@@ -100,7 +101,24 @@ export const dtypeOption = () =>
  * (int8 weights per output channel, int8 activations per token; ~2.5× the float32 GEMM where MatMulNBits reaches
  * ~1.6×, bench/op_profile.bench.ts; cosine vs float32 in bench:vggt / bench:qwen).
  */
-export function weightOptions(dtype: WeightDType): Pick<SpatialMllmOptions, 'quant' | 'encoders'> {
+export function weightOptions(
+  dtype: WeightDType,
+  store = 'none',
+): Pick<SpatialMllmOptions, 'quant' | 'encoders' | 'sessionStore'> {
   if (dtype === 'float32') return {};
-  return { quant: { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 }, encoders: W8A8 };
+  return {
+    quant: { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 },
+    encoders: W8A8,
+    ...(store !== 'none' ? { sessionStore: store } : {}),
+  };
 }
+
+/**
+ * --session-store of ask and serve: quantizing a real checkpoint's weights takes ~2 minutes of each int4/int8 run
+ * on 2 cores (bench:e2e), so the prepared graphs (~4 GB for Spatial-MLLM-4B int4) are kept for the next run.
+ */
+export const sessionStoreOption = () =>
+  new Option(
+    '--session-store <dir>',
+    'with --dtype int4/int8: where the quantized graphs are kept for the next run (none: not kept)',
+  ).default(userCacheDir('sessions'));

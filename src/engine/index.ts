@@ -9,9 +9,11 @@ export { type ActivationScale, matmulInt8 } from './matmul_int8.ts';
 export { gatherNBits, matmulNBits, type NBitsOptions } from './matmul_nbits.ts';
 export {
   graphHash,
+  type ModelStore,
   type OnnxModel,
   type SessionModel,
   sessionModel,
+  storedModel,
   type ToOnnxOptions,
   toOnnx,
   type WeightSource,

@@ -2,7 +2,19 @@
 // give the same bytes. Parameters become initializers (weights from a WeightSource, inline or in an external
 // data file for models over protobuf's 2 GB limit) or graph inputs (training).
 import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import onnxProto, { type onnx as P } from 'onnx-proto';
@@ -243,13 +255,69 @@ export interface SessionModel {
   cleanup(): void;
 }
 
+const paramBytes = (graph: Graph) =>
+  [...graph.params.values()].reduce((n, p) => n + numel(p.shape as number[]) * BYTES[p.dtype], 0);
+
 /** Serializes a graph for a session: inline when small, else staged as model.onnx + weights.bin in a temp folder. */
 export function sessionModel(graph: Graph, options: ToOnnxOptions & { tempDir?: string } = {}): SessionModel {
-  let bytes = 0;
-  for (const p of graph.params.values()) bytes += numel(p.shape as number[]) * BYTES[p.dtype];
-  if (bytes <= INLINE_LIMIT) return { model: toOnnx(graph, options).bytes, cleanup: () => {} };
+  if (paramBytes(graph) <= INLINE_LIMIT) return { model: toOnnx(graph, options).bytes, cleanup: () => {} };
   const dir = mkdtempSync(join(options.tempDir ?? tmpdir(), 'spatial-mllm-'));
   const path = join(dir, 'model.onnx');
   writeFileSync(path, toOnnx(graph, { ...options, externalData: { path: join(dir, 'weights.bin') } }).bytes);
   return { model: path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A folder of serialized models kept across processes: a graph whose weights took long to prepare (quantized from
+ * a bf16 checkpoint: a 36-layer int4 language model ~50 s on 2 cores) is written once as model.onnx + weights.bin
+ * and later sessions load the files. `identity` must name everything the weights depend on beyond the graph's
+ * structure (which holds every parameter's name, dtype and shape and the ops' attributes): the checkpoint files
+ * and the program that transforms them.
+ */
+export interface ModelStore {
+  dir: string;
+  identity: string;
+  /** Smaller graphs are not stored (default 64 MB of parameters). */
+  minBytes?: number;
+}
+
+/** Bump when the bytes a graph serializes to change for the same structure and checkpoint (a quantizer change). */
+const STORE_VERSION = 1;
+
+/**
+ * `sessionModel`, through a store: the stored files when this graph and identity were written before, else
+ * written there first (in a temporary folder renamed into place, so an interrupted write leaves nothing that
+ * looks complete). `hash`: the graph's `graphHash` with the same lowering, when the caller has it.
+ */
+export function storedModel(
+  graph: Graph,
+  store: ModelStore,
+  options: ToOnnxOptions & { tempDir?: string; hash?: string } = {},
+): SessionModel {
+  if (paramBytes(graph) < (store.minBytes ?? 64e6)) return sessionModel(graph, options);
+  const key = createHash('sha256')
+    .update(JSON.stringify([STORE_VERSION, options.hash ?? graphHash(graph, options), store.identity]))
+    .digest('hex')
+    .slice(0, 32);
+  const folder = join(store.dir, key);
+  const model = join(folder, 'model.onnx');
+  const keep = { model, cleanup: () => {} };
+  if (existsSync(model)) return keep;
+  let partial: string | undefined;
+  try {
+    mkdirSync(store.dir, { recursive: true });
+    // What a killed writer left of this model (another writer's would be younger than an hour).
+    for (const f of readdirSync(store.dir))
+      if (f.startsWith(`${key}.partial-`) && Date.now() - statSync(join(store.dir, f)).mtimeMs > 3600e3)
+        rmSync(join(store.dir, f), { recursive: true, force: true });
+    partial = mkdtempSync(join(store.dir, `${key}.partial-`));
+    const bytes = toOnnx(graph, { ...options, externalData: { path: join(partial, 'weights.bin') } }).bytes;
+    writeFileSync(join(partial, 'model.onnx'), bytes);
+    renameSync(partial, folder);
+    return keep;
+  } catch {
+    if (partial) rmSync(partial, { recursive: true, force: true });
+    // Another process stored the same model first; else the store is not writable (full, read-only): no store.
+    return existsSync(model) ? keep : sessionModel(graph, options);
+  }
 }

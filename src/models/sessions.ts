@@ -1,6 +1,6 @@
 // One session per model graph: graphs are built lazily under a key ("vision:8,34,46", "text:…"), hashed once,
 // and served from a session cache keyed by graph hash + options; graphs over 2 GB of weights are staged with
-// external data in a temp folder that is removed once ONNX Runtime has read it.
+// external data in a temp folder that is removed once ONNX Runtime has read it (or kept in a store).
 import * as E from '../engine/index.ts';
 import { SessionCache } from '../runtime/cache.ts';
 import { type Device, type RunnableSession, Session } from '../runtime/session.ts';
@@ -18,6 +18,8 @@ export interface GraphSessionOptions {
    * copy of each run's feeds.
    */
   offMainThread?: boolean;
+  /** Keep large serialized graphs here across processes (E.storedModel): later sessions skip quantizing. */
+  store?: E.ModelStore;
 }
 
 export class GraphSessions {
@@ -40,10 +42,12 @@ export class GraphSessions {
     if (!s) {
       const graph = build();
       const lowering = this.options.lowering ?? 'fused';
-      const { device, threads, tempDir } = this.options;
-      s = this.cache.get(E.graphHash(graph, { lowering }), { device, threads }, () =>
-        E.sessionModel(graph, { weights: this.weights, lowering, tempDir }),
-      );
+      const { device, threads, tempDir, store } = this.options;
+      const hash = E.graphHash(graph, { lowering });
+      s = this.cache.get(hash, { device, threads }, () => {
+        const o = { weights: this.weights, lowering, tempDir };
+        return store ? E.storedModel(graph, store, { ...o, hash }) : E.sessionModel(graph, o);
+      });
       this.byKey.set(key, s);
     }
     return s;

@@ -16,7 +16,6 @@
 // without loading a model.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
 import {
@@ -38,6 +37,7 @@ import type { VggtModel } from '../models/vggt/model.ts';
 import { spatialMllmSamplingPreprocess } from '../models/vggt/preprocess.ts';
 import { npLinspaceInt, roundHalfEven, torchLinspace32 } from '../python_compat.ts';
 import { type HostTensor, tensor } from '../tensor.ts';
+import { userCacheDir } from '../user_cache.ts';
 import { readSafetensors, writeSafetensors } from '../weights/safetensors.ts';
 
 export {
@@ -124,9 +124,7 @@ export async function sampleFrames(video: VideoSource, o: FrameSamplingOptions =
 }
 
 function geometryCacheDir(o: FrameSamplingOptions): string {
-  return (
-    o.cacheDir ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'geometry')
-  );
+  return o.cacheDir ?? userCacheDir('geometry');
 }
 
 /**

@@ -1,5 +1,9 @@
-// GraphSessions: one session per graph key, in process or in a worker thread, with the same results.
+// GraphSessions: one session per graph key, in process or in a worker thread, with the same results; a session
+// store keeps prepared graphs across processes.
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { GraphSessions } from '../../src/models/sessions.ts';
@@ -33,4 +37,48 @@ test('GraphSessions off the main thread: same outputs bit for bit, worker closed
     await here.release();
     await worker.release();
   }
+});
+
+test('a session store keeps a prepared graph for the next process: same outputs, weights not read again', async () => {
+  const n = 32;
+  const r = rng(12);
+  const weights = new Map([
+    ['w', f32([n, n], randn(r, n * n))],
+    ['b', f32([n], randn(r, n))],
+  ]);
+  let reads = 0;
+  const source: E.WeightSource = {
+    read: (name) => {
+      reads++;
+      return weights.get(name)!;
+    },
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'store-'));
+  const store = (identity: string): E.ModelStore => ({ dir: join(dir, 'store'), identity, minBytes: 0 });
+  const x = f32([2, n], randn(r, 2 * n));
+  const outputOf = async (s: GraphSessions) => {
+    try {
+      return (await (await s.get('linear', () => linearGraph(n))).run({ x })).y;
+    } finally {
+      await s.release();
+    }
+  };
+  const plain = await outputOf(new GraphSessions(source));
+  // A killed writer's leftovers are not mistaken for a stored model.
+  mkdirSync(join(dir, 'store', 'x.partial-1'), { recursive: true });
+  const first = await outputOf(new GraphSessions(source, { store: store('ckpt A') }));
+  const stored = readdirSync(join(dir, 'store')).filter((f) => !f.includes('.partial-'));
+  assert.equal(stored.length, 1);
+  assert.ok(existsSync(join(dir, 'store', stored[0], 'weights.bin')));
+  reads = 0;
+  const second = await outputOf(new GraphSessions(source, { store: store('ckpt A') }));
+  assert.equal(reads, 0);
+  assert.deepEqual(first.data, plain.data);
+  assert.deepEqual(second.data, plain.data);
+  // Other weights (another identity) are another entry; an unwritable store falls back to no store.
+  await outputOf(new GraphSessions(source, { store: store('ckpt B') }));
+  assert.equal(readdirSync(join(dir, 'store')).filter((f) => !f.includes('.partial-')).length, 2);
+  writeFileSync(join(dir, 'file'), '');
+  const fallback = { dir: join(dir, 'file', 'store'), identity: 'A', minBytes: 0 };
+  assert.deepEqual((await outputOf(new GraphSessions(source, { store: fallback }))).data, plain.data);
 });

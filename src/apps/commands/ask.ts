@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS, GEOMETRY_MODES } from '../../frame_options.ts';
 import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
 import type { AskCliOptions } from '../ask.ts';
-import { choice, dtypeOption, framesOption, integer, number } from '../options.ts';
+import { choice, dtypeOption, framesOption, integer, number, sessionStoreOption } from '../options.ts';
 
 export function register(program: Command): void {
   program
@@ -33,6 +33,7 @@ export function register(program: Command): void {
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
     .addOption(dtypeOption())
+    .addOption(sessionStoreOption())
     .option(
       '--max-new-tokens <n>',
       `generation limit (default: the model's generation_config.json max_new_tokens, else ${DEFAULT_MAX_NEW_TOKENS})`,

@@ -1,8 +1,8 @@
 // `spatial-mllm serve`: loads the models once, starts the HTTP server, stops cleanly on Ctrl-C.
 
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
+import { userCacheDir } from '../../user_cache.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { resolveModelDir, shippedModel } from '../model_name.ts';
 import { type WeightDType, weightOptions } from '../options.ts';
@@ -21,12 +21,12 @@ export interface ServeCliOptions {
   reports?: string;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: WeightDType;
+  sessionStore: string;
 }
 
 export async function runServe(o: ServeCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(`${s}\n`);
-  const dataDir =
-    o.data ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'spatial-mllm', 'serve');
+  const dataDir = o.data ?? userCacheDir('serve');
   let dirs = (o.model ?? []).map(resolveModelDir);
   const small = shippedModel('small');
   if (dirs.length === 0 && small) {
@@ -41,7 +41,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
   const models = dirs.map((dir) =>
     loadServedModel(dir, {
       device: o.device,
-      ...weightOptions(o.dtype),
+      ...weightOptions(o.dtype, o.sessionStore),
       cacheDir: join(dataDir, 'geometry'),
       // ONNX Runtime's runs block their thread: off the main one, the server keeps answering (health, 429,
       // disconnects) while a model computes.

@@ -27,6 +27,8 @@ export interface LoadOptions {
   offMainThread?: boolean;
   /** Weights other than the folder's own (e.g. a Spatial-MLLM checkpoint mapped onto Qwen names). */
   weights?: E.WeightSource;
+  /** Keep large prepared graphs across processes (GraphSessionOptions.store). */
+  store?: E.ModelStore;
   /**
    * Keep the KV cache in fixed-size host buffers that ONNX Runtime reads in place and the new positions are written
    * into (default true): a decode step then moves only the token, its key/value rows and its logits instead of

@@ -3,7 +3,7 @@
 // VGGT with its heads. `encodeVideo` → fused visual tokens, `forward` → logits, `generate` → tokens (streamed by
 // callback or async iterator, stoppable by an AbortSignal). Upstream: THU-SI/Spatial-MLLM
 // `src/qwenvl/model/spatial_mllm.py` (SpatialMLLMForConditionalGeneration) and `src/inference.py`.
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as E from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
@@ -36,6 +36,29 @@ export interface SpatialMllmOptions {
   /** How the encoders (Qwen's ViT, VGGT's aggregator) store their linear weights (default float32; VGGT's heads
    * stay float32). Quantized from the checkpoint at load, like `quant`. */
   encoders?: LinearFormat;
+  /**
+   * A folder where the large prepared graphs (quantized weights included) are kept across processes, so that the
+   * next process on the same checkpoint and options skips preparing them (E.storedModel). The CLI's default:
+   * ~/.cache/spatial-mllm/sessions for int4/int8.
+   */
+  sessionStore?: string;
+}
+
+/**
+ * What the stored graphs of a checkpoint depend on besides their structure: its weight files (real path, size,
+ * modification time) and the options that transform weights.
+ */
+function storeOf(dir: string, o: SpatialMllmOptions): E.ModelStore | undefined {
+  if (!o.sessionStore) return undefined;
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors') || f === 'config.json')
+    .sort()
+    .map((f) => {
+      const st = statSync(join(dir, f));
+      return [realpathSync(join(dir, f)), st.size, st.mtimeMs];
+    });
+  const identity = JSON.stringify({ files, quant: o.quant, encoders: o.encoders, lowering: o.lowering });
+  return { dir: o.sessionStore, identity };
 }
 
 /** The checkpoint's weights as the sessions read them: quantized on the fly where a graph asks for it. */
@@ -116,8 +139,9 @@ export class SpatialMllm {
     readonly qwen: Qwen25VLModel,
     readonly processor: Qwen25VLProcessor,
     readonly options: SpatialMllmOptions,
+    private readonly store?: E.ModelStore,
   ) {
-    this.fusion = new GraphSessions(sessionWeights(checkpoint.weights, options), options);
+    this.fusion = new GraphSessions(sessionWeights(checkpoint.weights, options), { ...options, store });
     this.maxNewTokens = generationLimit(dir);
   }
 
@@ -130,8 +154,10 @@ export class SpatialMllm {
       );
     const checkpoint = openSpatialMllm(dir);
     const format: LinearFormat = { dtype: 'float32', quant: options.quant };
+    const store = storeOf(dir, options);
     const qwen = Qwen25VLModel.load(dir, {
       ...options,
+      store,
       format,
       visionFormat: options.encoders,
       weights: sessionWeights(checkpoint.weights, options),
@@ -141,7 +167,7 @@ export class SpatialMllm {
       ropeIndexConfig(checkpoint.config.qwen),
       checkpoint.config.qwen.vision,
     );
-    return new SpatialMllm(dir, checkpoint, qwen, processor, options);
+    return new SpatialMllm(dir, checkpoint, qwen, processor, options, store);
   }
 
   get config() {
@@ -295,6 +321,7 @@ export class SpatialMllm {
         lowering,
         offMainThread,
         format,
+        store: this.store,
       });
     }
     return this.vggt;

@@ -120,6 +120,8 @@ export interface VggtOptions {
   chunkFrames?: number;
   /** Where external weight files of > 2 GB graphs are staged (default: the OS temp folder). */
   tempDir?: string;
+  /** Keep large prepared graphs across processes (GraphSessionOptions.store). */
+  store?: E.ModelStore;
   /** How the aggregator's linear weights are stored (default float32; a quantized format needs weights that
    * provide the quantized tensors, e.g. weights/quantized_source.ts). The heads stay float32. */
   format?: LinearFormat;
