@@ -26,7 +26,10 @@
 // The checkpoints (bf16 safetensors shards) and the clip are written under os.tmpdir() and deleted at the end.
 // --full also writes the real-depth checkpoint (no VGGT heads: uniform sampling does not run them; ~9 GB bf16) and
 // measures the int4 uniform ask on it, no extrapolation; it needs ~20 GB of free disk and ~25 min here.
+// --session-store adds, for each quantized format, the ask of a second process on the same checkpoint (at S and R,
+// and at F with --full): a first child fills a session store (ask's default --session-store), a second one is timed.
 // Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-before] [--full]
+//        [--session-store]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -268,6 +271,8 @@ interface Job {
   maxNewTokens: number;
   /** Stop once the frames are chosen: a space-aware ask's later stages are the uniform ask's computation. */
   samplingOnly?: boolean;
+  /** A session store folder (SpatialMllmOptions.sessionStore). */
+  store?: string;
 }
 
 interface Measured {
@@ -324,7 +329,7 @@ async function runChild(job: Job): Promise<Measured> {
   };
 
   const cacheDir = mkdtempSync(join(tmpdir(), 'e2e-bench-geometry-'));
-  const model = SpatialMllm.load(job.model, FORMATS[job.format]);
+  const model = SpatialMllm.load(job.model, { ...FORMATS[job.format], sessionStore: job.store });
   const stages = Object.fromEntries(STAGES.map((s) => [s, zero()])) as Record<Stage, Time>;
   let started = now();
   let answer: Measured['answer'];
@@ -567,6 +572,7 @@ async function main(): Promise<void> {
   const quick = process.argv.includes('--quick');
   const spaceAware = !process.argv.includes('--no-space-aware');
   const full = process.argv.includes('--full') && !quick;
+  const stored = process.argv.includes('--session-store');
   const at = process.argv.indexOf('--formats');
   const formats = (at >= 0 ? process.argv[at + 1] : 'fp32,int4').split(',') as Format[];
   const unknown = formats.filter((f) => !(f in FORMATS));
@@ -634,6 +640,14 @@ async function main(): Promise<void> {
       const x = extrapolateAsk(width, depths, format, s, r);
       table.push(...askRows(name, r, x));
       if (format === 'int4') int4 = [r, x];
+      if (stored && format !== 'fp32') {
+        const job = { format, sampling: 'uniform', store: join(work, `store-${format}`) } as const;
+        for (const k of ['S', 'R'] as const) await measure(`${name}, filling the session store`, k, job);
+        const second = `${name}, 2nd process (session store)`;
+        const s2 = await measure(second, 'S', job);
+        const r2 = s2 && (await measure(second, 'R', job));
+        if (s2 && r2) table.push(...askRows(second, r2, extrapolateAsk(width, depths, format, s2, r2)));
+      }
     }
     if (spaceAware && int4) {
       // The DPT heads need 4 aggregator layers, so the sampling stage is measured at R only.
@@ -649,10 +663,22 @@ async function main(): Promise<void> {
       // The real depth, measured: the S and R checkpoints are not needed any more.
       for (const k of ['S', 'R'] as const) rmSync(model(k), { recursive: true, force: true });
       writeModel('F', false);
-      const m = await measure('int4 uniform, real depth', 'F', { format: 'int4', sampling: 'uniform' });
-      const measured = m && { stages: m.stages, encoders: encoderParts(m), peakBytes: m.peakBytes };
-      if (m && measured)
-        table.push(...askRows('int4 uniform, MEASURED at the real depth (both columns)', m, measured));
+      const asMeasured = (m: Measured) => ({
+        stages: m.stages,
+        encoders: encoderParts(m),
+        peakBytes: m.peakBytes,
+      });
+      const job = { format: 'int4', sampling: 'uniform' } as const;
+      const m = await measure('int4 uniform, real depth', 'F', job);
+      if (m)
+        table.push(...askRows('int4 uniform, MEASURED at the real depth (both columns)', m, asMeasured(m)));
+      if (stored) {
+        const withStore = { ...job, store: join(work, 'store-F') };
+        await measure('int4 uniform, real depth, filling the session store', 'F', withStore);
+        const m2 = await measure('int4 uniform, real depth, 2nd process (session store)', 'F', withStore);
+        const name = 'int4 uniform, 2nd process (session store), MEASURED at the real depth';
+        if (m2) table.push(...askRows(name, m2, asMeasured(m2)));
+      }
     }
     console.log(
       `Spatial-MLLM end to end${quick ? ' --quick (tiny widths: not figures)' : ''} — random weights at ${width} ` +
