@@ -1,4 +1,6 @@
 // `spatial-mllm ask`: one question about one video, with per-stage progress on stderr.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { SpatialMllm } from '../models/spatial_mllm/model.ts';
 import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
 import type { FrameSampling, GeometryMode } from '../pipeline/frame_sampling.ts';
@@ -34,8 +36,19 @@ export function stageLogger(write: (s: string) => void) {
   };
 }
 
+/** Bytes under a folder (0 when absent). */
+function folderBytes(dir: string): number {
+  if (!existsSync(dir)) return 0;
+  let n = 0;
+  for (const e of readdirSync(dir, { recursive: true, withFileTypes: true }))
+    if (e.isFile()) n += statSync(join(e.parentPath, e.name)).size;
+  return n;
+}
+
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
+  const store = weightOptions(o.dtype, o.sessionStore).sessionStore;
+  const storedBefore = store ? folderBytes(store) : 0;
   const model = SpatialMllm.load(resolveModelDir(o.model), {
     device: o.device,
     ...weightOptions(o.dtype, o.sessionStore),
@@ -85,4 +98,9 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
     process.off('SIGINT', onSigint);
     await model.release();
   }
+  const added = store ? folderBytes(store) - storedBefore : 0;
+  if (added > 0)
+    err(
+      `kept ${(added / 1e9).toFixed(1)} GB of quantized graphs in ${store} for the next run (--session-store none: keep nothing)\n`,
+    );
 }
