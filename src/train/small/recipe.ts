@@ -22,7 +22,9 @@ import type { Conversation } from '../../data/qa/types.ts';
 import { synthesize } from '../../data/synth/cli.ts';
 import type { AdapterDeps } from '../../eval/adapter.ts';
 import { evalBenchmark } from '../../eval/commands.ts';
+import { diffText, pairedDiff } from '../../eval/paired.ts';
 import type { Report } from '../../eval/report.ts';
+import { readResults } from '../../eval/results.ts';
 import { writeInitCheckpoint } from '../../models/spatial_mllm/init_checkpoint.ts';
 import { TASKS } from '../../vsibench.ts';
 import { geometryFigures, geometryTable } from '../geometry_eval.ts';
@@ -359,6 +361,9 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   const table = evalTable(o.out, runs);
   writeFileSync(join(p.evals, 'table.md'), table);
   log(table);
+  const gaps = comparisonTable(o.out);
+  writeFileSync(join(p.evals, 'comparisons.md'), gaps);
+  log(gaps);
   if (o.publish) {
     // The recipe's last model, whatever the table says: picking by the evaluation rooms would tune on them.
     rmSync(o.publish, { recursive: true, force: true });
@@ -390,6 +395,37 @@ export function evalRuns(out: string): EvalRun[] {
   ];
 }
 
+const markdownTable = (head: string[], rows: string[][]) =>
+  [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+
+/** The README's comparisons of two runs on the same questions: [label, A, B] by eval run name. */
+const COMPARISONS: readonly [string, string, string][] = [
+  ['SFT: video − blind', 'sft', 'sft_blind'],
+  ['SFT+GRPO: video − blind', 'grpo', 'grpo_blind'],
+  ['SFT+GRPO − SFT', 'grpo', 'sft'],
+  ['SFT+GRPO: space-aware − uniform', 'grpo_sa', 'grpo'],
+  ['SFT+GRPO − frequency baseline', 'grpo', 'frequency'],
+];
+
+/**
+ * Paired differences in points with 95% intervals (src/eval/paired.ts) for the comparisons whose two runs exist:
+ * the evaluation has one question per task type per room, so a task's score rests on a few dozen questions.
+ */
+export function comparisonTable(out: string): string {
+  const results = (name: string) => {
+    const file = join(paths(out).evals, name, 'results.jsonl');
+    return existsSync(file) ? readResults(file, 'vsibench').records : undefined;
+  };
+  const head = ['comparison (points, ± 95%)', ...TASKS, 'overall (macro)'];
+  const rows = COMPARISONS.flatMap(([label, a, b]) => {
+    const [ra, rb] = [results(a), results(b)];
+    if (!ra || !rb) return [];
+    const d = pairedDiff(ra, rb);
+    return [[label, ...TASKS.map((t) => diffText(d.tasks[t])), diffText(d.macro)]];
+  });
+  return markdownTable(head, rows);
+}
+
 /** The README table: one row per run, VSI-Bench task scores (official metrics) and both overall means. */
 export function evalTable(out: string, runs: readonly EvalRun[]): string {
   const head = ['model', ...TASKS, 'overall (macro)', 'overall (micro)'];
@@ -404,5 +440,5 @@ export function evalTable(out: string, runs: readonly EvalRun[]): string {
       [r.label, ...TASKS.map((t) => pct(v.tasks[t]?.score)), pct(v.overall.macro), pct(v.overall.micro)],
     ];
   });
-  return [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n') + '\n';
+  return markdownTable(head, rows);
 }
