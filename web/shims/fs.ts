@@ -32,6 +32,12 @@ export function statSync(p: string) {
   return { size: f?.byteLength ?? 0, mtimeMs: 0, isDirectory: () => !f, isFile: () => !!f };
 }
 
+/** No links in memory: a file's real path is its normalised path. */
+export function realpathSync(p: string): string {
+  if (!existsSync(p)) throw missing(p);
+  return norm(p);
+}
+
 export function readdirSync(p: string): string[] {
   const prefix = `${norm(p)}/`.replace('//', '/');
   const names = new Set<string>();
