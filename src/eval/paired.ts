@@ -61,5 +61,8 @@ export function pairedDiff(
 }
 
 /** "+37.0 ± 9.8": the mean and a 95% interval half-width (1.96 standard errors). */
-export const diffText = (d: Diff | undefined): string =>
-  d === undefined ? '–' : `${d.mean >= 0 ? '+' : ''}${d.mean.toFixed(1)} ± ${(1.96 * d.se).toFixed(1)}`;
+export function diffText(d: Diff | undefined): string {
+  if (d === undefined) return '–';
+  const mean = d.mean.toFixed(1).replace(/^-(0\.0)$/, '$1'); // no "-0.0"
+  return `${mean.startsWith('-') ? '' : '+'}${mean} ± ${(1.96 * d.se).toFixed(1)}`;
+}

@@ -45,6 +45,8 @@ test('paired differences: means, standard errors, unmatched ids ignored, relativ
   assert.equal(d.macro!.mean, (50 + 0 + 100) / 3);
   assert.equal(diffText(d.tasks.room_size_estimation), '+100.0 ± 0.0');
   assert.equal(diffText(undefined), '–');
+  assert.equal(diffText({ mean: -0.01, se: 0, n: 1 }), '+0.0 ± 0.0');
+  assert.equal(diffText({ mean: -2.04, se: 1, n: 1 }), '-2.0 ± 2.0');
   // A run against itself: all zero.
   assert.deepEqual(pairedDiff(a, a).macro, { mean: 0, se: 0, n: 8 });
 });
