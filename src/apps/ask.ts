@@ -47,12 +47,10 @@ function folderBytes(dir: string): number {
 
 export async function runAsk(question: string, o: AskCliOptions): Promise<void> {
   const err = (s: string) => process.stderr.write(s);
-  const store = weightOptions(o.dtype, o.sessionStore).sessionStore;
+  const weights = weightOptions(o.dtype, o.sessionStore);
+  const store = weights.sessionStore;
   const storedBefore = store ? folderBytes(store) : 0;
-  const model = SpatialMllm.load(resolveModelDir(o.model), {
-    device: o.device,
-    ...weightOptions(o.dtype, o.sessionStore),
-  });
+  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, ...weights });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -2,7 +2,7 @@
 // differences (official metrics) with its standard error. Two models answered the same questions, so the pairing
 // removes the questions' own difficulty from the noise; on a few dozen questions per task an unpaired gap of
 // 5–10 points can be noise, which the README's comparisons (video vs blind, GRPO vs SFT) must show.
-import { isQuestionType, REL_DIRECTION_TYPES, TASKS, type Task, taskOf } from '../vsibench.ts';
+import { isQuestionType, REL_DIRECTION_TYPES, TASKS, type Task } from '../vsibench.ts';
 import type { ResultRecord } from './results.ts';
 import { scoreQuestion } from './vsibench_metrics.ts';
 
@@ -54,7 +54,7 @@ export function pairedDiff(
   for (const task of TASKS) {
     const types = task === 'object_rel_direction' ? REL_DIRECTION_TYPES.filter((t) => diffs.has(t)) : [task];
     const parts = types.filter((t) => diffs.get(t)?.length).map((t) => meanSe(diffs.get(t)!));
-    if (parts.length) tasks[taskOf(types[0] as never)] = average(parts);
+    if (parts.length) tasks[task] = average(parts);
   }
   const present = Object.values(tasks);
   return { tasks, macro: present.length ? average(present) : undefined };

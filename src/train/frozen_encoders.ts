@@ -149,7 +149,7 @@ export class FrozenEncoders {
    * Fills the cache for every example whose outputs are not there yet, `lanes` at a time, each lane with its own
    * one-thread sessions in a worker thread: the small graphs of a tiny model keep one core busy at most (frame
    * decoding and patchifying run between its runs), so filling inline — the first epoch of an SFT run — took
-   * ~0.5 s per video on 2 cores where two lanes take ~0.15. Each lane holds its own copy of the encoders' sessions.
+   * ~0.5 s per video on 2 cores where two lanes take ~0.17. Each lane holds its own copy of the encoders' sessions.
    */
   async fill(examples: readonly SftExample[], lanes: number, progress?: (done: number, of: number) => void) {
     const todo = new Map<string, SftExample>();

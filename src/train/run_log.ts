@@ -98,17 +98,16 @@ export class Progress {
     private readonly tty = !!process.stderr.isTTY,
   ) {}
 
-  /** `total` overrides the constructor's (a count known only once work starts). */
-  update(step: number, figures: Record<string, string>, total = this.total): void {
+  update(step: number, figures: Record<string, string>): void {
     this.done = step - this.from;
     const perStep = (Date.now() - this.started) / 1000 / Math.max(1, this.done);
     const width = 20;
-    const filled = Math.round((width * step) / Math.max(1, total));
+    const filled = Math.round((width * step) / Math.max(1, this.total));
     const bar = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
     const text = Object.entries(figures)
       .map(([k, v]) => `${k} ${v}`)
       .join(' ');
-    const line = `${bar} ${step}/${total} ${text} | ${perStep.toFixed(2)} s/step ETA ${clock(perStep * (total - step))}`;
+    const line = `${bar} ${step}/${this.total} ${text} | ${perStep.toFixed(2)} s/step ETA ${clock(perStep * (this.total - step))}`;
     this.write(this.tty ? `\r${line}\x1b[K` : `${line}\n`);
   }
 

@@ -153,11 +153,13 @@ export async function runSft(given: SftRunOptions, deps: AdapterDeps = {}): Prom
     const evalExamples: SftExample[] = [];
     for (const r of heldOut?.records ?? []) evalExamples.push(await model.loadExample(r));
     if ((o.encoderLanes ?? 1) > 1) {
-      const filling = new Progress(0, 0, log, o.log ? false : undefined);
+      // The count of videos to encode is known once fill has looked at the cache.
+      let filling: Progress | undefined;
       await model.frozen.fill(examples, o.encoderLanes!, (done, of) => {
-        if (done % 50 === 0 || done === of) filling.update(done, { 'encoder cache': `${of} videos` }, of);
+        filling ??= new Progress(of, 0, log, o.log ? false : undefined);
+        if (done % 50 === 0 || done === of) filling.update(done, { 'encoder cache': `${of} videos` });
       });
-      filling.end();
+      filling?.end();
     }
 
     const run = new RunFolder(o.out, runSettings(o, totalSteps), model.trainer, [

@@ -1,7 +1,7 @@
 // GraphSessions: one session per graph key, in process or in a worker thread, with the same results; a session
 // store keeps prepared graphs across processes.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -64,10 +64,8 @@ test('a session store keeps a prepared graph for the next process: same outputs,
     }
   };
   const plain = await outputOf(new GraphSessions(source));
-  // A killed writer's leftovers are not mistaken for a stored model.
-  mkdirSync(join(dir, 'store', 'x.partial-1'), { recursive: true });
   const first = await outputOf(new GraphSessions(source, { store: store('ckpt A') }));
-  const stored = readdirSync(join(dir, 'store')).filter((f) => !f.includes('.partial-'));
+  const stored = readdirSync(join(dir, 'store'));
   assert.equal(stored.length, 1);
   assert.ok(existsSync(join(dir, 'store', stored[0], 'weights.bin')));
   reads = 0;
@@ -77,7 +75,7 @@ test('a session store keeps a prepared graph for the next process: same outputs,
   assert.deepEqual(second.data, plain.data);
   // Other weights (another identity) are another entry; an unwritable store falls back to no store.
   await outputOf(new GraphSessions(source, { store: store('ckpt B') }));
-  assert.equal(readdirSync(join(dir, 'store')).filter((f) => !f.includes('.partial-')).length, 2);
+  assert.equal(readdirSync(join(dir, 'store')).length, 2);
   writeFileSync(join(dir, 'file'), '');
   const fallback = { dir: join(dir, 'file', 'store'), identity: 'A', minBytes: 0 };
   assert.deepEqual((await outputOf(new GraphSessions(source, { store: fallback }))).data, plain.data);

@@ -269,7 +269,7 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
         saveEvery: 10,
         threads: o.threads,
         cacheEncoders: true,
-        // One lane per thread fills the cache before the first step (~8 instead of ~26 min on 2 cores).
+        // One lane per thread fills the cache before the first step (9 instead of ~26 min on 2 cores).
         encoderLanes: o.threads,
         evalData: p.curveQuestions,
         evalMedia: p.eval,
