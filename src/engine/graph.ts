@@ -11,7 +11,9 @@ export type AttrValue =
   | string[]
   | HostTensor
   | { float: number }
-  | { floats: number[] };
+  | { floats: number[] }
+  /** A subgraph (If's then_branch / else_branch; control_flow.ts). */
+  | { branch: { nodes: Node[]; outputs: Tensor[] } };
 
 export interface Tensor {
   readonly graph: Graph;

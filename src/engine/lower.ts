@@ -2,6 +2,7 @@
 // lowering and only nodes that reach an output remain. The result holds standard ONNX ops (and, for 'fused',
 // ONNX Runtime contrib ops) only; it is what serialization and autodiff consume.
 import { compositeDef, type Lowering } from './composite.ts';
+import { type Branch, branchesOf, ifNode, recordBranch } from './control_flow.ts';
 import { Graph, type Node, type Tensor } from './graph.ts';
 
 /** Nodes needed to compute the outputs, in build order. */
@@ -59,11 +60,18 @@ function copyNodes(
     return m;
   };
   for (const node of nodes) {
-    const results = emit(
-      node,
-      node.inputs.map((i) => (i ? get(i) : null)),
-      out,
-    );
+    const inputs = node.inputs.map((i) => (i ? get(i) : null));
+    const branches = branchesOf(node);
+    // An If is rebuilt around its replayed branches (their nodes go through `emit` too: composites inside lower).
+    const results = branches
+      ? ifNode(
+          out,
+          inputs[0]!,
+          ...(branches.map((b) =>
+            recordBranch(out, () => b.outputs.map(copyNodes(source, b.nodes, out, map, emit))),
+          ) as [Branch, Branch]),
+        )
+      : emit(node, inputs, out);
     if (results.length !== node.outputs.length)
       throw new Error(`replay of ${node.op}: ${results.length} results for ${node.outputs.length} outputs`);
     node.outputs.forEach((x, i) => {

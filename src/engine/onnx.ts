@@ -23,7 +23,8 @@ const { onnx } = onnxProto;
 
 import { BYTES, type DType, f32ToBf16, f32ToF16, type HostTensor, numel, toFloat32 } from '../tensor.ts';
 import type { Lowering } from './composite.ts';
-import type { AttrValue, Graph, Tensor } from './graph.ts';
+import { branchesOf } from './control_flow.ts';
+import type { AttrValue, Graph, Node, Tensor } from './graph.ts';
 import { liveNodes, lower } from './lower.ts';
 import { fmt } from './shape.ts';
 
@@ -86,7 +87,7 @@ function tensorProto(name: string, t: HostTensor): P.ITensorProto {
   return { name, dims: t.shape, dataType: ONNX_TYPE[t.dtype], rawData: rawBytes(t) };
 }
 
-function attribute(name: string, v: AttrValue): P.IAttributeProto {
+function attribute(name: string, v: Exclude<AttrValue, { branch: unknown }>): P.IAttributeProto {
   const A = onnx.AttributeProto.AttributeType;
   if (typeof v === 'number')
     return Number.isInteger(v) ? { name, type: A.INT, i: v } : { name, type: A.FLOAT, f: v };
@@ -196,16 +197,29 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): OnnxModel {
     if (g.sources.get(o.tensor.id)?.kind === 'node' && !outputName.has(o.tensor.id))
       outputName.set(o.tensor.id, o.name);
   const nameOf = (t: Tensor) => outputName.get(t.id) ?? g.nameOf(t);
-  const nodeProtos: P.INodeProto[] = nodes.map((n, k) => ({
-    name: `${n.op}_${k}`,
+  const nodeProto = (n: Node, name: string): P.INodeProto => ({
+    name,
     opType: n.op,
     domain: n.domain,
-    input: n.inputs.map((i) => (i ? nameOf(i) : '')),
+    // An If reads only its condition; its other IR inputs are the values its branches capture by name.
+    input: (branchesOf(n) ? n.inputs.slice(0, 1) : n.inputs).map((i) => (i ? nameOf(i) : '')),
     output: n.outputs.map((o) => nameOf(o)),
     attribute: Object.keys(n.attrs)
       .sort()
-      .map((k2) => attribute(k2, n.attrs[k2])),
-  }));
+      .map((k2) => {
+        const v = n.attrs[k2];
+        if (typeof v !== 'object' || !('branch' in v)) return attribute(k2, v);
+        const b = v.branch;
+        const graph: P.IGraphProto = {
+          name: `${name}_${k2}`,
+          node: b.nodes.map((x, j) => nodeProto(x, `${name}_${k2}_${x.op}_${j}`)),
+          // Types only: a branch's dims are its own business (the If's outputs carry the shapes).
+          output: b.outputs.map((t) => ({ name: nameOf(t), type: { tensorType: { elemType: ONNX_TYPE[t.dtype] } } })),
+        };
+        return { name: k2, type: onnx.AttributeProto.AttributeType.GRAPH, g: graph };
+      }),
+  });
+  const nodeProtos: P.INodeProto[] = nodes.map((n, k) => nodeProto(n, `${n.op}_${k}`));
   const outputs = g.outputs.map((o) => {
     if (nameOf(o.tensor) !== o.name)
       nodeProtos.push({

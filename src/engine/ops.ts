@@ -69,6 +69,7 @@ function unary(op: string, x: Tensor, floatOnly = true): Tensor {
   return x.graph.node(op, [x], [{ dtype: x.dtype, shape: x.shape }])[0];
 }
 
+export const identity = (x: Tensor) => unary('Identity', x, false);
 export const neg = (x: Tensor) => unary('Neg', x, false);
 export const abs = (x: Tensor) => unary('Abs', x, false);
 export const exp = (x: Tensor) => unary('Exp', x);

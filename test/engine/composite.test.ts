@@ -2,6 +2,7 @@
 // Tolerance: fp32, max |error| / max |reference| ≤ 1e-5.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { branchesOf } from '../../src/engine/control_flow.ts';
 import * as E from '../../src/engine/index.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { f32, type HostTensor, tensor } from '../../src/tensor.ts';
@@ -212,6 +213,60 @@ describe('composite ops', () => {
       check('present value', valid(out.present_value), rows(wv), 0);
       check('attention', out.out, attentionRef(q, rows(wk), rows(wv), { s, t, hq, hkv, d, causal: true }));
     });
+
+    for (const s of [1, 3])
+      test(`causal grouped-KV attention over a read-only cache buffer, ${s} new (${lowering})`, async () => {
+        // The caller writes the new rows after the step: the op reads the first 4 of M = 12 positions in place
+        // and the new keys from its inputs. Fused: an If picks grouped MatMuls for one token, else GQA.
+        const r = rng(30 + s);
+        const [hq, hkv, d, m, past] = [4, 2, 8, 12, 4];
+        const t = past + s;
+        const q = randn(r, s * hq * d);
+        const kNew = randn(r, s * hkv * d);
+        const vNew = randn(r, s * hkv * d);
+        const [bk, bv] = [randn(r, hkv * m * d), randn(r, hkv * m * d)];
+        const g = new E.Graph();
+        const qi = g.input('q', 'float32', [1, 'seq', hq * d]);
+        const ki = g.input('k', 'float32', [1, 'seq', hkv * d]);
+        const vi = g.input('v', 'float32', [1, 'seq', hkv * d]);
+        const key = g.input('pk', 'float32', [1, hkv, 'cache', d]);
+        const value = g.input('pv', 'float32', [1, hkv, 'cache', d]);
+        const length = g.input('len', 'int64', [1]);
+        const res = E.attention(qi, ki, vi, {
+          numHeads: hq,
+          kvHeads: hkv,
+          causal: true,
+          past: { key, value, length, readOnly: true },
+        });
+        assert.equal(res.present, undefined);
+        g.output('out', res.out);
+        const top = E.lower(g, lowering).nodes;
+        const ifNode = top.find((n) => n.op === 'If');
+        assert.equal(!!ifNode, lowering === 'fused');
+        if (ifNode)
+          assert.ok(branchesOf(ifNode)![1].nodes.some((n) => n.op === 'GroupQueryAttention'), 'GQA when S > 1');
+        const s0 = await Session.create(E.toOnnx(g, { lowering }).bytes);
+        const out = await s0.run({
+          q: f32([1, s, hq * d], q),
+          k: f32([1, s, hkv * d], kNew),
+          v: f32([1, s, hkv * d], vNew),
+          pk: f32([1, hkv, m, d], bk),
+          pv: f32([1, hkv, m, d], bv),
+          len: tensor('int64', [1], [past]),
+        });
+        await s0.release();
+        // Rows [T, Hkv·D]: the valid buffer positions, then the new rows.
+        const rows = (bnsh: Float32Array, fresh: Float32Array) => {
+          const all = new Float64Array(t * hkv * d);
+          for (let h = 0; h < hkv; h++)
+            for (let j = 0; j < past; j++)
+              for (let c = 0; c < d; c++) all[j * hkv * d + h * d + c] = bnsh[h * m * d + j * d + c];
+          all.set(fresh, past * hkv * d);
+          return all;
+        };
+        assert.deepEqual(out.out.shape, [1, s, hq * d]);
+        check('attention', out.out, attentionRef(q, rows(bk, kNew), rows(bv, vNew), { s, t, hq, hkv, d, causal: true }));
+      });
 
     test(`block-diagonal (segment) attention (${lowering})`, async () => {
       const r = rng(9);

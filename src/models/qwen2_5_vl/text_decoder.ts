@@ -128,6 +128,8 @@ export function buildTextDecoder(c: TextConfig, opts: DecoderOptions = {}): E.Gr
       key: g.input(`past_key.${i}`, f.dtype, [1, KV, cacheLength, D]),
       value: g.input(`past_value.${i}`, f.dtype, [1, KV, cacheLength, D]),
       length: pastLength,
+      // With a cache buffer the caller writes the new rows (new_key / new_value below).
+      readOnly: !!opts.cacheBuffer,
     };
     const att = opts.blockedAttention
       ? E.blockedAttention(q, k, v, { numHeads: c.numHeads, kvHeads: KV, causal: true, past })
