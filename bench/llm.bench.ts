@@ -45,18 +45,19 @@ const GGML: Record<Format, GgmlType> = { fp32: 'F32', int8: 'Q8_0', int4: 'Q4_0'
  * Our engine's variants of a format: `main` = the decoder as `ask --dtype` built it before this benchmark
  * (linears quantized with int8 activations, fp32 embedding table and tied head, the KV cache copied out of ONNX
  * Runtime and back every step); `all` = every weight quantized, the tied table included (gathered from the
- * quantized table, no fp32 copy), and the KV cache in host buffers read in place, the new rows written in.
+ * quantized table, no fp32 copy), and the KV cache in host buffers read in place, the new rows written in;
+ * `g128` = `all` with blocks of 128 weights per scale instead of 32 (llama.cpp's Q4_0 / Q8_0 keep 32).
  */
-type Variant = 'main' | 'all';
-const VARIANTS: Variant[] = ['main', 'all'];
+type Variant = 'main' | 'all' | 'g128';
+const VARIANTS: Variant[] = ['main', 'all', 'g128'];
 
-function linearFormat(format: Format): LinearFormat {
+function linearFormat(format: Format, blockSize = 32): LinearFormat {
   if (format === 'fp32') return FP32;
-  return { dtype: 'float32', quant: { bits: format === 'int8' ? 8 : 4, blockSize: 32, accuracyLevel: 4 } };
+  return { dtype: 'float32', quant: { bits: format === 'int8' ? 8 : 4, blockSize, accuracyLevel: 4 } };
 }
 
 function decoderOptions(format: Format, variant: Variant): DecoderOptions {
-  const f = linearFormat(format);
+  const f = linearFormat(format, variant === 'g128' ? 128 : 32);
   if (variant === 'main') return { format: f };
   return { format: f, cacheBuffer: true, ...(f.quant ? { quantizedTable: true } : {}) };
 }
@@ -458,7 +459,8 @@ function main(): void {
       `llama.cpp throughput; prefill = best of ${sizes.runs} after a warm-up; decode = best of ${sizes.steps} steps ` +
       'after one; int8/int4 = ours MatMulNBits block 32 with int8 activations (accuracy level 4) vs llama.cpp ' +
       'Q8_0/Q4_0; variant main = fp32 embedding table and tied head, cache copied per step; all = the table ' +
-      'quantized too (int8/int4) and the cache in host buffers read in place; peak = maxRSS of ' +
+      'quantized too (int8/int4) and the cache in host buffers read in place; g128 = all with blocks of 128; ' +
+      'peak = maxRSS of ' +
       'the child that ran the model; the machine is shared: compare within a run',
   );
   console.log(markdownTable(header, rows));

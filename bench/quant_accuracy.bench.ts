@@ -38,9 +38,9 @@ interface Variant {
   quantizedTable: boolean;
 }
 
-const q = (bits: 4 | 8, accuracyLevel: 0 | 4): LinearFormat => ({
+const q = (bits: 4 | 8, accuracyLevel: 0 | 4, blockSize = 32): LinearFormat => ({
   dtype: 'float32',
-  quant: { bits, blockSize: 32, accuracyLevel },
+  quant: { bits, blockSize, accuracyLevel },
 });
 const VARIANTS: Variant[] = [
   { name: 'int8, level 0', format: q(8, 0), quantizedTable: true },
@@ -48,6 +48,8 @@ const VARIANTS: Variant[] = [
   { name: 'int4, level 0', format: q(4, 0), quantizedTable: true },
   { name: 'int4, level 4', format: q(4, 4), quantizedTable: true },
   { name: 'int4, level 4, fp32 table', format: q(4, 4), quantizedTable: false },
+  { name: 'int4, level 4, block 128', format: q(4, 4, 128), quantizedTable: true },
+  { name: 'int8, level 4, block 128', format: q(8, 4, 128), quantizedTable: true },
 ];
 
 function compare(got: HostTensor | Float32Array, want: HostTensor | Float32Array) {

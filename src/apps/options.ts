@@ -95,19 +95,24 @@ export const dtypeOption = () =>
   );
 
 /**
- * The load-time quantization a --dtype asks for. The language model and connector: blocks of 32, accuracy level 4 =
- * int8 activations (ONNX Runtime's integer MatMulNBits kernels, the fast CPU path; bench/quant_accuracy.bench.ts
- * measures its accuracy cost). The encoders (ViT, VGGT aggregator), whose products have thousands of rows: W8A8
+ * The load-time quantization a --dtype asks for. The language model and connector: accuracy level 4 = int8
+ * activations (ONNX Runtime's integer MatMulNBits kernels, the fast CPU path), int4 in blocks of 128 weights per
+ * scale and zero point (the layout of Qwen's own AWQ int4 checkpoints; 1.3–1.5× the prefill of blocks of 32 and
+ * 0.9 GB less at 36 layers, bench:llm variant g128), int8 in blocks of 32. bench/quant_accuracy.bench.ts measures
+ * the accuracy cost (random 3B-width decoder, last logits: cosine 0.9564 at 128 vs 0.9579 at 32). The encoders (ViT, VGGT aggregator), whose products have thousands of rows: W8A8
  * (int8 weights per output channel, int8 activations per token; ~2.5× the float32 GEMM where MatMulNBits reaches
  * ~1.6×, bench/op_profile.bench.ts; cosine vs float32 in bench:vggt / bench:qwen).
  */
+const INT4 = { bits: 4, blockSize: 128, accuracyLevel: 4 } as const;
+const INT8 = { bits: 8, blockSize: 32, accuracyLevel: 4 } as const;
+
 export function weightOptions(
   dtype: WeightDType,
   store = 'none',
 ): Pick<SpatialMllmOptions, 'quant' | 'encoders' | 'sessionStore'> {
   if (dtype === 'float32') return {};
   return {
-    quant: { bits: dtype === 'int4' ? 4 : 8, blockSize: 32, accuracyLevel: 4 },
+    quant: dtype === 'int4' ? INT4 : INT8,
     encoders: W8A8,
     ...(store !== 'none' ? { sessionStore: store } : {}),
   };

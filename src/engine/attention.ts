@@ -247,7 +247,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOption
       past.key.shape[3] !== headDim)
   )
     throw new ShapeError(`Attention: past key ${fmt(past.key.shape)} must be [B, ${kvHeads}, P, ${headDim}]`);
-  if (past?.readOnly && !past.length) throw new ShapeError('Attention: a read-only past must be a buffer with a length');
+  if (past?.readOnly && !past.length)
+    throw new ShapeError('Attention: a read-only past must be a buffer with a length');
   const o: Options = {
     numHeads,
     kvHeads,

@@ -59,7 +59,9 @@ export function ifNode(g: Graph, cond: Tensor, thenB: Branch, elseB: Branch): Te
   const outs = thenB.outputs.map((t, i) => {
     const e = elseB.outputs[i];
     if (t.dtype !== e.dtype || t.shape.length !== e.shape.length)
-      throw new ShapeError(`If: output ${i} is ${t.dtype}[${t.shape}] in one branch, ${e.dtype}[${e.shape}] in the other`);
+      throw new ShapeError(
+        `If: output ${i} is ${t.dtype}[${t.shape}] in one branch, ${e.dtype}[${e.shape}] in the other`,
+      );
     return { dtype: t.dtype, shape: t.shape.map((d, k) => (d === e.shape[k] ? d : g.freshDim('If'))) };
   });
   const attrs: Record<string, AttrValue> = { then_branch: { branch: thenB }, else_branch: { branch: elseB } };

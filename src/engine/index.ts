@@ -2,8 +2,8 @@
 
 export { type AttentionOptions, type AttentionResult, attention, heads, segmentBias } from './attention.ts';
 export { type BlockedAttentionOptions, blockedAttention } from './blocked_attention.ts';
-export { ifElse } from './control_flow.ts';
 export type { Lowering } from './composite.ts';
+export { ifElse } from './control_flow.ts';
 export { Graph, type Node, type Tensor } from './graph.ts';
 export { lower } from './lower.ts';
 export { type ActivationScale, matmulInt8 } from './matmul_int8.ts';

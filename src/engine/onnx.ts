@@ -214,7 +214,10 @@ export function toOnnx(graph: Graph, options: ToOnnxOptions = {}): OnnxModel {
           name: `${name}_${k2}`,
           node: b.nodes.map((x, j) => nodeProto(x, `${name}_${k2}_${x.op}_${j}`)),
           // Types only: a branch's dims are its own business (the If's outputs carry the shapes).
-          output: b.outputs.map((t) => ({ name: nameOf(t), type: { tensorType: { elemType: ONNX_TYPE[t.dtype] } } })),
+          output: b.outputs.map((t) => ({
+            name: nameOf(t),
+            type: { tensorType: { elemType: ONNX_TYPE[t.dtype] } },
+          })),
         };
         return { name: k2, type: onnx.AttributeProto.AttributeType.GRAPH, g: graph };
       }),

@@ -244,7 +244,10 @@ describe('composite ops', () => {
         const ifNode = top.find((n) => n.op === 'If');
         assert.equal(!!ifNode, lowering === 'fused');
         if (ifNode)
-          assert.ok(branchesOf(ifNode)![1].nodes.some((n) => n.op === 'GroupQueryAttention'), 'GQA when S > 1');
+          assert.ok(
+            branchesOf(ifNode)![1].nodes.some((n) => n.op === 'GroupQueryAttention'),
+            'GQA when S > 1',
+          );
         const s0 = await Session.create(E.toOnnx(g, { lowering }).bytes);
         const out = await s0.run({
           q: f32([1, s, hq * d], q),
@@ -265,7 +268,11 @@ describe('composite ops', () => {
           return all;
         };
         assert.deepEqual(out.out.shape, [1, s, hq * d]);
-        check('attention', out.out, attentionRef(q, rows(bk, kNew), rows(bv, vNew), { s, t, hq, hkv, d, causal: true }));
+        check(
+          'attention',
+          out.out,
+          attentionRef(q, rows(bk, kNew), rows(bv, vNew), { s, t, hq, hkv, d, causal: true }),
+        );
       });
 
     test(`block-diagonal (segment) attention (${lowering})`, async () => {

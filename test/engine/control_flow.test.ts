@@ -24,7 +24,12 @@ function build(): E.Graph {
   const [y] = E.ifElse(
     E.equal(n, 1),
     () => [shifted],
-    () => E.ifElse(E.equal(n, 2), () => [x], () => [E.rmsNorm(x, scale, EPS)]),
+    () =>
+      E.ifElse(
+        E.equal(n, 2),
+        () => [x],
+        () => [E.rmsNorm(x, scale, EPS)],
+      ),
   );
   g.output('y', y);
   return g;
@@ -64,9 +69,11 @@ for (const lowering of ['primitive', 'fused'] as E.Lowering[])
           const { y } = await s.run({ x: f32([n, 3], x) });
           assert.deepEqual(y.shape, [n, 3]);
           const want = expected(x, n);
-          (y.data as Float32Array).forEach((v, i) =>
-            assert.ok(Math.abs(v - want[i]) <= 1e-5 * (1 + Math.abs(want[i])), `n=${n} [${i}]: ${v} vs ${want[i]}`),
-          );
+          for (const [i, v] of (y.data as Float32Array).entries())
+            assert.ok(
+              Math.abs(v - want[i]) <= 1e-5 * (1 + Math.abs(want[i])),
+              `n=${n} [${i}]: ${v} vs ${want[i]}`,
+            );
         }
       } finally {
         await s.release();
@@ -78,7 +85,31 @@ test('If: branches must agree on their outputs', () => {
   const g = new E.Graph();
   const x = g.input('x', 'float32', [2]);
   const c = E.equal(E.shape(x, 0, 1), 2);
-  assert.throws(() => E.ifElse(c, () => [x], () => [x, x]), /1 and 2 outputs/);
-  assert.throws(() => E.ifElse(c, () => [x], () => [E.cast(x, 'int64')]), /float32.*int64/);
-  assert.throws(() => E.ifElse(x, () => [x], () => [x]), /condition must be bool/);
+  assert.throws(
+    () =>
+      E.ifElse(
+        c,
+        () => [x],
+        () => [x, x],
+      ),
+    /1 and 2 outputs/,
+  );
+  assert.throws(
+    () =>
+      E.ifElse(
+        c,
+        () => [x],
+        () => [E.cast(x, 'int64')],
+      ),
+    /float32.*int64/,
+  );
+  assert.throws(
+    () =>
+      E.ifElse(
+        x,
+        () => [x],
+        () => [x],
+      ),
+    /condition must be bool/,
+  );
 });
