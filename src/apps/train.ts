@@ -5,6 +5,7 @@ import { runGrpo } from '../train/grpo_run.ts';
 import { runSft } from '../train/sft_run.ts';
 import { runSmallRecipe, SMALL_RECIPE_DEFAULTS } from '../train/small/recipe.ts';
 import { evalDeps } from './eval_deps.ts';
+import { resolveModelDir } from './model_name.ts';
 
 export interface TrainCommonOptions {
   model: string;
@@ -59,6 +60,7 @@ export interface SmallCliOptions {
   sftSteps?: number;
   grpoSteps?: number;
   blindEvery?: number;
+  encodersFrom?: string;
   publish?: string;
   threads?: number;
 }
@@ -178,6 +180,7 @@ export async function runSmallCommand(o: SmallCliOptions): Promise<void> {
       sftSteps: o.sftSteps ?? d.sftSteps,
       grpoSteps: o.grpoSteps ?? d.grpoSteps,
       blindEvery: o.blindEvery ?? d.blindEvery,
+      ...(o.encodersFrom ? { encodersFrom: resolveModelDir(o.encodersFrom) } : {}),
       publish: o.publish,
       threads: o.threads ?? d.threads,
     },

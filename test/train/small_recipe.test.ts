@@ -3,7 +3,7 @@
 // and answering through the same pipeline as `ask` (and blind = the same answer whatever the video), the synth
 // folder read by the eval loader as it is, stage skipping on rerun, and the `small` name resolution.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -16,11 +16,15 @@ import { expandVisionPlaceholders, QwenTokenizer } from '../../src/models/qwen2_
 import { QWEN_VL_SPECIAL_TOKENS } from '../../src/models/qwen2_5_vl/tokenizer_files.ts';
 import { SpatialMllm } from '../../src/models/spatial_mllm/model.ts';
 import { ask } from '../../src/pipeline/ask.ts';
+import { f32 } from '../../src/tensor.ts';
+import { writeCheckpointCopy } from '../../src/train/export.ts';
 import { parseRecord, readSftRecords } from '../../src/train/sft_data.ts';
 import { loadVideoSample } from '../../src/train/sft_example.ts';
 import { buildSftTokens } from '../../src/train/sft_labels.ts';
 import { SEEDS, sceneSeed, scenesOf } from '../../src/train/small/data.ts';
 import { paths, runSmallRecipe } from '../../src/train/small/recipe.ts';
+import { isVitBody } from '../../src/train/vision_pretrain.ts';
+import { openCheckpoint } from '../../src/weights/safetensors.ts';
 import { microRecipe } from './vision_stage_micro.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'small-recipe-'));
@@ -206,6 +210,54 @@ test('the eval loader reads a data synth folder as it is; a rerun skips finished
   await runSmallRecipe(micro, {});
   assert.deepEqual(logged, ['[data] already done', '[init] already done']);
   assert.equal(statSync(join(p.init, 'model.safetensors')).mtimeMs, before);
+});
+
+test('--encoders-from: the vision and geometry stages take the ViT and VGGT of a model of the recipe', async () => {
+  await ready;
+  // A donor: the init checkpoint with every ViT-body and VGGT tensor changed (as if those stages had trained them).
+  const base = openCheckpoint(p.init);
+  const trained = (n: string) => isVitBody(n) || n.startsWith('spatial_encoder.vggt_model.');
+  const shifted = new Map(
+    base
+      .names()
+      .filter(trained)
+      .map((n) => [
+        n,
+        f32(
+          base.info(n).shape,
+          (base.read(n).data as Float32Array).map((v) => v + 1),
+        ),
+      ]),
+  );
+  const donor = join(out, 'donor');
+  writeCheckpointCopy(p.init, base, donor, shifted);
+  const out2 = mkdtempSync(join(tmpdir(), 'small-recipe-seeded-'));
+  cpSync(out, out2, { recursive: true, filter: (src) => !src.startsWith(donor) });
+  const seededLog: string[] = [];
+  await runSmallRecipe(
+    { ...microRecipe(out2), until: 'geometry', encodersFrom: donor, log: (s) => seededLog.push(s) },
+    {},
+  );
+  assert.ok(!seededLog.some((l) => l.startsWith('[vision] decoding')), 'no ViT training ran');
+  const seeded = openCheckpoint(join(paths(out2).geometry, 'model'));
+  assert.deepEqual(seeded.names().sort(), base.names().sort());
+  for (const n of base.names()) {
+    const want = shifted.get(n) ?? base.read(n);
+    assert.deepEqual(seeded.read(n).data, want.data, n);
+  }
+  assert.ok(shifted.size > 0 && shifted.size < base.names().length);
+  // A donor of other dims is refused by name.
+  const first = [...shifted.keys()][0];
+  const other = join(out, 'donor-other');
+  writeCheckpointCopy(p.init, base, other, new Map([[first, f32([1], [0])]]));
+  const out3 = mkdtempSync(join(tmpdir(), 'small-recipe-other-'));
+  cpSync(out, out3, { recursive: true, filter: (src) => !src.startsWith(donor) && !src.startsWith(other) });
+  await assert.rejects(
+    runSmallRecipe({ ...microRecipe(out3), until: 'geometry', encodersFrom: other, log: () => {} }, {}),
+    (e) => e instanceof InputError && e.message.includes(first) && /same dims/.test(e.message),
+  );
+  seeded.close();
+  base.close();
 });
 
 test('`small` names the committed model folder, and says how to make it when absent', () => {

@@ -175,6 +175,10 @@ export function register(program: Command): void {
       'every n-th training conversation also goes in with grey frames (0 = none)',
       int('--blind-every', 0),
     )
+    .option(
+      '--encoders-from <model>',
+      'skip the vision and geometry stages: take the ViT and VGGT from this model of the recipe (small = models/small)',
+    )
     .option('--publish <dir>', 'copy the final model here at the end (npm run train:small: models/small)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads', int('--threads', 1))
     .action(async (o: SmallCliOptions) => {
