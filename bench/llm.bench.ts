@@ -8,7 +8,8 @@
 // linearly per layer to 36 (both engines the same way); `--full` also measures decode at the real depth for the
 // formats whose extrapolated peak fits in free RAM (int4, int8). Each model is written by one child process and
 // run by another, so the RSS high-water marks are inference alone.
-// Usage: npm run bench:llm [-- --quick] [--formats fp32,int8,int4] [--engines ours,llama] [--full]
+// --full-prefill (with --full): the real-depth run also measures prefill of the longest prompt.
+// Usage: npm run bench:llm [-- --quick] [--formats fp32,int8,int4] [--engines ours,llama] [--full [--full-prefill]]
 //        [--variants main,all] [--depths 1,3]
 import { writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
@@ -316,6 +317,7 @@ function cells(
   sizes: Sizes,
   depths: number[],
   full: boolean,
+  fullPrefill = false,
 ) {
   const [d1, d2] = depths;
   const results = depths.map((layers) => measureJob({ engine, format, variant, layers, sizes }));
@@ -338,8 +340,19 @@ function cells(
   if (full && format !== 'fp32') {
     if (peak > freemem() - 3 * GB) out.decodeFull = `not run: ~${(peak / GB).toFixed(1)} GB needed`;
     else {
-      const f = measureJob({ engine, format, variant, layers: L, sizes, decodeOnly: true });
+      // --full-prefill: the longest prompt too, once after a warm-up of the same length (~1 min per run at 36).
+      const n = sizes.prompts[sizes.prompts.length - 1];
+      const f = measureJob({
+        engine,
+        format,
+        variant,
+        layers: L,
+        sizes: fullPrefill ? { ...sizes, prompts: [n], runs: 1 } : sizes,
+        decodeOnly: !fullPrefill,
+      });
       out.decodeFull = typeof f === 'string' ? f : { ms: f.decode, peak: f.peakBytes, measured: true };
+      if (fullPrefill)
+        out.prefillFull = typeof f === 'string' ? f : { ms: f.prefill[n], peak: f.peakBytes, measured: true };
     }
   }
   return out;
@@ -350,6 +363,7 @@ function main(): void {
     options: {
       quick: { type: 'boolean', default: false },
       full: { type: 'boolean', default: false },
+      'full-prefill': { type: 'boolean', default: false },
       formats: { type: 'string', default: 'fp32,int8,int4' },
       engines: { type: 'string', default: 'ours,llama' },
       variants: { type: 'string', default: VARIANTS.join(',') },
@@ -393,17 +407,26 @@ function main(): void {
     typeof c === 'object' ? `${(c.peak / GB).toFixed(2)} GB` : '';
   for (const format of formats) {
     const llama = engines.includes('llama')
-      ? cells('llama', format, 'main', sizes, depths, values.full!)
+      ? cells('llama', format, 'main', sizes, depths, values.full!, values['full-prefill'])
       : {};
     const ours = engines.includes('ours')
       ? variants.map((v) => ({
           v,
-          c: cells('ours', format, v, sizes, depths, values.full!),
+          c: cells('ours', format, v, sizes, depths, values.full!, values['full-prefill']),
         }))
       : [];
     const keys: [string, number, string][] = [
       ...sizes.prompts.map((n): [string, number, string] => [String(n), n, `prefill ${n}`]),
       ['decode', 1, `decode, context ${sizes.context}`],
+      ...(values.full && values['full-prefill']
+        ? [
+            [
+              'prefillFull',
+              sizes.prompts[sizes.prompts.length - 1],
+              `prefill ${sizes.prompts[sizes.prompts.length - 1]}, measured at ${L} layers`,
+            ] as [string, number, string],
+          ]
+        : []),
       ...(values.full
         ? [
             ['decodeFull', 1, `decode, context ${sizes.context}, measured at ${L} layers`] as [
