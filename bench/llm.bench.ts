@@ -415,16 +415,17 @@ function main(): void {
           c: cells('ours', format, v, sizes, depths, values.full!, values['full-prefill']),
         }))
       : [];
+    const longest = sizes.prompts[sizes.prompts.length - 1];
     const keys: [string, number, string][] = [
       ...sizes.prompts.map((n): [string, number, string] => [String(n), n, `prefill ${n}`]),
       ['decode', 1, `decode, context ${sizes.context}`],
       ...(values.full && values['full-prefill']
         ? [
-            [
-              'prefillFull',
-              sizes.prompts[sizes.prompts.length - 1],
-              `prefill ${sizes.prompts[sizes.prompts.length - 1]}, measured at ${L} layers`,
-            ] as [string, number, string],
+            ['prefillFull', longest, `prefill ${longest}, measured at ${L} layers`] as [
+              string,
+              number,
+              string,
+            ],
           ]
         : []),
       ...(values.full

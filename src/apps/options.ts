@@ -99,9 +99,10 @@ export const dtypeOption = () =>
  * activations (ONNX Runtime's integer MatMulNBits kernels, the fast CPU path), int4 in blocks of 128 weights per
  * scale and zero point (the layout of Qwen's own AWQ int4 checkpoints; 1.3–1.5× the prefill of blocks of 32 and
  * 0.9 GB less at 36 layers, bench:llm variant g128), int8 in blocks of 32. bench/quant_accuracy.bench.ts measures
- * the accuracy cost (random 3B-width decoder, last logits: cosine 0.9564 at 128 vs 0.9579 at 32). The encoders (ViT, VGGT aggregator), whose products have thousands of rows: W8A8
- * (int8 weights per output channel, int8 activations per token; ~2.5× the float32 GEMM where MatMulNBits reaches
- * ~1.6×, bench/op_profile.bench.ts; cosine vs float32 in bench:vggt / bench:qwen).
+ * the accuracy cost (random 3B-width decoder, last logits: cosine 0.9564 at 128 vs 0.9579 at 32). The encoders
+ * (ViT, VGGT aggregator), whose products have thousands of rows: W8A8 (int8 weights per output channel, int8
+ * activations per token; ~2.5× the float32 GEMM where MatMulNBits reaches ~1.6×, bench/op_profile.bench.ts; cosine
+ * vs float32 in bench:vggt / bench:qwen).
  */
 const INT4 = { bits: 4, blockSize: 128, accuracyLevel: 4 } as const;
 const INT8 = { bits: 8, blockSize: 32, accuracyLevel: 4 } as const;

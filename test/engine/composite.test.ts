@@ -11,6 +11,41 @@ import { attentionRef, maxErrors, rmsNormRef, rotaryRef } from './nn_reference.t
 
 const LOWERINGS: E.Lowering[] = ['primitive', 'fused'];
 
+/**
+ * A step of `s` new tokens against a cache buffer of M = 12 positions whose first 4 are valid (4 query heads over
+ * 2 KV heads of 8): random data, the graph's inputs, the attention result and the feeds.
+ */
+function bufferStep(seed: number, s: number, readOnly: boolean) {
+  const r = rng(seed);
+  const [hq, hkv, d, m, past] = [4, 2, 8, 12, 4];
+  const q = randn(r, s * hq * d);
+  const kNew = randn(r, s * hkv * d);
+  const vNew = randn(r, s * hkv * d);
+  const [bk, bv] = [randn(r, hkv * m * d), randn(r, hkv * m * d)];
+  const g = new E.Graph();
+  const qi = g.input('q', 'float32', [1, 'seq', hq * d]);
+  const ki = g.input('k', 'float32', [1, 'seq', hkv * d]);
+  const vi = g.input('v', 'float32', [1, 'seq', hkv * d]);
+  const key = g.input('pk', 'float32', [1, hkv, 'cache', d]);
+  const value = g.input('pv', 'float32', [1, hkv, 'cache', d]);
+  const length = g.input('len', 'int64', [1]);
+  const res = E.attention(qi, ki, vi, {
+    numHeads: hq,
+    kvHeads: hkv,
+    causal: true,
+    past: { key, value, length, ...(readOnly ? { readOnly } : {}) },
+  });
+  const feeds = {
+    q: f32([1, s, hq * d], q),
+    k: f32([1, s, hkv * d], kNew),
+    v: f32([1, s, hkv * d], vNew),
+    pk: f32([1, hkv, m, d], bk),
+    pv: f32([1, hkv, m, d], bv),
+    len: tensor('int64', [1], [past]),
+  };
+  return { g, res, feeds, q, kNew, vNew, bk, bv, hq, hkv, d, m, past };
+}
+
 /** The fused lowering must really use the contrib op (not fall back to primitives). */
 const FUSED_OP: Record<string, string> = {
   RmsNorm: 'SimplifiedLayerNormalization',
@@ -158,37 +193,13 @@ describe('composite ops', () => {
     test(`causal grouped-KV attention over a fixed-size cache buffer (${lowering})`, async () => {
       // Buffer of M = 12 positions, the first 4 valid; 5 new tokens go to [4, 9); [9, 12) hold stale values that
       // must neither be attended to nor change.
-      const r = rng(21);
-      const [s, hq, hkv, d, m, past] = [5, 4, 2, 8, 12, 4];
-      const q = randn(r, s * hq * d);
-      const kNew = randn(r, s * hkv * d);
-      const vNew = randn(r, s * hkv * d);
-      const [bk, bv] = [randn(r, hkv * m * d), randn(r, hkv * m * d)];
-      const g = new E.Graph();
-      const qi = g.input('q', 'float32', [1, 'seq', hq * d]);
-      const ki = g.input('k', 'float32', [1, 'seq', hkv * d]);
-      const vi = g.input('v', 'float32', [1, 'seq', hkv * d]);
-      const key = g.input('pk', 'float32', [1, hkv, 'cache', d]);
-      const value = g.input('pv', 'float32', [1, hkv, 'cache', d]);
-      const length = g.input('len', 'int64', [1]);
-      const res = E.attention(qi, ki, vi, {
-        numHeads: hq,
-        kvHeads: hkv,
-        causal: true,
-        past: { key, value, length },
-      });
+      const s = 5;
+      const { g, res, feeds, q, kNew, vNew, bk, bv, hq, hkv, d, m, past } = bufferStep(21, s, false);
       assert.deepEqual(res.present!.key.shape, [1, hkv, 'cache', d]);
       g.output('out', res.out);
       g.output('present_key', res.present!.key);
       g.output('present_value', res.present!.value);
-      const out = await run(g, lowering, {
-        q: f32([1, s, hq * d], q),
-        k: f32([1, s, hkv * d], kNew),
-        v: f32([1, s, hkv * d], vNew),
-        pk: f32([1, hkv, m, d], bk),
-        pv: f32([1, hkv, m, d], bv),
-        len: tensor('int64', [1], [past]),
-      });
+      const out = await run(g, lowering, feeds);
       // The buffer after the step: valid past, then the new rows, then the stale tail unchanged.
       const written = (buf: Float32Array, fresh: Float32Array) => {
         const want = Float64Array.from(buf);
@@ -218,26 +229,8 @@ describe('composite ops', () => {
       test(`causal grouped-KV attention over a read-only cache buffer, ${s} new (${lowering})`, async () => {
         // The caller writes the new rows after the step: the op reads the first 4 of M = 12 positions in place
         // and the new keys from its inputs. Fused: an If picks grouped MatMuls for one token, else GQA.
-        const r = rng(30 + s);
-        const [hq, hkv, d, m, past] = [4, 2, 8, 12, 4];
+        const { g, res, feeds, q, kNew, vNew, bk, bv, hq, hkv, d, m, past } = bufferStep(30 + s, s, true);
         const t = past + s;
-        const q = randn(r, s * hq * d);
-        const kNew = randn(r, s * hkv * d);
-        const vNew = randn(r, s * hkv * d);
-        const [bk, bv] = [randn(r, hkv * m * d), randn(r, hkv * m * d)];
-        const g = new E.Graph();
-        const qi = g.input('q', 'float32', [1, 'seq', hq * d]);
-        const ki = g.input('k', 'float32', [1, 'seq', hkv * d]);
-        const vi = g.input('v', 'float32', [1, 'seq', hkv * d]);
-        const key = g.input('pk', 'float32', [1, hkv, 'cache', d]);
-        const value = g.input('pv', 'float32', [1, hkv, 'cache', d]);
-        const length = g.input('len', 'int64', [1]);
-        const res = E.attention(qi, ki, vi, {
-          numHeads: hq,
-          kvHeads: hkv,
-          causal: true,
-          past: { key, value, length, readOnly: true },
-        });
         assert.equal(res.present, undefined);
         g.output('out', res.out);
         const top = E.lower(g, lowering).nodes;
@@ -249,14 +242,7 @@ describe('composite ops', () => {
             'GQA when S > 1',
           );
         const s0 = await Session.create(E.toOnnx(g, { lowering }).bytes);
-        const out = await s0.run({
-          q: f32([1, s, hq * d], q),
-          k: f32([1, s, hkv * d], kNew),
-          v: f32([1, s, hkv * d], vNew),
-          pk: f32([1, hkv, m, d], bk),
-          pv: f32([1, hkv, m, d], bv),
-          len: tensor('int64', [1], [past]),
-        });
+        const out = await s0.run(feeds);
         await s0.release();
         // Rows [T, Hkv·D]: the valid buffer positions, then the new rows.
         const rows = (bnsh: Float32Array, fresh: Float32Array) => {

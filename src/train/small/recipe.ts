@@ -172,10 +172,11 @@ function seedEncoders(from: string, donor: string, dir: string, pick: (name: str
   const base = openCheckpoint(from);
   const source = openCheckpoint(donor);
   try {
+    const donorNames = new Set(source.names());
     const replaced = new Map<string, HostTensor>();
     for (const name of base.names().filter(pick)) {
       const want = base.info(name);
-      const got = source.names().includes(name) ? source.info(name) : undefined;
+      const got = donorNames.has(name) ? source.info(name) : undefined;
       if (!got || got.dtype !== want.dtype || got.shape.join() !== want.shape.join())
         throw new InputError(
           `--encoders-from ${donor}: ${name} is ${got ? `${got.dtype}[${got.shape}]` : 'missing'}, the recipe's model ` +
@@ -246,14 +247,8 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   });
   if (o.until === 'init') return;
 
-  if (o.encodersFrom) {
-    const donor = o.encodersFrom;
-    await stage(o, 'vision', async () => seedEncoders(p.init, donor, visionPaths(p.vision).model, isVitBody));
-    await stage(o, 'geometry', async () =>
-      seedEncoders(visionPaths(p.vision).model, donor, join(p.geometry, 'model'), isVggt),
-    );
-  }
   await stage(o, 'vision', async () => {
+    if (o.encodersFrom) return seedEncoders(p.init, o.encodersFrom, visionPaths(p.vision).model, isVitBody);
     const rooms = (dir: string, seed: number) =>
       readdirSync(join(dir, 'synthetic'))
         .filter((f) => f.endsWith('.mp4') && sceneSeed(f.slice(0, -4)) === seed)
@@ -277,6 +272,8 @@ export async function runSmallRecipe(o: SmallRecipeOptions, deps: AdapterDeps): 
   if (o.until === 'vision') return;
 
   await stage(o, 'geometry', async () => {
+    if (o.encodersFrom)
+      return seedEncoders(visionPaths(p.vision).model, o.encodersFrom, join(p.geometry, 'model'), isVggt);
     const s = await runGeometry({
       model: visionPaths(p.vision).model,
       data: p.train,
