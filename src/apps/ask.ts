@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SpatialMllm } from '../models/spatial_mllm/model.ts';
+import type { SpatialResolution } from '../models/spatial_mllm/spatial_encoder.ts';
 import { ask, PROMPT_SUFFIXES, type StageEvent } from '../pipeline/ask.ts';
 import type { FrameSampling, GeometryMode } from '../pipeline/frame_sampling.ts';
 import { saveAnswerArtifacts } from './artifacts.ts';
@@ -17,6 +18,7 @@ export interface AskCliOptions {
   geometry?: GeometryMode;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: WeightDType;
+  spatialRes: SpatialResolution;
   sessionStore: string;
   /** Absent: the model's own default (SpatialMllm.maxNewTokens). */
   maxNewTokens?: number;
@@ -50,7 +52,11 @@ export async function runAsk(question: string, o: AskCliOptions): Promise<void> 
   const weights = weightOptions(o.dtype, o.sessionStore);
   const store = weights.sessionStore;
   const storedBefore = store ? folderBytes(store) : 0;
-  const model = SpatialMllm.load(resolveModelDir(o.model), { device: o.device, ...weights });
+  const model = SpatialMllm.load(resolveModelDir(o.model), {
+    device: o.device,
+    ...weights,
+    spatialResolution: o.spatialRes,
+  });
   const abort = new AbortController();
   const onSigint = () => abort.abort();
   process.once('SIGINT', onSigint);

@@ -2,21 +2,35 @@
 // frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
 
-import type { AdapterDeps, FrameSource, ModelAdapter, RgbFrame } from '../eval/adapter.ts';
+import type {
+  AdapterDeps,
+  FrameSource,
+  ModelAdapter,
+  RgbFrame,
+  SpatialMllmRunOptions,
+} from '../eval/adapter.ts';
 import { uniformIndices } from '../pipeline/frame_sampling.ts';
 import { resolveModelDir } from './model_name.ts';
+import { weightOptions } from './options.ts';
 
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
  * Its sessions run in a worker thread: an eval is a long job whose event loop must stay free meanwhile (Ctrl-C
  * finishing the current question, the progress line, a job queue's lock renewals).
  */
-export async function spatialMllmAdapter(checkpoint: string): Promise<ModelAdapter> {
+export async function spatialMllmAdapter(
+  checkpoint: string,
+  o: SpatialMllmRunOptions = {},
+): Promise<ModelAdapter> {
   const [{ SpatialMllm }, { ask }] = await Promise.all([
     import('../models/spatial_mllm/model.ts'),
     import('../pipeline/ask.ts'),
   ]);
-  const model = SpatialMllm.load(resolveModelDir(checkpoint), { offMainThread: true });
+  const model = SpatialMllm.load(resolveModelDir(checkpoint), {
+    offMainThread: true,
+    ...weightOptions(o.dtype ?? 'float32'),
+    spatialResolution: o.spatialRes,
+  });
   return {
     name: `spatial-mllm:${checkpoint}`,
     answer: async (q, signal) =>

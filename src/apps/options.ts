@@ -7,6 +7,7 @@ import { InputError } from '../errors.ts';
 import { checkFrameCount, DEFAULT_FRAME_COUNT } from '../frame_options.ts';
 import { W8A8 } from '../models/layers.ts';
 import type { SpatialMllmOptions } from '../models/spatial_mllm/model.ts';
+import { SPATIAL_RESOLUTIONS } from '../models/spatial_mllm/spatial_encoder.ts';
 import { userCacheDir } from '../user_cache.ts';
 
 const rangeText = (min: number, max: number) =>
@@ -118,6 +119,15 @@ export function weightOptions(
     ...(store !== 'none' ? { sessionStore: store } : {}),
   };
 }
+
+/** --spatial-res of the commands that load a Spatial-MLLM (ask, serve, eval): what VGGT's aggregator sees. */
+export const spatialResOption = () =>
+  choice(
+    '--spatial-res <res>',
+    'resolution the spatial encoder (VGGT) sees: full (upstream) or half (frames 2×2-pooled: its CPU time ÷ 5–10, approximate answers)',
+    SPATIAL_RESOLUTIONS,
+    'full',
+  );
 
 /**
  * --session-store of ask and serve: quantizing a real checkpoint's weights takes ~2 minutes of each int4/int8 run

@@ -39,10 +39,16 @@ export interface FrameSource {
   frames(video: string, count: number): Promise<RgbFrame[]>;
 }
 
+/** How our model runs (the CLI's --dtype and --spatial-res; absent: float32, full). */
+export interface SpatialMllmRunOptions {
+  dtype?: 'float32' | 'int4' | 'int8';
+  spatialRes?: 'full' | 'half';
+}
+
 /** What the app provides; an adapter whose dependency is missing fails with an InputError naming it. */
 export interface AdapterDeps {
   /** Our model on a checkpoint folder (the app wires the Spatial-MLLM pipeline in). */
-  spatialMllm?: (checkpoint: string) => Promise<ModelAdapter>;
+  spatialMllm?: (checkpoint: string, options?: SpatialMllmRunOptions) => Promise<ModelAdapter>;
   /** Frames for adapters that send images (the app wires its video decoder in). */
   frameSource?: FrameSource;
 }

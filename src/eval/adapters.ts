@@ -1,7 +1,7 @@
 // The adapters that ship with the harness, chosen by a `--model` spec: our model (injected by the app, as it
 // brings ONNX Runtime), VSI-Bench's chance baselines, and any OpenAI-compatible chat endpoint.
 import { InputError } from '../errors.ts';
-import type { AdapterDeps, ModelAdapter } from './adapter.ts';
+import type { AdapterDeps, ModelAdapter, SpatialMllmRunOptions } from './adapter.ts';
 import { chanceAdapter, frequencyAdapter } from './baselines.ts';
 import { OpenAIChatAdapter } from './openai_adapter.ts';
 import type { EvalQuestion } from './questions.ts';
@@ -12,6 +12,8 @@ export interface AdapterContext extends AdapterDeps {
   endpoint?: string;
   apiKeyEnv?: string;
   maxTokens?: number;
+  /** spatial-mllm: how it runs. */
+  spatialMllmOptions?: SpatialMllmRunOptions;
 }
 
 export const MODEL_SPEC_HELP =
@@ -28,7 +30,7 @@ export async function createAdapter(spec: string, ctx: AdapterContext): Promise<
       throw new InputError(
         'the Spatial-MLLM model pipeline (src/pipeline/ask.ts) is not available in this build; evaluate a baseline (--model baseline:chance) or an OpenAI-compatible endpoint (--model openai:NAME --endpoint URL) instead',
       );
-    return ctx.spatialMllm(arg);
+    return ctx.spatialMllm(arg, ctx.spatialMllmOptions);
   }
   if (kind === 'openai' && arg) {
     if (!ctx.endpoint)

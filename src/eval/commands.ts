@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CommandFailed, InputError } from '../errors.ts';
 import type { FrameSampling } from '../frame_options.ts';
-import type { AdapterDeps } from './adapter.ts';
+import type { AdapterDeps, SpatialMllmRunOptions } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
 import { loadBenchmark, type VsiSubset } from './datasets.ts';
 import type { Benchmark, PromptStyle } from './questions.ts';
@@ -12,7 +12,7 @@ import { readResults } from './results.ts';
 import { type EvaluateOptions, evaluate, mergeRuns, type RunOutcome, type Shard } from './runner.ts';
 
 /** `eval <benchmark>` options, as src/apps/commands/eval.ts parses them. */
-export interface EvalCommandOptions {
+export interface EvalCommandOptions extends SpatialMllmRunOptions {
   model: string;
   data: string;
   videos?: string;
@@ -34,6 +34,12 @@ export interface EvalCommandOptions {
 
 const slug = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^_+|_+$/g, '');
 
+/** What sets a run's answers apart besides the model: a resumed run must not mix answers of two settings. */
+const variant = (o: EvalCommandOptions) =>
+  (o.dtype && o.dtype !== 'float32' ? `-${o.dtype}` : '') +
+  (o.spatialRes === 'half' ? '-spatial-half' : '') +
+  (o.blind ? '-blind' : '');
+
 /** The command's options as the runner's, with the output folder (named by the --model spec, so a queued run,
  * which has no adapter, writes to the same place as a single-process one). */
 export function evaluateOptions(
@@ -46,7 +52,7 @@ export function evaluateOptions(
     benchmark,
     data: o.data,
     videos: o.videos,
-    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${o.blind ? '-blind' : ''}${shardTag}`),
+    out: o.out ?? join('eval_results', `${benchmark}-${slug(o.model)}${variant(o)}${shardTag}`),
     frames: o.frames,
     sampling: o.sampling,
     blind: o.blind,
@@ -94,6 +100,7 @@ export async function evalBenchmark(
     endpoint: o.endpoint,
     apiKeyEnv: o.apiKeyEnv,
     maxTokens: o.maxTokens,
+    spatialMllmOptions: { dtype: o.dtype, spatialRes: o.spatialRes },
   });
   const controller = new AbortController();
   const onSigint = () => {

@@ -38,6 +38,25 @@ describe('ask CLI', () => {
     await writeVideo(video, demoFrames(10, 112, 84), 5);
   });
 
+  test('--spatial-res half answers through the pooled spatial encoder', () => {
+    const r = cli(
+      askArgs(
+        'How big is the room?',
+        '--max-new-tokens',
+        '3',
+        '--temperature',
+        '0',
+        '--json',
+        '--spatial-res',
+        'half',
+      ),
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(typeof out.answer, 'string');
+    assert.ok(out.newTokens >= 1 && out.newTokens <= 3);
+  });
+
   test('--json with uniform sampling gives the answer, frames, timings and writes --save files', () => {
     const save = join(dir, 'saved');
     const r = cli(
@@ -151,6 +170,9 @@ describe('ask CLI', () => {
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
     }
+    const res = cli([...askArgs('q'), '--spatial-res', 'quarter']);
+    assert.notEqual(res.status, 0);
+    assert.match(res.stderr, /--spatial-res.*full, half|Allowed choices/);
     const opt = cli(['ask', 'q', '--model', model, '--video', video, '--sampling', 'random']);
     assert.notEqual(opt.status, 0);
     assert.match(opt.stderr, /--sampling.*uniform, space-aware|Allowed choices/);

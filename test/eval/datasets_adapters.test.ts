@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { videoFrameSource } from '../../src/apps/eval_deps.ts';
 import { InputError } from '../../src/errors.ts';
 import { createAdapter } from '../../src/eval/adapters.ts';
+import { type EvalCommandOptions, evaluateOptions } from '../../src/eval/commands.ts';
 import { loadScanQA, loadSqa3d, loadVsiBench, videoPath } from '../../src/eval/datasets.ts';
 import {
   leoAnswerMatch,
@@ -217,6 +218,34 @@ test('baselines: chance is deterministic per question, frequency answers the com
   assert.equal(tally.get(await freq.answer(query(counting[0]))), top);
 });
 
+test('runs of other --dtype / --spatial-res / --blind write to their own default folders (resume never mixes them)', () => {
+  const base = {
+    model: 'spatial-mllm:small',
+    data: 'd',
+    frames: 8,
+    sampling: 'uniform',
+    prompt: 'spatial-mllm',
+    progress: false,
+  } as const;
+  const outs = [
+    {},
+    { dtype: 'float32', spatialRes: 'full' },
+    { dtype: 'int4' },
+    { spatialRes: 'half' },
+    { dtype: 'int8', spatialRes: 'half', blind: true },
+  ].map((o) => evaluateOptions('vsibench', { ...base, ...o } as EvalCommandOptions).out);
+  assert.deepEqual(
+    outs.map((o) => o.replace(/^.*\//, '')),
+    [
+      'vsibench-spatial-mllm_small',
+      'vsibench-spatial-mllm_small',
+      'vsibench-spatial-mllm_small-int4',
+      'vsibench-spatial-mllm_small-spatial-half',
+      'vsibench-spatial-mllm_small-int8-spatial-half-blind',
+    ],
+  );
+});
+
 test('our model adapter says clearly when the pipeline is not in the build', async () => {
   await assert.rejects(
     createAdapter('spatial-mllm:/nowhere', { questions: [] }),
@@ -225,9 +254,13 @@ test('our model adapter says clearly when the pipeline is not in the build', asy
   );
   const injected = await createAdapter('spatial-mllm:/some/dir', {
     questions: [],
-    spatialMllm: async (checkpoint) => ({ name: `fake:${checkpoint}`, answer: async () => 'A' }),
+    spatialMllm: async (checkpoint, o) => ({
+      name: `fake:${checkpoint}:${o?.dtype}:${o?.spatialRes}`,
+      answer: async () => 'A',
+    }),
+    spatialMllmOptions: { dtype: 'int4', spatialRes: 'half' },
   });
-  assert.equal(injected.name, 'fake:/some/dir');
+  assert.equal(injected.name, 'fake:/some/dir:int4:half');
   await assert.rejects(
     createAdapter('openai:x', { questions: [], endpoint: 'http://127.0.0.1:1/v1' }),
     (e) => e instanceof InputError && /no video decoder/.test(e.message),

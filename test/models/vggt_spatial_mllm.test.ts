@@ -1,14 +1,48 @@
 // The VGGT aggregator as Spatial-MLLM's spatial encoder, loaded from every `spatial_mllm` fixture checkpoint
 // (weights under `spatial_encoder.vggt_model.` or `vggt.`, sizes from its config.json): the frames /255 in
 // float32 as upstream feeds them, against the stored encoder outputs. Tolerance abs and relative 1e-4
-// (fixture README: fp32 vs fp64 spread ≤ 3.2e-6).
+// (fixture README: fp32 vs fp64 spread ≤ 3.2e-6). The half-resolution spatial encoder (ours, no upstream) against
+// the same aggregator on frames pooled here, its tokens repeated here: 1e-5 abs.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import * as E from '../../src/engine/index.ts';
+import { openSpatialMllm } from '../../src/models/spatial_mllm/checkpoint.ts';
 import { readSpatialMllmConfig } from '../../src/models/spatial_mllm/config.ts';
+import { buildSpatialFusion } from '../../src/models/spatial_mllm/fusion.ts';
+import { selectedLayer } from '../../src/models/spatial_mllm/spatial_encoder.ts';
 import { VggtModel } from '../../src/models/vggt/model.ts';
+import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
+
+/** [T, 3, H, W] → [T, 3, H/2, W/2]: the mean of each 2×2 block. */
+function pool2x2(x: HostTensor): HostTensor {
+  const [T, C, H, W] = x.shape;
+  const src = x.data as Float32Array;
+  const out = new Float32Array((T * C * H * W) / 4);
+  for (let i = 0; i < (T * C * H) / 2; i++)
+    for (let x2 = 0; x2 < W / 2; x2++) {
+      const at = 2 * i * W + 2 * x2;
+      out[i * (W / 2) + x2] = (src[at] + src[at + 1] + src[at + W] + src[at + W + 1]) / 4;
+    }
+  return tensor('float32', [T, C, H / 2, W / 2], out);
+}
+
+/** [S, n + h·w, C] tokens of an h × w grid → [S, n + 2h·2w, C], each patch token over the 2×2 patches it covers. */
+function repeat2x2(x: HostTensor, n: number, h: number, w: number): HostTensor {
+  const [S, , C] = x.shape;
+  const src = x.data as Float32Array;
+  const P = n + 4 * h * w;
+  const out = new Float32Array(S * P * C);
+  for (let s = 0; s < S; s++)
+    for (let p = 0; p < P; p++) {
+      const y = Math.floor((p - n) / (2 * w));
+      const from = p < n ? p : n + (y >> 1) * w + (((p - n) % (2 * w)) >> 1);
+      out.set(src.subarray((s * (n + h * w) + from) * C, (s * (n + h * w) + from + 1) * C), (s * P + p) * C);
+    }
+  return tensor('float32', [S, P, C], out);
+}
 
 /** [T, H, W, 3] uint8 → [T, 3, H, W] float32 in [0, 1]. */
 function framesTchw(frames: HostTensor): HostTensor {
@@ -70,6 +104,33 @@ for (const fixture of findFixtures('spatial_mllm')) {
         checked++;
       }
       assert.ok(checked >= 1, 'the fixture stores no spatial encoder output');
+    });
+
+    test('half resolution: the aggregator on 2×2-pooled frames, each token over its 2×2 patches', async () => {
+      const ckpt = openSpatialMllm(fixture.dir);
+      const cfg = ckpt.config;
+      const [t, h, w] = Array.from(io.read('video.video_grid_thw').data as BigInt64Array, Number);
+      const grid = [t, h, w] as [number, number, number];
+      const g = buildSpatialFusion(cfg, grid, {
+        spatialInput: 'frames',
+        spatialResolution: 'half',
+        debug: true,
+      });
+      const s = await Session.create(E.toOnnx(g, { weights: ckpt.weights }).bytes);
+      const frames = io.read('video.frames_uint8');
+      const video = io.read('video.visual.output');
+      const got = (await s.run({ frames, video_embeds: video })).spatial_tokens;
+      await s.release();
+      ckpt.checkpoint.close();
+      const layer = selectedLayer(cfg);
+      const out = await model.aggregate(pool2x2(framesTchw(frames)), { layers: [layer] });
+      const tokens = out.layers.get(layer)!;
+      const squeezed = tensor('float32', tokens.shape.slice(1), tokens.data as Float32Array);
+      const want = repeat2x2(squeezed, 1 + cfg.vggt.aggregator.numRegisterTokens, h / 2, w / 2);
+      const e = maxErrors(got, want);
+      console.log(`${fixture.name} half-resolution spatial tokens: max abs ${e.abs.toExponential(2)}`);
+      assert.deepEqual(got.shape, want.shape);
+      assert.ok(e.abs <= 1e-5, JSON.stringify(e));
     });
   });
 }

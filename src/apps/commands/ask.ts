@@ -2,7 +2,15 @@ import type { Command } from 'commander';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS, GEOMETRY_MODES } from '../../frame_options.ts';
 import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from '../../models/spatial_mllm/config.ts';
 import type { AskCliOptions } from '../ask.ts';
-import { choice, dtypeOption, framesOption, integer, number, sessionStoreOption } from '../options.ts';
+import {
+  choice,
+  dtypeOption,
+  framesOption,
+  integer,
+  number,
+  sessionStoreOption,
+  spatialResOption,
+} from '../options.ts';
 
 export function register(program: Command): void {
   program
@@ -33,6 +41,7 @@ export function register(program: Command): void {
     )
     .addOption(choice('--device <device>', 'execution provider', ['cpu', 'webgpu', 'cuda'], 'cpu'))
     .addOption(dtypeOption())
+    .addOption(spatialResOption())
     .addOption(sessionStoreOption())
     .option(
       '--max-new-tokens <n>',

@@ -7,7 +7,15 @@ import { BENCHMARKS, PROMPT_STYLES } from '../../eval/questions.ts';
 import { parseShard } from '../../eval/runner.ts';
 import { CONVENTIONS } from '../../eval/vsibench_metrics.ts';
 import { DEFAULT_FRAME_SAMPLING, FRAME_SAMPLINGS } from '../../frame_options.ts';
-import { choice, framesOption, integer, parsedBy, refused } from '../options.ts';
+import {
+  choice,
+  dtypeOption,
+  framesOption,
+  integer,
+  parsedBy,
+  refused,
+  spatialResOption,
+} from '../options.ts';
 
 const MODEL_HELP =
   'spatial-mllm:CHECKPOINT_DIR | baseline:chance | baseline:frequency | openai:MODEL_NAME (with --endpoint)';
@@ -38,6 +46,8 @@ export function register(program: Command): void {
       )
       .option('--out <dir>', 'output folder (default eval_results/<benchmark>-<model>)')
       .addOption(framesOption('frames given to the model per video'))
+      .addOption(dtypeOption())
+      .addOption(spatialResOption())
       .addOption(
         choice(
           '--sampling <how>',
@@ -76,6 +86,8 @@ export function register(program: Command): void {
         const { evalDeps } = await import('../eval_deps.ts');
         if (!opts.queue) return evalBenchmark(benchmark, opts, evalDeps);
         if (opts.blind) throw new InputError('--blind runs in one process: drop --queue (or --blind)');
+        if ((opts.dtype ?? 'float32') !== 'float32' || opts.spatialRes === 'half')
+          throw new InputError('--dtype and --spatial-res run in one process: drop --queue (or them)');
         const { planRun } = await import('../../eval/runner.ts');
         const { queueEval } = await import('../../queue/eval_queue.ts');
         const plan = await planRun({ ...evaluateOptions(benchmark, opts), model: opts.model });

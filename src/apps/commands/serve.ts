@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { dtypeOption, sessionStoreOption } from '../options.ts';
+import { dtypeOption, sessionStoreOption, spatialResOption } from '../options.ts';
 import type { ServeCliOptions } from '../serve/run.ts';
 
 const int = (name: string, min: number) => (v: string) => {
@@ -29,6 +29,7 @@ export function register(program: Command): void {
       new Option('--device <device>', 'execution provider').choices(['cpu', 'webgpu', 'cuda']).default('cpu'),
     )
     .addOption(dtypeOption())
+    .addOption(spatialResOption())
     .addOption(sessionStoreOption())
     .action(async (opts: ServeCliOptions) => {
       const { runServe } = await import('../serve/run.ts');

@@ -2,6 +2,7 @@
 
 import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
+import type { SpatialResolution } from '../../models/spatial_mllm/spatial_encoder.ts';
 import { userCacheDir } from '../../user_cache.ts';
 import { TINY_DESCRIPTION, writeTinySpatialMllm } from '../demo/tiny_model.ts';
 import { resolveModelDir, shippedModel } from '../model_name.ts';
@@ -21,6 +22,7 @@ export interface ServeCliOptions {
   reports?: string;
   device: 'cpu' | 'webgpu' | 'cuda';
   dtype: WeightDType;
+  spatialRes: SpatialResolution;
   sessionStore: string;
 }
 
@@ -42,6 +44,7 @@ export async function runServe(o: ServeCliOptions): Promise<void> {
     loadServedModel(dir, {
       device: o.device,
       ...weightOptions(o.dtype, o.sessionStore),
+      spatialResolution: o.spatialRes,
       cacheDir: join(dataDir, 'geometry'),
       // ONNX Runtime's runs block their thread: off the main one, the server keeps answering (health, 429,
       // disconnects) while a model computes.

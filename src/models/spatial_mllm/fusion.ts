@@ -8,7 +8,7 @@ import type { GridThw } from '../qwen2_5_vl/rope_index.ts';
 import type { SpatialMllmConfig } from './config.ts';
 import { connector } from './connector.ts';
 import { merge3d } from './merge_3d.ts';
-import { spatialEncoder } from './spatial_encoder.ts';
+import { type SpatialResolution, spatialEncoder } from './spatial_encoder.ts';
 
 export interface FusionOptions {
   format?: LinearFormat;
@@ -20,6 +20,8 @@ export interface FusionOptions {
   spatialInput?: 'tokens' | 'frames';
   /** With `frames`: how VGGT's aggregator stores its linear weights (default float32). */
   spatialFormat?: LinearFormat;
+  /** With `frames`: the resolution VGGT sees (default `full`, as upstream; see SpatialResolution). */
+  spatialResolution?: SpatialResolution;
   /** Also output `merged_spatial_tokens`, `spatial_projection` (v1.0 also `token_merge_out`; from frames also
    * `spatial_tokens`), for parity tests. */
   debug?: boolean;
@@ -36,11 +38,16 @@ export function buildSpatialFusion(cfg: SpatialMllmConfig, grid: GridThw, opts: 
   const [t, h, w] = grid;
   const frames = t * c.temporalMerge;
   const patchStart = 1 + cfg.vggt.aggregator.numRegisterTokens;
-  const g = new E.Graph(`spatial_mllm_${c.version}_fusion_${t}x${h}x${w}_${opts.spatialInput ?? 'tokens'}`);
+  const g = new E.Graph(
+    `spatial_mllm_${c.version}_fusion_${t}x${h}x${w}_${opts.spatialInput ?? 'tokens'}${opts.spatialResolution === 'half' ? '_half' : ''}`,
+  );
   let tokens: E.Tensor;
   if (opts.spatialInput === 'frames') {
     const p = cfg.vggt.patchSize;
-    tokens = E.cast(spatialEncoder(g, cfg, frames, h * p, w * p, opts.spatialFormat), f.dtype);
+    tokens = E.cast(
+      spatialEncoder(g, cfg, frames, h * p, w * p, opts.spatialFormat, opts.spatialResolution),
+      f.dtype,
+    );
     if (opts.debug) g.output('spatial_tokens', tokens);
   } else tokens = g.input('spatial_tokens', f.dtype, [frames, patchStart + h * w, c.tokenDim]);
   const video = g.input('video_embeds', f.dtype, [(t * h * w) / c.spatialMerge ** 2, c.hiddenSize]);

@@ -23,6 +23,7 @@ import { VggtModel } from '../vggt/model.ts';
 import { openSpatialMllm, type SpatialMllmCheckpoint } from './checkpoint.ts';
 import { DEFAULT_MAX_NEW_TOKENS, SPATIAL_MLLM_SAMPLING } from './config.ts';
 import { buildSpatialFusion } from './fusion.ts';
+import type { SpatialResolution } from './spatial_encoder.ts';
 
 export interface SpatialMllmOptions {
   device?: Device;
@@ -42,6 +43,8 @@ export interface SpatialMllmOptions {
    * ~/.cache/spatial-mllm/sessions for int4/int8.
    */
   sessionStore?: string;
+  /** The resolution the spatial encoder sees (default `full`, as upstream; `half` is an approximation for CPUs). */
+  spatialResolution?: SpatialResolution;
 }
 
 /**
@@ -334,6 +337,7 @@ export class SpatialMllm {
         spatialInput: 'frames',
         format,
         spatialFormat: this.options.encoders,
+        spatialResolution: this.options.spatialResolution,
       }),
     );
   }
