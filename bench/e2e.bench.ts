@@ -25,11 +25,12 @@
 // Wall times depend on what else runs on the machine: the table gives process CPU seconds beside them and the load.
 // The checkpoints (bf16 safetensors shards) and the clip are written under os.tmpdir() and deleted at the end.
 // --full also writes the real-depth checkpoint (no VGGT heads: uniform sampling does not run them; ~9 GB bf16) and
-// measures the int4 uniform ask on it, no extrapolation; it needs ~20 GB of free disk and ~25 min here.
+// measures the uniform ask of each int4 format asked for (int4, int4-half) on it, no extrapolation; it needs ~20 GB
+// of free disk and ~25 min here; --full-only skips the S/R extrapolation and the space-aware row.
 // --session-store adds, for each quantized format, the ask of a second process on the same checkpoint (at S and R,
 // and at F with --full): a first child fills a session store (ask's default --session-store), a second one is timed.
-// Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-before] [--full]
-//        [--session-store]
+// Usage: npm run bench:e2e [-- --quick] [--no-space-aware] [--formats fp32,int4,int4-half,int4-before] [--full]
+//        [--full-only] [--session-store]
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
@@ -76,13 +77,14 @@ const fullAttention = (depth: number) =>
 const depthText = (d: Depths) => `text ${d.text}, ViT ${d.vision}, VGGT ${d.vggt}`;
 
 type Width = 'real' | 'tiny';
-type Format = 'fp32' | 'int4' | 'int4-before';
+type Format = 'fp32' | 'int4' | 'int4-half' | 'int4-before';
 /** The load options of each configuration: int4 = what `ask --dtype int4` runs (apps/options.ts weightOptions);
  * int4-before = MatMulNBits level 0 on Qwen and the connector with float32 encoders (this benchmark's int4 before
- * issue 15's encoder work). */
-const FORMATS: Record<Format, Pick<SpatialMllmOptions, 'quant' | 'encoders'>> = {
+ * issue 15's encoder work); int4-half = int4 with `--spatial-res half` (VGGT on 2×2-pooled frames). */
+const FORMATS: Record<Format, Pick<SpatialMllmOptions, 'quant' | 'encoders' | 'spatialResolution'>> = {
   fp32: {},
   int4: weightOptions('int4'),
+  'int4-half': { ...weightOptions('int4'), spatialResolution: 'half' },
   'int4-before': { quant: { bits: 4, blockSize: 32 } },
 };
 const lmFormat = (f: Format): LinearFormat => ({ dtype: 'float32', quant: FORMATS[f].quant });
@@ -417,7 +419,12 @@ function sessionBytes(width: Width, d: Depths, format: Format, grid: GridThw): B
   return {
     vision: graphBytes([buildVisionEncoder(cfg.qwen.vision, grid, { format: encoders })]),
     spatial: graphBytes([
-      buildSpatialFusion(cfg, grid, { spatialInput: 'frames', format: f, spatialFormat: encoders }),
+      buildSpatialFusion(cfg, grid, {
+        spatialInput: 'frames',
+        format: f,
+        spatialFormat: encoders,
+        spatialResolution: FORMATS[format].spatialResolution,
+      }),
     ]),
     text: graphBytes([buildTextDecoder(cfg.qwen.text, { format: f })]),
     geometry: graphBytes(geometryGraphs(cfg, encoders)),
@@ -573,6 +580,8 @@ async function main(): Promise<void> {
   const spaceAware = !process.argv.includes('--no-space-aware');
   const full = process.argv.includes('--full') && !quick;
   const stored = process.argv.includes('--session-store');
+  // --full-only: only the real-depth measurements (no S/R extrapolation, no space-aware row).
+  const fullOnly = full && process.argv.includes('--full-only');
   const at = process.argv.indexOf('--formats');
   const formats = (at >= 0 ? process.argv[at + 1] : 'fp32,int4').split(',') as Format[];
   const unknown = formats.filter((f) => !(f in FORMATS));
@@ -617,8 +626,10 @@ async function main(): Promise<void> {
         `${k}: ${depthText(depthOf[k])}${heads ? ' + heads' : ''}, ${mem(bytes)} bf16, written in ${s} s`,
       );
     };
-    writeModel('S', false);
-    writeModel('R', true);
+    if (!fullOnly) {
+      writeModel('S', false);
+      writeModel('R', true);
+    }
 
     const table: string[][] = [];
     const measure = async (
@@ -632,7 +643,7 @@ async function main(): Promise<void> {
       return o.ok ? o.result : undefined;
     };
     let int4: [Measured, Extrapolated] | undefined;
-    for (const format of formats) {
+    for (const format of fullOnly ? [] : formats) {
       const name = `${format} uniform`;
       const s = await measure(name, 'S', { format, sampling: 'uniform' });
       const r = s && (await measure(name, 'R', { format, sampling: 'uniform' }));
@@ -668,16 +679,23 @@ async function main(): Promise<void> {
         encoders: encoderParts(m),
         peakBytes: m.peakBytes,
       });
-      const job = { format: 'int4', sampling: 'uniform' } as const;
-      const m = await measure('int4 uniform, real depth', 'F', job);
-      if (m)
-        table.push(...askRows('int4 uniform, MEASURED at the real depth (both columns)', m, asMeasured(m)));
-      if (stored) {
-        const withStore = { ...job, store: join(work, 'store-F') };
-        await measure('int4 uniform, real depth, filling the session store', 'F', withStore);
-        const m2 = await measure('int4 uniform, real depth, 2nd process (session store)', 'F', withStore);
-        const name = 'int4 uniform, 2nd process (session store), MEASURED at the real depth';
-        if (m2) table.push(...askRows(name, m2, asMeasured(m2)));
+      // The int4 formats asked for (--formats), each measured.
+      for (const format of formats.filter((f) => f === 'int4' || f === 'int4-half')) {
+        const job = { format, sampling: 'uniform' } as const;
+        const m = await measure(`${format} uniform, real depth`, 'F', job);
+        const name = `${format} uniform, MEASURED at the real depth (both columns)`;
+        if (m) table.push(...askRows(name, m, asMeasured(m)));
+        if (stored) {
+          const withStore = { ...job, store: join(work, `store-F-${format}`) };
+          await measure(`${format} uniform, real depth, filling the session store`, 'F', withStore);
+          const m2 = await measure(
+            `${format} uniform, real depth, 2nd process (session store)`,
+            'F',
+            withStore,
+          );
+          const name2 = `${format} uniform, 2nd process (session store), MEASURED at the real depth`;
+          if (m2) table.push(...askRows(name2, m2, asMeasured(m2)));
+        }
       }
     }
     console.log(
@@ -692,9 +710,10 @@ async function main(): Promise<void> {
     console.log(
       'Cells: wall s (process CPU s, all threads: less sensitive to other load). Measured at R; extrapolated ' +
         `linearly per layer through S to the real ${depthText(REAL)} (method in the header of ` +
-        'bench/e2e.bench.ts). int4 = what ask --dtype int4 runs: MatMulNBits block 32 at accuracy level 4 on ' +
+        'bench/e2e.bench.ts). int4 = what ask --dtype int4 runs: MatMulNBits blocks of 128 at accuracy level 4 on ' +
         "Qwen's language model and the connector, W8A8 (per-token int8 activations) on the ViT and VGGT aggregator; " +
-        'int4-before = MatMulNBits level 0 on Qwen (ViT included) and the connector, VGGT fp32. One process per ' +
+        'int4-half = int4 with --spatial-res half; int4-before = MatMulNBits level 0 on Qwen (ViT included) and ' +
+        'the connector, VGGT fp32. One process per ' +
         'configuration and depth: load + one cold ask, so each stage includes its sessions’ setup. Peak RSS ' +
         'extrapolated = measured + the missing weight bytes.',
     );
