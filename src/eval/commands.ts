@@ -6,6 +6,7 @@ import type { FrameSampling } from '../frame_options.ts';
 import type { AdapterDeps, SpatialMllmRunOptions } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
 import { loadBenchmark, type VsiSubset } from './datasets.ts';
+import { diffText, pairedDiff } from './paired.ts';
 import type { Benchmark, PromptStyle } from './questions.ts';
 import { buildReport, conventionFor, reportMarkdown, writeReport } from './report.ts';
 import { readResults } from './results.ts';
@@ -114,6 +115,36 @@ export async function evalBenchmark(
     process.off('SIGINT', onSigint);
     await adapter.close?.();
   }
+}
+
+/**
+ * `eval compare A B`: two VSI-Bench runs on the same questions (run folders or results.jsonl files), A − B per task
+ * and overall in points with 95% intervals, paired by question id (src/eval/paired.ts).
+ */
+export function evalCompare(a: string, b: string): string {
+  const records = (p: string) => {
+    const file = p.endsWith('.jsonl') ? p : join(p, 'results.jsonl');
+    const { records } = readResults(file, 'vsibench');
+    if (!records.length)
+      throw new InputError(`${file} holds no results; give an eval output folder or its results.jsonl`);
+    return records;
+  };
+  const d = pairedDiff(records(a), records(b));
+  const tasks = Object.entries(d.tasks);
+  if (!tasks.length)
+    throw new InputError(`${a} and ${b} share no scored question; compare two runs on the same questions`);
+  const n = (x: { n: number }) => `${x.n} question${x.n === 1 ? '' : 's'}`;
+  const rows = [
+    ...tasks.map(([t, x]) => [t, diffText(x), n(x)]),
+    ['overall (macro)', diffText(d.macro), n(d.macro!)],
+  ];
+  return (
+    [
+      `| task | A − B (points, ± 95%) | paired |`,
+      '| --- | --- | --- |',
+      ...rows.map((r) => `| ${r.join(' | ')} |`),
+    ].join('\n') + '\n'
+  );
 }
 
 export function evalMerge(dirs: string[], o: { out: string; convention?: string }): void {

@@ -1,7 +1,11 @@
 // Paired differences of two VSI-Bench runs: per-question official scores matched by id, task means with their
 // standard errors, relative direction as the mean of its difficulties, macro over the tasks present.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { evalCompare } from '../../src/eval/commands.ts';
 import { diffText, pairedDiff } from '../../src/eval/paired.ts';
 import type { ResultRecord } from '../../src/eval/results.ts';
 
@@ -49,4 +53,21 @@ test('paired differences: means, standard errors, unmatched ids ignored, relativ
   assert.equal(diffText({ mean: -2.04, se: 1, n: 1 }), '-2.0 ± 2.0');
   // A run against itself: all zero.
   assert.deepEqual(pairedDiff(a, a).macro, { mean: 0, se: 0, n: 8 });
+});
+
+test('eval compare: two run folders (or results files) as a table; runs without common questions refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'compare-'));
+  const write = (name: string, records: ResultRecord[]) => {
+    mkdirSync(join(dir, name));
+    writeFileSync(join(dir, name, 'results.jsonl'), records.map((r) => JSON.stringify(r)).join('\n'));
+  };
+  write('a', [mc('1', 'object_rel_distance', 'A'), mc('2', 'object_rel_distance', 'A')]);
+  write('b', [mc('1', 'object_rel_distance', 'A'), mc('2', 'object_rel_distance', 'C')]);
+  write('c', [mc('9', 'object_rel_distance', 'A')]);
+  // Differences 0 and 100: mean 50, standard error 50, interval 1.96 × 50 = 98.0.
+  const table = evalCompare(join(dir, 'a'), join(dir, 'b', 'results.jsonl'));
+  assert.match(table, /\| object_rel_distance \| \+50\.0 ± 98\.0 \| 2 questions \|/);
+  assert.match(table, /\| overall \(macro\) \| \+50\.0 ± 98\.0 \| 2 questions \|/);
+  assert.throws(() => evalCompare(join(dir, 'a'), join(dir, 'c')), /share no scored question/);
+  assert.throws(() => evalCompare(join(dir, 'a'), join(dir, 'missing')), /holds no results/);
 });

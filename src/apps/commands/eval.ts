@@ -106,6 +106,18 @@ export function register(program: Command): void {
     });
 
   evalCmd
+    .command('compare')
+    .description(
+      'VSI-Bench: paired difference A − B per task (points, 95% interval) of two runs on the same questions',
+    )
+    .argument('<a>', 'an eval output folder (or its results.jsonl)')
+    .argument('<b>', 'another run on the same questions')
+    .action(async (a: string, b: string) => {
+      const { evalCompare } = await import('../../eval/commands.ts');
+      process.stdout.write(evalCompare(a, b));
+    });
+
+  evalCmd
     .command('score')
     .description(
       'score a JSONL of predictions without a model (lines: question_type, prediction, ground_truth, optional options; ScanQA/SQA3D: answers) and print the report',
