@@ -5,6 +5,10 @@
 // 2. Random weights at real width (reduced depth): the 3B text decoder (last-position logits), the ViT and VGGT's
 //    aggregator (incl. its DINOv2 patch embedding): cosine of the quantized graph's output against the float32
 //    graph's, with the time of one run of each graph side by side (the machine is shared: compare within a run).
+// 3. `--spatial-res half` (VGGT on 2×2-pooled frames, its tokens repeated over the 2×2 patches they cover): every
+//    `spatial_mllm` fixture's connector output (the spatial projection added to the video embeddings) against
+//    upstream's full-resolution one; at real width (random weights, 2 aggregator units, 4 frames of 644×476) the
+//    half-resolution aggregator's tokens, repeated, against the full-resolution ones, with both times.
 // Usage: npm run bench:accuracy [-- --skip-random]
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,6 +25,8 @@ import { Qwen25VLModel } from '../src/models/qwen2_5_vl/model.ts';
 import { type GridThw, ropeIndex } from '../src/models/qwen2_5_vl/rope_index.ts';
 import { buildTextDecoder } from '../src/models/qwen2_5_vl/text_decoder.ts';
 import { buildVisionEncoder } from '../src/models/qwen2_5_vl/vision_encoder.ts';
+import { openSpatialMllm } from '../src/models/spatial_mllm/checkpoint.ts';
+import { buildSpatialFusion } from '../src/models/spatial_mllm/fusion.ts';
 import { defaultVggtConfig } from '../src/models/vggt/config.ts';
 import { buildAggregatorGraph } from '../src/models/vggt/model.ts';
 import { ortVersion, Session } from '../src/runtime/session.ts';
@@ -29,6 +35,7 @@ import { quantizedSource } from '../src/weights/quantized_source.ts';
 import { openCheckpoint, openSafetensors } from '../src/weights/safetensors.ts';
 import { findFixtures } from '../test/support/fixtures.ts';
 import { qwenFixtureCaseNames, readQwenFixtureCase } from '../test/support/qwen_fixture_cases.ts';
+import { pool2x2, repeat2x2 } from '../test/support/spatial_half.ts';
 import { randomTensor, randomWeights } from './support/random_weights.ts';
 import { markdownTable } from './support/table.ts';
 
@@ -126,6 +133,14 @@ async function fixtureRows(): Promise<string[][]> {
 
 const QWEN = parseQwen25VLConfig(structuredClone(QWEN2_5_VL_3B_CONFIG) as unknown as Record<string, unknown>);
 
+/** VGGT-1B's widths with 2 aggregator units (2 DINOv2 blocks + 2 frame/global pairs). */
+function twoUnitVggt() {
+  const vggt = defaultVggtConfig();
+  vggt.aggregator.depth = 2;
+  vggt.aggregator.patchEmbed.depth = 2;
+  return vggt;
+}
+
 interface Probe {
   name: string;
   build: (format: LinearFormat) => E.Graph;
@@ -139,9 +154,7 @@ function probes(): Probe[] {
   const ids = Array.from({ length: seq }, (_, i) => (i * 7919 + 13) % 151000);
   const grid: GridThw = [1, 34, 46]; // one frame pair of 644×476
   const v = QWEN.vision;
-  const vggt = defaultVggtConfig();
-  vggt.aggregator.depth = 2;
-  vggt.aggregator.patchEmbed.depth = 2;
+  const vggt = twoUnitVggt();
   return [
     {
       name: 'text decoder, 2 layers + tied head, 64 tokens (last logits)',
@@ -239,9 +252,72 @@ async function randomRows(): Promise<string[][]> {
   return rows;
 }
 
+// ---- --spatial-res half ----
+
+async function halfRows(skipRandom: boolean): Promise<string[][]> {
+  const rows: string[][] = [];
+  for (const fixture of findFixtures('spatial_mllm')) {
+    const ckpt = openSpatialMllm(fixture.dir);
+    const io = openSafetensors(`${fixture.dir}/io.safetensors`);
+    const grid = ints(io.read('video.video_grid_thw')) as unknown as GridThw;
+    const feeds = { frames: io.read('video.frames_uint8'), video_embeds: io.read('video.visual.output') };
+    const want = io.read(
+      ckpt.config.version === 'v1.1' ? 'connector.spatial_projection' : 'merger.vggt_embeds',
+    );
+    for (const res of ['full', 'half'] as const) {
+      const g = buildSpatialFusion(ckpt.config, grid, {
+        spatialInput: 'frames',
+        spatialResolution: res,
+        debug: true,
+      });
+      const { out } = await runGraph(g, ckpt.weights, feeds, 'spatial_projection');
+      const e = compare(out, want);
+      rows.push([
+        `${fixture.name} spatial projection, grid ${grid.join('×')}`,
+        res,
+        e.cosine.toFixed(6),
+        `${e.maxAbs.toExponential(1)} of ${e.scale.toFixed(2)}`,
+        '–',
+        '–',
+      ]);
+    }
+    ckpt.checkpoint.close();
+  }
+  if (skipRandom) return rows;
+  const vggt = twoUnitVggt();
+  const [S, H, W] = [4, 476, 644];
+  const images = tensor(
+    'float32',
+    [1, S, 3, H, W],
+    toFloat32(randomTensor('float32', [1, S, 3, H, W], 9, 0.3)).map((x) => x + 0.5),
+  );
+  const fullGraph = buildAggregatorGraph(vggt, [H, W], [1]);
+  const random = randomWeights(fullGraph);
+  const full = await runGraph(fullGraph, random, { images }, 'aggregated_tokens.1');
+  const half = await runGraph(
+    buildAggregatorGraph(vggt, [H / 2, W / 2], [1]),
+    random,
+    { images: pool2x2(images) },
+    'aggregated_tokens.1',
+  );
+  const e = compare(repeat2x2(half.out, 1 + vggt.aggregator.numRegisterTokens, H / 28, W / 28), full.out);
+  const name = `VGGT aggregator, 2 DINOv2 blocks + 2 frame/global pairs, ${S} frames ${W}×${H}`;
+  rows.push([name, 'full', '1', '–', `${full.ms.toFixed(0)} ms`, '1.00×']);
+  rows.push([
+    name,
+    'half',
+    e.cosine.toFixed(6),
+    `${e.maxAbs.toExponential(1)} of ${e.scale.toFixed(2)}`,
+    `${half.ms.toFixed(0)} ms`,
+    `${(full.ms / half.ms).toFixed(2)}×`,
+  ]);
+  return rows;
+}
+
 const { values } = parseArgs({ options: { 'skip-random': { type: 'boolean', default: false } } });
 const fixtures = await fixtureRows();
 const random = values['skip-random'] ? [] : await randomRows();
+const halves = await halfRows(values['skip-random']);
 console.log(
   `Quantization accuracy — onnxruntime-node ${ortVersion()} CPU, ${cpus().length} cores, load average ` +
     `${loadavg()[0].toFixed(1)}; MatMulNBits block 32 (asymmetric), level 0 = float activations, 4 = int8 ` +
@@ -258,3 +334,8 @@ if (random.length) {
   console.log('\nRandom weights at real width (vs the float32 graph; one run after a warm-up each):');
   console.log(markdownTable(['graph', 'format', 'cosine', 'max abs', 'time', 'speed vs fp32'], random));
 }
+console.log(
+  "\n--spatial-res half (fixtures: vs upstream's full-resolution output, with full as the parity row; real width: vs " +
+    'the full-resolution graph, one run after a warm-up each):',
+);
+console.log(markdownTable(['output', 'spatial res', 'cosine', 'max abs', 'time', 'speed vs full'], halves));

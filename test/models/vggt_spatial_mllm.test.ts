@@ -15,34 +15,7 @@ import { Session } from '../../src/runtime/session.ts';
 import { type HostTensor, tensor, toFloat32 } from '../../src/tensor.ts';
 import { openSafetensors } from '../../src/weights/safetensors.ts';
 import { findFixtures } from '../support/fixtures.ts';
-
-/** [T, 3, H, W] → [T, 3, H/2, W/2]: the mean of each 2×2 block. */
-function pool2x2(x: HostTensor): HostTensor {
-  const [T, C, H, W] = x.shape;
-  const src = x.data as Float32Array;
-  const out = new Float32Array((T * C * H * W) / 4);
-  for (let i = 0; i < (T * C * H) / 2; i++)
-    for (let x2 = 0; x2 < W / 2; x2++) {
-      const at = 2 * i * W + 2 * x2;
-      out[i * (W / 2) + x2] = (src[at] + src[at + 1] + src[at + W] + src[at + W + 1]) / 4;
-    }
-  return tensor('float32', [T, C, H / 2, W / 2], out);
-}
-
-/** [S, n + h·w, C] tokens of an h × w grid → [S, n + 2h·2w, C], each patch token over the 2×2 patches it covers. */
-function repeat2x2(x: HostTensor, n: number, h: number, w: number): HostTensor {
-  const [S, , C] = x.shape;
-  const src = x.data as Float32Array;
-  const P = n + 4 * h * w;
-  const out = new Float32Array(S * P * C);
-  for (let s = 0; s < S; s++)
-    for (let p = 0; p < P; p++) {
-      const y = Math.floor((p - n) / (2 * w));
-      const from = p < n ? p : n + (y >> 1) * w + (((p - n) % (2 * w)) >> 1);
-      out.set(src.subarray((s * (n + h * w) + from) * C, (s * (n + h * w) + from + 1) * C), (s * P + p) * C);
-    }
-  return tensor('float32', [S, P, C], out);
-}
+import { pool2x2, repeat2x2 } from '../support/spatial_half.ts';
 
 /** [T, H, W, 3] uint8 → [T, 3, H, W] float32 in [0, 1]. */
 function framesTchw(frames: HostTensor): HostTensor {
