@@ -13,6 +13,11 @@ import { uniformIndices } from '../pipeline/frame_sampling.ts';
 import { resolveModelDir } from './model_name.ts';
 import { weightOptions } from './options.ts';
 
+/** The options that change answers, as the CLI spells them (none for the defaults). */
+const runSuffix = (o: SpatialMllmRunOptions) =>
+  (o.dtype && o.dtype !== 'float32' ? ` --dtype ${o.dtype}` : '') +
+  (o.spatialRes === 'half' ? ' --spatial-res half' : '');
+
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
  * Its sessions run in a worker thread: an eval is a long job whose event loop must stay free meanwhile (Ctrl-C
@@ -32,7 +37,8 @@ export async function spatialMllmAdapter(
     spatialResolution: o.spatialRes,
   });
   return {
-    name: `spatial-mllm:${checkpoint}`,
+    // The run's settings.json records the name: a resumed run with other options is refused, not mixed.
+    name: `spatial-mllm:${checkpoint}${runSuffix(o)}`,
     answer: async (q, signal) =>
       (
         await ask(model, q.video, q.prompt, {

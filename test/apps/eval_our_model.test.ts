@@ -30,26 +30,23 @@ test('eval vsibench runs the Spatial-MLLM pipeline on every question and writes 
   writeFileSync(join(data, 'test.jsonl'), picked.map((q) => JSON.stringify(q)).join('\n'));
   writeTinySpatialMllm(join(dir, 'model'));
   const out = join(dir, 'out');
-  const r = spawnSync(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/apps/cli.ts',
-      'eval',
-      'vsibench',
-      '--model',
-      `spatial-mllm:${join(dir, 'model')}`,
-      '--data',
-      data,
-      '--out',
-      out,
-      '--frames',
-      '4',
-      '--no-progress',
-    ],
-    { encoding: 'utf8', timeout: 300_000 },
-  );
+  const args = [
+    '--import',
+    'tsx',
+    'src/apps/cli.ts',
+    'eval',
+    'vsibench',
+    '--model',
+    `spatial-mllm:${join(dir, 'model')}`,
+    '--data',
+    data,
+    '--out',
+    out,
+    '--frames',
+    '4',
+    '--no-progress',
+  ];
+  const r = spawnSync(process.execPath, args, { encoding: 'utf8', timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
   const results = readFileSync(join(out, 'results.jsonl'), 'utf8')
     .trim()
@@ -60,4 +57,15 @@ test('eval vsibench runs the Spatial-MLLM pipeline on every question and writes 
   for (const f of ['report.json', 'report.md', 'chart.svg']) assert.ok(existsSync(join(out, f)), f);
   const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
   assert.equal(typeof report, 'object');
+  // Resuming that run with an option that changes answers is refused (exit 2, one line), not mixed in.
+  const again = spawnSync(process.execPath, [...args, '--spatial-res', 'half'], {
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  assert.equal(again.status, 2, again.stderr);
+  assert.match(
+    again.stderr,
+    /different settings \(model: "spatial-mllm:[^"]*" → "spatial-mllm:[^"]* --spatial-res half"\)/,
+  );
+  assert.doesNotMatch(again.stderr, /\n\s+at /);
 });
