@@ -67,6 +67,9 @@ for (const fx of findFixtures('qwen2_tokenizer')) {
       const user = tok.encode('user');
       const ids = [tok.special.imStart, ...user, tok.special.imEnd];
       assert.equal(tok.decode(ids, { skipSpecialTokens: true }), 'user');
+      // A model whose first token is the stop token answers nothing: "" (transformers' decode([])), not an error.
+      assert.equal(tok.decode([]), '');
+      assert.equal(tok.decode([tok.special.imEnd], { skipSpecialTokens: true }), '');
     });
 
     test('chat template rendering and <|video_pad|> expansion', () => {

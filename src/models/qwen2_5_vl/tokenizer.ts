@@ -187,8 +187,10 @@ export class QwenTokenizer {
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
   }
 
-  /** Text of token ids; invalid UTF-8 byte runs become U+FFFD (errors="replace"). */
+  /** Text of token ids; invalid UTF-8 byte runs become U+FFFD (errors="replace"); no ids: "" (as transformers;
+   * the library throws, and a model whose first token is the stop token answers nothing). */
   decode(ids: readonly number[], options: { skipSpecialTokens?: boolean } = {}): string {
+    if (ids.length === 0) return '';
     return this.tokenizer.decode([...ids], {
       skip_special_tokens: options.skipSpecialTokens ?? false,
       clean_up_tokenization_spaces: false,
