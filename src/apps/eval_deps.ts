@@ -2,21 +2,17 @@
 // frame source of image-sending adapters. src/eval stays free of the pipeline and ONNX Runtime; both are
 // loaded here only when a run asks for them (`eval score` and baseline runs never load them).
 
-import type {
-  AdapterDeps,
-  FrameSource,
-  ModelAdapter,
-  RgbFrame,
-  SpatialMllmRunOptions,
+import {
+  type AdapterDeps,
+  changedRunOptions,
+  type FrameSource,
+  type ModelAdapter,
+  type RgbFrame,
+  type SpatialMllmRunOptions,
 } from '../eval/adapter.ts';
 import { uniformIndices } from '../pipeline/frame_sampling.ts';
 import { resolveModelDir } from './model_name.ts';
 import { weightOptions } from './options.ts';
-
-/** The options that change answers, as the CLI spells them (none for the defaults). */
-const runSuffix = (o: SpatialMllmRunOptions) =>
-  (o.dtype && o.dtype !== 'float32' ? ` --dtype ${o.dtype}` : '') +
-  (o.spatialRes === 'half' ? ' --spatial-res half' : '');
 
 /**
  * The Spatial-MLLM pipeline on a checkpoint folder, answering each query with the query's frames and sampling.
@@ -38,7 +34,7 @@ export async function spatialMllmAdapter(
   });
   return {
     // The run's settings.json records the name: a resumed run with other options is refused, not mixed.
-    name: `spatial-mllm:${checkpoint}${runSuffix(o)}`,
+    name: [`spatial-mllm:${checkpoint}`, ...changedRunOptions(o)].join(' '),
     answer: async (q, signal) =>
       (
         await ask(model, q.video, q.prompt, {

@@ -45,6 +45,12 @@ export interface SpatialMllmRunOptions {
   spatialRes?: 'full' | 'half';
 }
 
+/** The options that change our model's answers, as the CLI spells them; none for the defaults. */
+export const changedRunOptions = (o: SpatialMllmRunOptions): string[] => [
+  ...(o.dtype && o.dtype !== 'float32' ? [`--dtype ${o.dtype}`] : []),
+  ...(o.spatialRes === 'half' ? ['--spatial-res half'] : []),
+];
+
 /** What the app provides; an adapter whose dependency is missing fails with an InputError naming it. */
 export interface AdapterDeps {
   /** Our model on a checkpoint folder (the app wires the Spatial-MLLM pipeline in). */

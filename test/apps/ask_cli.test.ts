@@ -33,24 +33,16 @@ describe('ask CLI', () => {
     '4',
     ...extra,
   ];
+  /** A greedy --json answer of at most 3 tokens; `extra` appended. */
+  const askJson = (...extra: string[]) =>
+    askArgs('How big is the room?', '--max-new-tokens', '3', '--temperature', '0', '--json', ...extra);
   before(async () => {
     writeTinySpatialMllm(model);
     await writeVideo(video, demoFrames(10, 112, 84), 5);
   });
 
   test('--spatial-res half answers through the pooled spatial encoder', () => {
-    const r = cli(
-      askArgs(
-        'How big is the room?',
-        '--max-new-tokens',
-        '3',
-        '--temperature',
-        '0',
-        '--json',
-        '--spatial-res',
-        'half',
-      ),
-    );
+    const r = cli(askJson('--spatial-res', 'half'));
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(typeof out.answer, 'string');
@@ -59,18 +51,7 @@ describe('ask CLI', () => {
 
   test('--json with uniform sampling gives the answer, frames, timings and writes --save files', () => {
     const save = join(dir, 'saved');
-    const r = cli(
-      askArgs(
-        'How big is the room?',
-        '--max-new-tokens',
-        '3',
-        '--temperature',
-        '0',
-        '--json',
-        '--save',
-        save,
-      ),
-    );
+    const r = cli(askJson('--save', save));
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout);
     assert.equal(out.question, 'How big is the room?');

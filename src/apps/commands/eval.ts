@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { InputError } from '../../errors.ts';
+import { changedRunOptions } from '../../eval/adapter.ts';
 import type { EvalCommandOptions } from '../../eval/commands.ts';
 import { VSI_SUBSETS } from '../../eval/datasets.ts';
 import { QA3D_CONVENTIONS } from '../../eval/qa3d_metrics.ts';
@@ -86,8 +87,11 @@ export function register(program: Command): void {
         const { evalDeps } = await import('../eval_deps.ts');
         if (!opts.queue) return evalBenchmark(benchmark, opts, evalDeps);
         if (opts.blind) throw new InputError('--blind runs in one process: drop --queue (or --blind)');
-        if ((opts.dtype ?? 'float32') !== 'float32' || opts.spatialRes === 'half')
-          throw new InputError('--dtype and --spatial-res run in one process: drop --queue (or them)');
+        const changed = changedRunOptions(opts);
+        if (changed.length)
+          throw new InputError(
+            `${changed.join(' ')} runs in one process: drop --queue (or ${changed.join(', ')})`,
+          );
         const { planRun } = await import('../../eval/runner.ts');
         const { queueEval } = await import('../../queue/eval_queue.ts');
         const plan = await planRun({ ...evaluateOptions(benchmark, opts), model: opts.model });
